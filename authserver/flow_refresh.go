@@ -1,0 +1,79 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// refreshGrant is RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new
+// refresh token and retires the old one; presenting a retired one again means it leaked,
+// so the whole family is revoked.
+func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error) {
+	value := form.Get("refresh_token")
+	if value == "" {
+		return nil, errInvalidRequest("refresh_token is required")
+	}
+	old, err := s.cfg.Store.GetRefreshToken(ctx, Digest(value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errInvalidGrant("the refresh token is invalid")
+	}
+	if err != nil {
+		s.log.Error("loading refresh token", zap.Error(err))
+		return nil, errUnavailable()
+	}
+	if old.ClientID != client.ID {
+		return nil, errInvalidGrant("the refresh token was not issued to this client")
+	}
+	if old.Revoked {
+		s.revokeFamily(ctx, old, "refresh token reused")
+		return nil, errInvalidGrant("the refresh token was already used or revoked")
+	}
+	if !s.now().Before(old.ExpiresAt) {
+		return nil, errInvalidGrant("the refresh token has expired")
+	}
+	granted := old.Scopes
+	if requested := scopes.Parse(form.Get("scope")); len(requested) > 0 {
+		// A refresh may narrow the scopes, never widen them (RFC 6749 §6).
+		for _, sc := range requested {
+			if !scopes.Grants(old.Scopes, sc) || (sc != scopes.Wildcard && !s.cfg.Scopes.Defined(sc)) {
+				return nil, errInvalidScope("scope " + quoteForError(sc) + " was not granted originally")
+			}
+		}
+		granted = requested
+	}
+	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted}
+	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
+	if oerr != nil {
+		return nil, oerr
+	}
+	err = s.cfg.Store.RotateRefreshToken(ctx, old.ID, tok.access, tok.refresh)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		// A concurrent request rotated it first: the same token was used twice.
+		s.revokeFamily(ctx, old, "refresh token used concurrently")
+		return nil, errInvalidGrant("the refresh token was already used or revoked")
+	}
+	if err != nil {
+		s.log.Error("rotating refresh token", zap.Error(err))
+		return nil, errUnavailable()
+	}
+	s.announce(ctx, tok)
+	return tok.response, nil
+}
+
+func (s *Server) revokeFamily(ctx context.Context, rt *store.RefreshToken, why string) {
+	if err := s.cfg.Store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
+		s.log.Error("revoking refresh token family", zap.String("reason", why), zap.Error(err))
+		return
+	}
+	s.log.Warn("revoked refresh token family", zap.String("reason", why), zap.String("client_id", rt.ClientID), zap.String("user_id", rt.UserID))
+	s.emit(ctx, EventTokenRevoked, map[string]any{
+		"token_id": rt.AccessTokenID, "client_id": rt.ClientID, "user_id": rt.UserID, "reason": why,
+	})
+}

@@ -1,0 +1,168 @@
+// Package authserver is the OAuth 2.0 authorization server: a file per grant and per
+// endpoint, in the order of the RFCs. It imports no Caddy package, so every flow is
+// testable with net/http/httptest; the caddyfile package wires it into Caddy.
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// Endpoint paths served by the Server.
+const (
+	PathToken     = "/oauth/token"
+	PathScopes    = "/oauth/scopes"
+	PathMetadata  = "/.well-known/oauth-authorization-server"
+	PathJWKS      = "/.well-known/jwks.json"
+	grantClientCC = "client_credentials"
+	grantPassword = "password"
+	grantRefresh  = "refresh_token"
+	grantAuthCode = "authorization_code"
+)
+
+// Event names announced through Config.OnEvent.
+const (
+	EventAccessTokenCreated  = "oauth_access_token_created"
+	EventRefreshTokenCreated = "oauth_refresh_token_created"
+	EventTokenRevoked        = "oauth_token_revoked"
+)
+
+// Config is everything a Server needs. Store, Keys and Scopes are required.
+type Config struct {
+	// Issuer is the iss of every token; empty derives it from each request's origin.
+	Issuer string
+	// Audience is the aud of every token; empty puts the client id there, as Passport does.
+	Audience []string
+	Store    store.Store
+	Keys     *keys.Ring
+	Scopes   *scopes.Catalog
+	// AccessTokenTTL, RefreshTokenTTL and PersonalTokenTTL are token lifetimes.
+	AccessTokenTTL   time.Duration
+	RefreshTokenTTL  time.Duration
+	PersonalTokenTTL time.Duration
+	// Providers maps a user provider name to its authenticator; clients name one.
+	Providers map[string]UserProvider
+	Logger    *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnEvent, if set, is told about tokens created and revoked. Data never holds a token.
+	OnEvent func(ctx context.Context, name string, data map[string]any)
+}
+
+// Server serves the authorization server's endpoints.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+	now func() time.Time
+}
+
+// New checks the config and fills its defaults.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil {
+		return nil, errors.New("authserver: Store, Keys and Scopes are required")
+	}
+	if cfg.AccessTokenTTL <= 0 {
+		cfg.AccessTokenTTL = time.Hour
+	}
+	if cfg.RefreshTokenTTL <= 0 {
+		cfg.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.PersonalTokenTTL <= 0 {
+		cfg.PersonalTokenTTL = 365 * 24 * time.Hour
+	}
+	if cfg.Providers == nil {
+		cfg.Providers = map[string]UserProvider{}
+	}
+	if _, ok := cfg.Providers[DefaultProvider]; !ok {
+		cfg.Providers[DefaultProvider] = BuiltinUsers{Users: cfg.Store}
+	}
+	if cfg.Issuer != "" {
+		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Handles reports whether path is one of the server's endpoints; other requests go on to
+// the next handler.
+func (s *Server) Handles(path string) bool {
+	switch path {
+	case PathToken, PathScopes, PathMetadata, PathJWKS:
+		return true
+	}
+	return false
+}
+
+// ServeHTTP routes a request to its endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case PathToken:
+		if !allowMethods(w, r, http.MethodPost) {
+			return
+		}
+		s.serveToken(w, r)
+	case PathMetadata:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			s.serveMetadata(w, r)
+		}
+	case PathJWKS:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			s.serveJWKS(w, r)
+		}
+	case PathScopes:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// allowMethods answers 405 with an Allow header when the method is not one of methods.
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+		"error":             "invalid_request",
+		"error_description": fmt.Sprintf("method %s not allowed", r.Method),
+	})
+	return false
+}
+
+// issuerFor returns the configured issuer, or the request's own origin.
+func (s *Server) issuerFor(r *http.Request) string {
+	if s.cfg.Issuer != "" {
+		return s.cfg.Issuer
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) emit(ctx context.Context, name string, data map[string]any) {
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ctx, name, data)
+	}
+}

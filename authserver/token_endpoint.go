@@ -1,0 +1,104 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// maxFormBytes bounds a token request body; real ones are a few hundred bytes.
+const maxFormBytes = 64 << 10
+
+// grantHandler is one grant type's part of the token endpoint.
+type grantHandler func(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error)
+
+// serveToken is POST /oauth/token (RFC 6749 §3.2): parse, authenticate the client,
+// dispatch to the grant, answer JSON or a §5.2 error.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	resp, oerr := s.token(r)
+	if oerr != nil {
+		writeError(w, oerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
+	form, oerr := readForm(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	grant := form.Get("grant_type")
+	if grant == "" {
+		return nil, errInvalidRequest("grant_type is required")
+	}
+	var handle grantHandler
+	switch grant {
+	case grantClientCC:
+		handle = s.clientCredentialsGrant
+	case grantPassword:
+		handle = s.passwordGrant
+	case grantRefresh:
+		handle = s.refreshGrant
+	default:
+		return nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
+	}
+	cred, oerr := readClientCredentials(r, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+	client, oerr := s.authenticateClient(r.Context(), cred)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if !client.HasGrant(grant) {
+		return nil, errUnauthorizedClient("the client may not use the " + grant + " grant")
+	}
+	if !client.Confidential() && grant != grantRefresh && grant != grantAuthCode {
+		return nil, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
+	}
+	return handle(r.Context(), client, form, r)
+}
+
+// readForm parses an application/x-www-form-urlencoded body and refuses repeated
+// parameters (RFC 6749 §3.2: parameters MUST NOT be included more than once).
+func readForm(r *http.Request) (url.Values, *Error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, errInvalidRequest("the request body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errInvalidRequest("request body too large")
+		}
+		return nil, errInvalidRequest("malformed form body")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			return nil, errInvalidRequest("parameter " + quoteForError(k) + " is repeated")
+		}
+	}
+	return r.PostForm, nil
+}
+
+// quoteForError quotes a caller-supplied value for an error description, cut short so a
+// description never echoes a large input.
+func quoteForError(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	b := []byte{'\''}
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e || c == '\'' || c == '"' || c == '\\' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '\''))
+}

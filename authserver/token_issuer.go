@@ -1,0 +1,181 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// tokenResponse is the successful token endpoint answer (RFC 6749 §5.1).
+type tokenResponse struct {
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// accessClaims are the claims of an RFC 9068 JWT access token.
+type accessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope"`
+	ID        string   `json:"jti"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expires   int64    `json:"exp"`
+	Provider  string   `json:"provider,omitempty"`
+}
+
+// grantSubject is who an access token is for.
+type grantSubject struct {
+	client   *store.Client
+	userID   string // empty for client tokens
+	provider string
+	scopes   []string
+	name     string // personal access token name
+}
+
+// issued is a minted token pair ready to be recorded.
+type issued struct {
+	response *tokenResponse
+	access   *store.AccessToken
+	refresh  *store.RefreshToken
+}
+
+// mint signs an access token for sub and, when withRefresh, makes a refresh token in
+// family (a new family when empty). Nothing is stored yet.
+func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRefresh bool, family string) (*issued, *Error) {
+	signer := s.cfg.Keys.Signer()
+	if signer == nil {
+		s.log.Error("no signing key loaded")
+		return nil, errUnavailable()
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	at := &store.AccessToken{
+		ID:        newID(),
+		ClientID:  sub.client.ID,
+		UserID:    sub.userID,
+		Provider:  sub.provider,
+		Name:      sub.name,
+		Scopes:    sub.scopes,
+		KeyID:     signer.KeyID(),
+		CreatedAt: now,
+		ExpiresAt: now.Add(ttl),
+	}
+	subject := sub.userID
+	if subject == "" {
+		subject = sub.client.ID
+	}
+	aud := s.cfg.Audience
+	if len(aud) == 0 {
+		aud = []string{sub.client.ID}
+	}
+	scope := scopes.Format(sub.scopes)
+	claims, err := json.Marshal(accessClaims{
+		Issuer:    issuer,
+		Subject:   subject,
+		Audience:  aud,
+		ClientID:  sub.client.ID,
+		Scope:     scope,
+		ID:        at.ID,
+		IssuedAt:  now.Unix(),
+		NotBefore: now.Unix(),
+		Expires:   at.ExpiresAt.Unix(),
+		Provider:  sub.provider,
+	})
+	if err != nil {
+		s.log.Error("encoding claims", zap.Error(err))
+		return nil, errUnavailable()
+	}
+	jwt, err := signer.Sign(claims)
+	if err != nil {
+		s.log.Error("signing access token", zap.Error(err))
+		return nil, errUnavailable()
+	}
+	out := &issued{
+		access: at,
+		response: &tokenResponse{
+			TokenType:   "Bearer",
+			ExpiresIn:   int64(ttl / time.Second),
+			AccessToken: jwt,
+			Scope:       scope,
+		},
+	}
+	if withRefresh {
+		value := NewSecret()
+		if family == "" {
+			family = newID()
+		}
+		out.refresh = &store.RefreshToken{
+			ID:            Digest(value),
+			AccessTokenID: at.ID,
+			FamilyID:      family,
+			ClientID:      sub.client.ID,
+			UserID:        sub.userID,
+			Provider:      sub.provider,
+			Scopes:        sub.scopes,
+			CreatedAt:     now,
+			ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+		}
+		out.response.RefreshToken = value
+	}
+	return out, nil
+}
+
+// issue mints and records a token pair in one store write.
+func (s *Server) issue(r *http.Request, sub grantSubject, ttl time.Duration, withRefresh bool) (*tokenResponse, *Error) {
+	tok, oerr := s.record(r.Context(), s.issuerFor(r), sub, ttl, withRefresh)
+	if oerr != nil {
+		return nil, oerr
+	}
+	return tok.response, nil
+}
+
+// record mints a token pair, stores it in one write and announces it.
+func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, ttl time.Duration, withRefresh bool) (*issued, *Error) {
+	tok, oerr := s.mint(issuer, sub, ttl, withRefresh, "")
+	if oerr != nil {
+		return nil, oerr
+	}
+	if err := s.cfg.Store.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
+		s.log.Error("recording access token", zap.String("client_id", sub.client.ID), zap.Error(err))
+		return nil, errUnavailable()
+	}
+	s.announce(ctx, tok)
+	return tok, nil
+}
+
+// announce emits the creation events of a recorded token pair.
+func (s *Server) announce(ctx context.Context, tok *issued) {
+	s.emit(ctx, EventAccessTokenCreated, map[string]any{
+		"token_id": tok.access.ID, "client_id": tok.access.ClientID, "user_id": tok.access.UserID,
+	})
+	if tok.refresh != nil {
+		s.emit(ctx, EventRefreshTokenCreated, map[string]any{
+			"token_id": tok.access.ID, "client_id": tok.access.ClientID, "user_id": tok.access.UserID,
+		})
+	}
+}
+
+// resolveScopes turns the request's scope parameter into the scopes to grant.
+func (s *Server) resolveScopes(requested string, allowWildcard bool) ([]string, *Error) {
+	granted, err := s.cfg.Scopes.Resolve(scopes.Parse(requested), allowWildcard)
+	var undefined *scopes.UndefinedError
+	switch {
+	case errors.As(err, &undefined):
+		return nil, errInvalidScope("scope " + quoteForError(undefined.Scope) + " is not defined")
+	case err != nil:
+		return nil, errInvalidScope(err.Error())
+	}
+	return granted, nil
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Load test on loopback only, bounded in time: plain Caddy reverse_proxy against Caddy
+# with oauth_guard in front of the same upstream, interleaved, printing the req/s ratio
+# and the gateway's CPU per request; then client-credentials issuance per second on
+# SQLite and PostgreSQL. Usage: bench/load.sh [seconds-per-run] [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-5}
+ROUNDS=${2:-3}
+CONC=${CONC:-32}
+THREADS=2
+export PATH="/usr/local/go/bin:$PATH"
+WORK=bench/.cache
+mkdir -p "$WORK"
+BIN=$WORK/caddy
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+# Build Caddy with the plugin once; rebuild only when the Go sources changed.
+if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
+	echo "building Caddy with the plugin (cached in $BIN)..."
+	go tool xcaddy build v2.11.9 --with "github.com/caddyoauth/caddy-oauth=$PWD" --output "$BIN" >/dev/null
+fi
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+start() { # name caddyfile-path
+	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
+	pids+=($!)
+	echo $! >"$WORK/$1.pid"
+}
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+echo "minting 200000 ES256 tokens..."
+go run ./bench/mint -n 200000 -jwks "$WORK/jwks.json" -out "$WORK/tokens.txt" -issuer http://127.0.0.1:9100
+head -1 "$WORK/tokens.txt" >"$WORK/one-token.txt"
+
+cat >"$WORK/upstream.caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:9200 {
+	respond "ok"
+}
+CF
+cat >"$WORK/gateway.caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:9201 {
+	reverse_proxy 127.0.0.1:9200
+}
+http://127.0.0.1:9202 {
+	oauth_guard {
+		jwks $PWD/$WORK/jwks.json
+		issuer http://127.0.0.1:9100
+		scopes all orders:read
+		cache_size 300000
+	}
+	reverse_proxy 127.0.0.1:9200
+}
+CF
+start upstream "$WORK/upstream.caddyfile"
+start gateway "$WORK/gateway.caddyfile"
+wait_port 9200
+wait_port 9201
+wait_port 9202
+GW=$(cat "$WORK/gateway.pid")
+TCK=$(getconf CLK_TCK)
+
+cat >"$WORK/same.lua" <<'LUA'
+local f = io.open(os.getenv("TOKEN_FILE"), "r")
+wrk.headers["Authorization"] = "Bearer " .. f:read("*l")
+f:close()
+LUA
+cat >"$WORK/rotate.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function init(args)
+	tokens = {}
+	local n = tonumber(os.getenv("THREADS"))
+	local i = 0
+	for line in io.lines(os.getenv("TOKEN_FILE")) do
+		if i % n == id then tokens[#tokens + 1] = line end
+		i = i + 1
+	end
+	idx = 0
+	wrapped = 0
+end
+function request()
+	idx = idx + 1
+	if idx > #tokens then idx = 1; wrapped = wrapped + 1 end
+	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
+end
+LUA
+
+cpu() { awk '{print $14+$15}' "/proc/$GW/stat"; }
+# run <port> <lua> <token-file> -> prints "rps cpu_us_per_req"
+run() {
+	local c0 c1 out reqs rps
+	c0=$(cpu)
+	out=$(TOKEN_FILE=$3 THREADS=$THREADS wrk -t$THREADS -c$CONC -d${DUR}s -s "$2" "http://127.0.0.1:$1/orders")
+	c1=$(cpu)
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx answers on port $1:" >&2; echo "$out" >&2; exit 1; fi
+	awk -v r="$rps" -v c0="$c0" -v c1="$c1" -v n="$reqs" -v t="$TCK" 'BEGIN {printf "%.0f %.1f\n", r, (c1-c0)/t*1e6/n}'
+}
+
+# Warm the guard's key set and the upstream connection pools.
+TOKEN_FILE=$WORK/one-token.txt wrk -t1 -c4 -d1s -s "$WORK/same.lua" http://127.0.0.1:9202/orders >/dev/null
+TOKEN_FILE=$WORK/one-token.txt wrk -t1 -c4 -d1s http://127.0.0.1:9201/orders >/dev/null
+
+printf "\n%-6s %-22s %10s %12s %10s %12s %8s\n" round scenario plain_rps plain_us/req guard_rps guard_us/req ratio
+declare -A sum
+for r in $(seq 1 "$ROUNDS"); do
+	for scen in same rotate; do
+		tf=$WORK/one-token.txt
+		[ $scen = rotate ] && tf=$WORK/tokens.txt
+		read -r prps pcpu < <(run 9201 "$WORK/$scen.lua" "$tf")
+		read -r grps gcpu < <(run 9202 "$WORK/$scen.lua" "$tf")
+		ratio=$(awk -v g="$grps" -v p="$prps" 'BEGIN {printf "%.3f", g/p}')
+		name="repeated token"; [ $scen = rotate ] && name="every token new"
+		printf "%-6s %-22s %10s %12s %10s %12s %8s\n" "$r" "$name" "$prps" "$pcpu" "$grps" "$gcpu" "$ratio"
+		sum[$scen]=$(awk -v a="${sum[$scen]:-0}" -v b="$ratio" 'BEGIN {print a+b}')
+	done
+	echo "       gateway RSS after round $r: $(awk '/VmRSS/ {print $2, $3}' /proc/$GW/status)"
+	# Restart the gateway so the next round's "every token new" starts on a cold cache.
+	kill "$GW"; wait "$GW" 2>/dev/null || true
+	start gateway "$WORK/gateway.caddyfile"; GW=$(cat "$WORK/gateway.pid")
+	wait_port 9201; wait_port 9202
+	TOKEN_FILE=$WORK/one-token.txt wrk -t1 -c4 -d1s -s "$WORK/same.lua" http://127.0.0.1:9202/orders >/dev/null
+done
+printf "\nmean guard/plain ratio: repeated token %.3f, every token new %.3f (targets >= 0.97 and >= 0.85)\n" \
+	"$(awk -v s="${sum[same]}" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v s="${sum[rotate]}" -v n="$ROUNDS" 'BEGIN {print s/n}')"
+
+# Client-credentials issuance per second, on SQLite and on PostgreSQL.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start; fi
+psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA IF EXISTS oauth_bench CASCADE; CREATE SCHEMA oauth_bench" >/dev/null
+rm -f "$WORK/bench.db"*
+SECRET=bench-secret-0123456789abcdef
+server_site() { # port storage
+	cat <<CF
+http://127.0.0.1:$1 {
+	oauth_server {
+		issuer http://127.0.0.1:9100
+		$2
+		scope orders:read Read orders
+		default_scope orders:read
+		client bench {
+			secret $SECRET
+			grants client_credentials
+		}
+	}
+}
+CF
+}
+{
+	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
+	server_site 9210 "storage sqlite $PWD/$WORK/bench.db"
+	server_site 9211 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable\&search_path=oauth_bench\""
+} >"$WORK/auth.caddyfile"
+start auth "$WORK/auth.caddyfile"
+wait_port 9210
+wait_port 9211
+AUTH=$(cat "$WORK/auth.pid")
+cat >"$WORK/issue.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=orders:read"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf 'bench:%s' "$SECRET" | base64 -w0)"
+LUA
+echo
+for port in 9210 9211; do
+	store=sqlite; [ $port = 9211 ] && store=postgres
+	wrk -t1 -c4 -d1s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token" >/dev/null
+	c0=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	out=$(wrk -t$THREADS -c16 -d${DUR}s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token")
+	c1=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; exit 1; fi
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	n=$(echo "$out" | awk '/requests in/ {print $1}')
+	lat=$(echo "$out" | awk '/Latency/ {print $2}')
+	printf "client_credentials issuance on %-8s %8.0f tokens/s  (mean latency %s, server CPU %.0f us/token)\n" "$store" "$rps" "$lat" \
+		"$(awk -v c0="$c0" -v c1="$c1" -v n="$n" -v t="$TCK" 'BEGIN {print (c1-c0)/t*1e6/n}')"
+done
+echo "auth server RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$AUTH/status)"

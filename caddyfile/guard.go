@@ -1,0 +1,375 @@
+package caddyfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/validator"
+)
+
+func init() {
+	caddy.RegisterModule(Guard{})
+}
+
+// Identity headers the upstream receives. Any header of these names sent by the caller is
+// removed before the token is even looked at.
+const (
+	HeaderUserID   = "X-Oauth-User-Id"
+	HeaderClientID = "X-Oauth-Client-Id"
+	HeaderScopes   = "X-Oauth-Scopes"
+	HeaderTokenID  = "X-Oauth-Token-Id"
+)
+
+// Guard is the `oauth_guard` handler: it checks the bearer token of each request, enforces
+// scope and subject rules, strips caller-sent identity headers, sets them from the token
+// and passes the request on. Refusals follow RFC 6750.
+type Guard struct {
+	// JWKS is the URL or file of the JSON Web Key Set that signs tokens. Keys are cached;
+	// an unknown kid triggers a refetch at most every 10s.
+	JWKS string `json:"jwks,omitempty"`
+
+	// Issuer is the `iss` every token must carry. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audience, if set, requires the token's `aud` to contain one of these values.
+	Audience []string `json:"audience,omitempty"`
+
+	// Scopes are scope rules; a token must satisfy every rule.
+	Scopes []ScopeRuleConfig `json:"scopes,omitempty"`
+
+	// Subject restricts the kind of token: "user" (tokens for a user), "client" (client
+	// credentials tokens) or "any" (default).
+	Subject string `json:"subject,omitempty"`
+
+	// Provider, if set, accepts only tokens issued for this user provider.
+	Provider string `json:"provider,omitempty"`
+
+	// Headers are extra request headers set from placeholders after a token passes, such as
+	// {"X-User-Email": "{oauth.claim.email}"}. They are stripped from the caller's request
+	// first, like the built-in identity headers.
+	Headers map[string]string `json:"headers,omitempty"`
+
+	// Realm is the realm of the WWW-Authenticate challenge. Default: "api".
+	Realm string `json:"realm,omitempty"`
+
+	// Leeway is the clock skew allowed on exp and nbf. Default: 30s.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+
+	// CacheSize is the number of verified tokens kept in memory. Default: 100000.
+	CacheSize int64 `json:"cache_size,omitempty"`
+
+	rules     []scopes.Rule
+	strip     []string
+	extra     [][2]string
+	verify    *lazyVerifier
+	keysKey   string
+	cacheKey  string
+	logger    *zap.Logger
+	requireUs bool
+	requireCl bool
+}
+
+// ScopeRuleConfig is one scope rule.
+type ScopeRuleConfig struct {
+	// Mode is "all" (the token needs every scope) or "any" (at least one).
+	Mode string `json:"mode"`
+	// Scopes are the scopes of the rule.
+	Scopes []string `json:"scopes"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Guard) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.oauth_guard",
+		New: func() caddy.Module { return new(Guard) },
+	}
+}
+
+// Provision builds the rules and acquires the shared key source and token cache.
+func (g *Guard) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	g.JWKS = repl.ReplaceKnown(g.JWKS, "")
+	g.Issuer = repl.ReplaceKnown(g.Issuer, "")
+	if g.JWKS == "" {
+		return errors.New("oauth_guard: jwks: a JWKS URL or file is required")
+	}
+	if g.Issuer == "" {
+		return errors.New("oauth_guard: issuer: the token issuer is required")
+	}
+	for i, r := range g.Scopes {
+		mode, err := scopes.ParseMode(r.Mode)
+		if err != nil {
+			return fmt.Errorf("oauth_guard: scopes #%d: %w", i+1, err)
+		}
+		if len(r.Scopes) == 0 {
+			return fmt.Errorf("oauth_guard: scopes %s: at least one scope is required", r.Mode)
+		}
+		g.rules = append(g.rules, scopes.Rule{Mode: mode, Scopes: r.Scopes})
+	}
+	switch g.Subject {
+	case "", "any":
+	case "user":
+		g.requireUs = true
+	case "client":
+		g.requireCl = true
+	default:
+		return fmt.Errorf("oauth_guard: subject %q: must be user, client or any", g.Subject)
+	}
+	if g.Realm == "" {
+		g.Realm = "api"
+	}
+	g.strip = []string{HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID}
+	for name, value := range g.Headers {
+		canon := http.CanonicalHeaderKey(name)
+		if canon == "" || strings.ContainsAny(canon, " :\r\n") {
+			return fmt.Errorf("oauth_guard: header %q: not a valid header name", name)
+		}
+		g.strip = append(g.strip, canon)
+		g.extra = append(g.extra, [2]string{canon, value})
+	}
+	leeway := durationOr(g.Leeway, 30*time.Second)
+	size := g.CacheSize
+	if size <= 0 {
+		size = 100_000
+	}
+	var err error
+	g.verify, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
+	if err != nil {
+		return fmt.Errorf("oauth_guard: %w", err)
+	}
+	return nil
+}
+
+// Cleanup releases the shared key source and cache.
+func (g *Guard) Cleanup() error {
+	if g.cacheKey != "" {
+		_, _ = cachePool.Delete(g.cacheKey)
+	}
+	if g.keysKey != "" {
+		_, _ = keySourcePool.Delete(g.keysKey)
+	}
+	return nil
+}
+
+// ServeHTTP checks the token and passes the request on with the identity headers set.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h := r.Header
+	for _, name := range g.strip {
+		delete(h, name)
+	}
+	token, err := validator.ExtractBearer(r)
+	if err != nil {
+		return g.refuse(w, err)
+	}
+	id, err := g.verify.Verify(r.Context(), token)
+	if err != nil {
+		return g.refuse(w, err)
+	}
+	switch {
+	case g.requireUs && !id.IsUser():
+		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a user token is required"))
+	case g.requireCl && id.IsUser():
+		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a client token is required"))
+	case g.Provider != "" && id.Provider != g.Provider:
+		return g.refuse(w, validator.Refuse(validator.InvalidToken, "the token was not issued for this user provider"))
+	}
+	for _, rule := range g.rules {
+		if !rule.Satisfied(id.Scopes) {
+			return g.refuse(w, validator.RefuseScope(rule.Scopes))
+		}
+	}
+
+	if id.UserID != "" {
+		h[HeaderUserID] = []string{id.UserID}
+	}
+	h[HeaderClientID] = []string{id.ClientID}
+	h[HeaderScopes] = []string{id.ScopeString}
+	h[HeaderTokenID] = []string{id.TokenID}
+
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	authUser := id.UserID
+	if authUser == "" {
+		authUser = id.ClientID
+	}
+	repl.Set("http.auth.user.id", authUser)
+	repl.Set("oauth.user_id", id.UserID)
+	repl.Set("oauth.client_id", id.ClientID)
+	repl.Set("oauth.scopes", id.ScopeString)
+	repl.Set("oauth.token_id", id.TokenID)
+	repl.Map(func(key string) (any, bool) {
+		switch {
+		case key == "oauth.expires_at":
+			return strconv.FormatInt(id.ExpiresAt.Unix(), 10), true
+		case strings.HasPrefix(key, "oauth.claim."):
+			return id.Claim(key[len("oauth.claim."):])
+		}
+		return nil, false
+	})
+	for _, hv := range g.extra {
+		h[hv[0]] = []string{repl.ReplaceAll(hv[1], "")}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+func (g *Guard) refuse(w http.ResponseWriter, err error) error {
+	if ref, ok := validator.AsRefusal(err); ok && ref.Kind == validator.Unavailable {
+		if ce := g.logger.Check(zap.WarnLevel, "token check unavailable"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+	}
+	validator.WriteRefusal(w, err, g.Realm)
+	return nil
+}
+
+// keySourcePool and cachePool share the JWKS fetcher and verified-token cache across
+// guards and config reloads.
+var (
+	keySourcePool = caddy.NewUsagePool()
+	cachePool     = caddy.NewUsagePool()
+)
+
+// lazyVerifier builds its JWT verifier on first use when the JWKS cannot be loaded at
+// provisioning, as when the guard and the server that publishes the keys share one
+// Caddy that is not listening yet. Until keys load, requests get 503, never a pass.
+type lazyVerifier struct {
+	ready atomic.Pointer[validator.JWTVerifier]
+	keys  *keySourceHandle
+	opts  validator.JWTOptions
+}
+
+// Verify verifies a token, first loading the keys if they are not loaded yet.
+func (l *lazyVerifier) Verify(ctx context.Context, token string) (*validator.Identity, error) {
+	if v := l.ready.Load(); v != nil {
+		return v.Verify(ctx, token)
+	}
+	src, err := l.keys.get()
+	if err != nil {
+		return nil, validator.RefuseUnavailable(retryGap, err)
+	}
+	opts := l.opts
+	opts.Keys = src
+	v, err := validator.NewJWTVerifier(opts)
+	if err != nil {
+		return nil, validator.RefuseUnavailable(retryGap, err)
+	}
+	l.ready.CompareAndSwap(nil, v)
+	return l.ready.Load().Verify(ctx, token)
+}
+
+// retryGap bounds how often a guard without keys retries loading them.
+const retryGap = time.Second
+
+// keySourceHandle is a pooled JWKS source, loaded on first success.
+type keySourceHandle struct {
+	location string
+	logger   *zap.Logger
+	src      atomic.Pointer[validator.KeySource]
+	mu       sync.Mutex
+	lastTry  time.Time
+	lastErr  error
+}
+
+func (h *keySourceHandle) get() (*validator.KeySource, error) {
+	if src := h.src.Load(); src != nil {
+		return src, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if src := h.src.Load(); src != nil {
+		return src, nil
+	}
+	if time.Since(h.lastTry) < retryGap {
+		return nil, h.lastErr
+	}
+	h.lastTry = time.Now()
+	src, err := validator.NewKeySource(h.location, validator.KeySourceOptions{
+		OnRefreshError: func(err error) {
+			h.logger.Warn("refreshing JWKS; keeping the keys already loaded", zap.String("jwks", h.location), zap.Error(err))
+		},
+	})
+	if err != nil {
+		h.lastErr = err
+		return nil, err
+	}
+	h.src.Store(src)
+	return src, nil
+}
+
+// Destruct stops the background refresh.
+func (h *keySourceHandle) Destruct() error {
+	if src := h.src.Load(); src != nil {
+		src.Close()
+	}
+	return nil
+}
+
+type cacheHandle struct{ *validator.TokenCache }
+
+// Destruct frees the cache.
+func (h cacheHandle) Destruct() error {
+	h.Close()
+	return nil
+}
+
+// acquireVerifier shares the key source per JWKS location and the verified-token cache per
+// (location, issuer, audience), since a cached identity is only valid for those checks.
+func acquireVerifier(location, issuer string, audience []string, leeway time.Duration, size int64, log *zap.Logger) (*lazyVerifier, string, string, error) {
+	keysKey := location
+	val, loaded, err := keySourcePool.LoadOrNew(keysKey, func() (caddy.Destructor, error) {
+		return &keySourceHandle{location: location, logger: log}, nil
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	keysH := val.(*keySourceHandle)
+	if !loaded {
+		// Try now so a bad file or URL shows up at startup; a server that is not
+		// listening yet is retried on the first request.
+		if _, err := keysH.get(); err != nil {
+			if !strings.HasPrefix(location, "http://") && !strings.HasPrefix(location, "https://") {
+				_, _ = keySourcePool.Delete(keysKey)
+				return nil, "", "", fmt.Errorf("jwks %s: %w", location, err)
+			}
+			log.Warn("JWKS not loadable yet; requests get 503 until it is", zap.String("jwks", location), zap.Error(err))
+		}
+	}
+	cacheKey := fmt.Sprintf("%s|%s|%s|%s", location, issuer, strings.Join(audience, " "), leeway)
+	cval, _, err := cachePool.LoadOrNew(cacheKey, func() (caddy.Destructor, error) {
+		c, err := validator.NewTokenCache(size)
+		if err != nil {
+			return nil, err
+		}
+		return cacheHandle{c}, nil
+	})
+	if err != nil {
+		_, _ = keySourcePool.Delete(keysKey)
+		return nil, "", "", err
+	}
+	lv := &lazyVerifier{keys: keysH, opts: validator.JWTOptions{
+		Issuer:    issuer,
+		Audiences: audience,
+		Leeway:    leeway,
+		Cache:     cval.(cacheHandle).TokenCache,
+	}}
+	return lv, keysKey, cacheKey, nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Guard)(nil)
+	_ caddy.CleanerUpper          = (*Guard)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Guard)(nil)
+)

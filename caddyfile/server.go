@@ -1,0 +1,259 @@
+// Package caddyfile is the Caddy glue: the oauth_server and oauth_guard HTTP handler
+// modules, their Caddyfile directives and the state they share across config reloads.
+// Protocol logic lives in authserver and validator; this package only wires it.
+package caddyfile
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+func init() {
+	caddy.RegisterModule(Server{})
+}
+
+// Server is the `oauth_server` handler: a complete OAuth 2.0 authorization server. It
+// answers its own endpoints (/oauth/token, /.well-known/...) and passes every other
+// request to the next handler.
+type Server struct {
+	// Issuer is the `iss` of every token and the base of the metadata URLs, e.g.
+	// https://auth.example.com. Default: the origin of each request (scheme and host).
+	Issuer string `json:"issuer,omitempty"`
+
+	// Storage says where state is kept. Default: SQLite in oauth.db under Caddy's data
+	// directory.
+	Storage *StorageConfig `json:"storage,omitempty"`
+
+	// KeysDir is a folder holding the signing key as PEM (private.pem, or Passport's
+	// oauth-private.key). Default: keys are made on first start and kept in the store, so
+	// every node sharing the store signs with the same key.
+	KeysDir string `json:"keys,omitempty"`
+
+	// SigningAlg is the algorithm of keys made by the server: ES256 (default), RS256 or EdDSA.
+	SigningAlg string `json:"signing_alg,omitempty"`
+
+	// AccessTokenTTL is the lifetime of access tokens. Default: 1h.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+
+	// RefreshTokenTTL is the lifetime of refresh tokens. Default: 720h (30 days).
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+
+	// PersonalTokenTTL is the lifetime of personal access tokens. Default: 8760h (1 year).
+	PersonalTokenTTL caddy.Duration `json:"personal_token_ttl,omitempty"`
+
+	// Audience is the `aud` of every access token. Default: the client id, as Laravel
+	// Passport does.
+	Audience []string `json:"audience,omitempty"`
+
+	// Scopes are the scopes clients may request, with the descriptions the consent screen
+	// shows.
+	Scopes []ScopeConfig `json:"scopes,omitempty"`
+
+	// DefaultScope is granted when a client requests no scope. Each must be defined.
+	DefaultScope []string `json:"default_scope,omitempty"`
+
+	// Clients are declared clients, created or updated in the store at every start.
+	Clients []ClientConfig `json:"clients,omitempty"`
+
+	server    *authserver.Server
+	storeKey  string
+	ringKey   string
+	logger    *zap.Logger
+	scopeCat  *scopes.Catalog
+	ctx       caddy.Context
+	eventsApp *caddyevents.App
+}
+
+// StorageConfig selects the store driver.
+type StorageConfig struct {
+	// Driver is "sqlite" or "postgres".
+	Driver string `json:"driver"`
+	// DSN is the SQLite file path or the PostgreSQL connection string. Placeholders such as
+	// {env.DATABASE_URL} are replaced at provisioning.
+	DSN string `json:"dsn,omitempty"`
+}
+
+// ScopeConfig defines one scope.
+type ScopeConfig struct {
+	// Name is the scope as clients request it.
+	Name string `json:"name"`
+	// Description is shown to users on the consent screen.
+	Description string `json:"description,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Server) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.oauth_server",
+		New: func() caddy.Module { return new(Server) },
+	}
+}
+
+// Provision opens the store, loads the keys, upserts declared clients and builds the
+// protocol server.
+func (s *Server) Provision(ctx caddy.Context) error {
+	s.ctx = ctx
+	s.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	alg := s.SigningAlg
+	if alg == "" {
+		alg = keys.ES256
+	}
+	if !keys.ValidAlg(alg) {
+		return fmt.Errorf("oauth_server: signing_alg %q: must be ES256, RS256 or EdDSA", alg)
+	}
+	defs := make([]scopes.Definition, 0, len(s.Scopes))
+	for _, sc := range s.Scopes {
+		defs = append(defs, scopes.Definition{Name: sc.Name, Description: sc.Description})
+	}
+	cat, err := scopes.NewCatalog(defs, s.DefaultScope)
+	if err != nil {
+		return fmt.Errorf("oauth_server: scope: %w", err)
+	}
+	s.scopeCat = cat
+
+	driver, dsn := "sqlite", filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
+	if s.Storage != nil {
+		driver, dsn = s.Storage.Driver, repl.ReplaceKnown(s.Storage.DSN, "")
+		if driver == "sqlite" && dsn == "" {
+			dsn = filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
+		}
+	}
+	if driver != "sqlite" && driver != "postgres" {
+		return fmt.Errorf("oauth_server: storage: driver %q: must be sqlite or postgres", driver)
+	}
+	if dsn == "" {
+		return fmt.Errorf("oauth_server: storage %s: a connection string is required", driver)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, key, err := acquireStore(openCtx, driver, dsn)
+	if err != nil {
+		return fmt.Errorf("oauth_server: storage %s: %w", driver, err)
+	}
+	s.storeKey = key
+
+	accessTTL := durationOr(s.AccessTokenTTL, time.Hour)
+	personalTTL := durationOr(s.PersonalTokenTTL, 365*24*time.Hour)
+	// A retired key stays published as long as any token it signed can still be valid.
+	retain := max(accessTTL, personalTTL)
+	ring, rkey, err := acquireRing(openCtx, st, key, s.KeysDir, alg, retain, s.logger)
+	if err != nil {
+		return fmt.Errorf("oauth_server: keys: %w", err)
+	}
+	s.ringKey = rkey
+
+	if err := s.upsertClients(openCtx, st, repl); err != nil {
+		return err
+	}
+
+	if app, err := ctx.App("events"); err == nil {
+		s.eventsApp, _ = app.(*caddyevents.App)
+	}
+	s.server, err = authserver.New(authserver.Config{
+		Issuer:           repl.ReplaceKnown(s.Issuer, ""),
+		Audience:         s.Audience,
+		Store:            st,
+		Keys:             ring,
+		Scopes:           cat,
+		AccessTokenTTL:   accessTTL,
+		RefreshTokenTTL:  durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
+		PersonalTokenTTL: personalTTL,
+		Logger:           s.logger,
+		OnEvent:          s.emit,
+	})
+	if err != nil {
+		return fmt.Errorf("oauth_server: %w", err)
+	}
+	return nil
+}
+
+// emit forwards a server event to Caddy's events app.
+func (s *Server) emit(_ context.Context, name string, data map[string]any) {
+	if s.eventsApp != nil {
+		s.eventsApp.Emit(s.ctx, name, data)
+	}
+}
+
+// upsertClients writes the declared clients into the store.
+func (s *Server) upsertClients(ctx context.Context, st store.Store, repl *caddy.Replacer) error {
+	for i, c := range s.Clients {
+		rec, err := c.record(repl)
+		if err != nil {
+			return fmt.Errorf("oauth_server: client %q (#%d): %w", c.ID, i+1, err)
+		}
+		if existing, err := st.GetClient(ctx, rec.ID); err == nil {
+			rec.CreatedAt = existing.CreatedAt
+			if existing.SecretHash != "" && rec.SecretHash != "" {
+				if ok, _ := authserver.VerifySecret(existing.SecretHash, repl.ReplaceKnown(c.Secret, "")); ok {
+					rec.SecretHash = existing.SecretHash
+				}
+			}
+		}
+		if err := st.UpsertClient(ctx, rec); err != nil {
+			return fmt.Errorf("oauth_server: client %q: storing: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks what Provision cannot know is wrong until it runs.
+func (s *Server) Validate() error {
+	if s.server == nil {
+		return fmt.Errorf("oauth_server: not provisioned")
+	}
+	return nil
+}
+
+// Cleanup releases the shared store and key ring.
+func (s *Server) Cleanup() error {
+	if s.ringKey != "" {
+		if _, err := ringPool.Delete(s.ringKey); err != nil {
+			return err
+		}
+	}
+	if s.storeKey != "" {
+		if _, err := storePool.Delete(s.storeKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServeHTTP answers the server's endpoints and passes everything else on.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !s.server.Handles(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	s.server.ServeHTTP(w, r)
+	return nil
+}
+
+func durationOr(d caddy.Duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Server)(nil)
+	_ caddy.Validator             = (*Server)(nil)
+	_ caddy.CleanerUpper          = (*Server)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Server)(nil)
+)

@@ -1,0 +1,467 @@
+// Package cmd is the `caddy oauth ...` command line: install, keys, client, user, token
+// and purge. Every command finds the store from --config or --storage, runs without
+// prompts when its flags are given, and fails with one clear line.
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/passwords"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "oauth",
+		Usage: "install|keys|client|user|token|purge [flags]",
+		Short: "Manages the OAuth server's store: clients, users, keys and tokens",
+		Long: `
+Manages the state of oauth_server. Every subcommand finds the store from
+--config <Caddyfile> (its first oauth_server's storage) or from
+--storage sqlite:<file> | postgres:<dsn>; with neither it uses the default
+SQLite file in Caddy's data directory.
+
+  caddy oauth install                 schema, signing keys, a personal access client and a password client
+  caddy oauth keys [--force|--rotate] make or rotate signing keys
+  caddy oauth client [--password|--client|--personal|--public] --name N [--redirect-uri U,...]
+                     [--provider P] [--introspect] [--first-party] [--json]
+  caddy oauth user add --email E [--password-stdin] | user list | user delete ID
+  caddy oauth token --user ID --name N [--scopes a,b]
+  caddy oauth purge [--revoked] [--expired]
+`,
+		CobraFunc: func(c *cobra.Command) {
+			for _, sub := range Subcommands() {
+				c.AddCommand(sub)
+			}
+		},
+	})
+}
+
+// NewCommand returns the `oauth` command with its subcommands, for tests and embedding.
+func NewCommand() *cobra.Command {
+	c := &cobra.Command{Use: "oauth", SilenceUsage: true}
+	for _, sub := range Subcommands() {
+		c.AddCommand(sub)
+	}
+	return c
+}
+
+// Subcommands lists the `caddy oauth` subcommands.
+func Subcommands() []*cobra.Command {
+	return []*cobra.Command{installCmd(), keysCmd(), clientCmd(), userCmd(), tokenCmd(), purgeCmd()}
+}
+
+// withTarget wraps a command body with opening and closing the store.
+func withTarget(run func(ctx context.Context, c *cobra.Command, args []string, t *target) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		t, err := openTarget(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer t.store.Close()
+		return run(ctx, c, args, t)
+	}
+}
+
+func installCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "install",
+		Short: "Creates the schema, signing keys, a personal access client and a password client",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			ring := &keys.Ring{}
+			if err := keys.Bootstrap(ctx, t.store, ring, t.alg(), time.Hour); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
+			asJSON, _ := c.Flags().GetBool("json")
+			var made []clientOutput
+			for _, spec := range []clientSpec{
+				{kind: "personal", name: "Personal Access Client"},
+				{kind: "password", name: "Password Grant Client"},
+			} {
+				out, err := createClient(ctx, t.store, spec)
+				if err != nil {
+					return err
+				}
+				made = append(made, out)
+			}
+			if asJSON {
+				return json.NewEncoder(c.OutOrStdout()).Encode(made)
+			}
+			for _, m := range made {
+				printClient(c.OutOrStdout(), m)
+			}
+			return nil
+		}),
+	}
+	addStoreFlags(c)
+	c.Flags().Bool("json", false, "print the clients as a JSON array")
+	return c
+}
+
+func keysCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys",
+		Short: "Makes the signing key, or rotates (--rotate) or replaces (--force) it",
+		Long: `Makes the signing key if the store has none.
+--rotate makes a new current key; the old public key stays in the JWKS until the tokens
+it signed have expired, so nothing breaks. --force deletes every key and makes a new one:
+every token issued so far stops verifying.`,
+		Args: cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			force, _ := c.Flags().GetBool("force")
+			rotate, _ := c.Flags().GetBool("rotate")
+			alg, _ := c.Flags().GetString("alg")
+			if alg == "" {
+				alg = t.alg()
+			}
+			if !keys.ValidAlg(alg) {
+				return fmt.Errorf("--alg %q: must be ES256, RS256 or EdDSA", alg)
+			}
+			out := c.OutOrStdout()
+			switch {
+			case force && rotate:
+				return errors.New("use --rotate or --force, not both")
+			case force:
+				rec, err := keys.Generate(alg, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := t.store.ReplaceSigningKeys(ctx, rec); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "Replaced every signing key with %s (%s); tokens issued before no longer verify.\n", rec.ID, rec.Alg)
+			case rotate:
+				rec, err := keys.Rotate(ctx, t.store, alg)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "Rotated: new signing key %s (%s); the previous key stays published until its tokens expire.\n", rec.ID, rec.Alg)
+			default:
+				list, err := t.store.ListSigningKeys(ctx)
+				if err != nil {
+					return err
+				}
+				for _, k := range list {
+					if k.RetiredAt == nil {
+						fmt.Fprintf(out, "Signing key %s (%s) already exists; use --rotate or --force to replace it.\n", k.ID, k.Alg)
+						return nil
+					}
+				}
+				ring := &keys.Ring{}
+				if err := keys.Bootstrap(ctx, t.store, ring, alg, time.Hour); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "Made signing key %s (%s).\n", ring.Signer().KeyID(), ring.Signer().Alg())
+			}
+			return nil
+		}),
+	}
+	addStoreFlags(c)
+	c.Flags().Bool("force", false, "replace every key (breaks issued tokens)")
+	c.Flags().Bool("rotate", false, "make a new current key, keeping the old one published")
+	c.Flags().String("alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the config's signing_alg, else ES256)")
+	return c
+}
+
+// clientSpec is what `caddy oauth client` was asked to make.
+type clientSpec struct {
+	kind         string // password, client, personal, public or "" (authorization code)
+	name         string
+	redirectURIs []string
+	provider     string
+	introspect   bool
+	firstParty   bool
+}
+
+// clientOutput is the one-time printout of a new client (the secret is never shown again).
+type clientOutput struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	Grants       []string `json:"grants"`
+	RedirectURIs []string `json:"redirect_uris"`
+}
+
+func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (clientOutput, error) {
+	if strings.TrimSpace(spec.name) == "" {
+		return clientOutput{}, errors.New("--name is required")
+	}
+	var grants []string
+	secret := authserver.NewSecret()
+	switch spec.kind {
+	case "password":
+		grants = []string{"password", "refresh_token"}
+	case "client":
+		grants = []string{"client_credentials"}
+	case "personal":
+		grants = []string{authserver.GrantPersonalAccess}
+	case "public":
+		grants = []string{"authorization_code", "refresh_token"}
+		secret = ""
+	default:
+		grants = []string{"authorization_code", "refresh_token"}
+	}
+	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
+		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
+	}
+	now := time.Now().UTC()
+	rec := &store.Client{
+		ID:           uuid.NewString(),
+		Name:         spec.name,
+		RedirectURIs: spec.redirectURIs,
+		Grants:       grants,
+		Provider:     spec.provider,
+		FirstParty:   spec.firstParty,
+		Introspect:   spec.introspect,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if secret != "" {
+		rec.SecretHash = authserver.HashSecret(secret)
+	}
+	if err := st.CreateClient(ctx, rec); err != nil {
+		return clientOutput{}, fmt.Errorf("creating client: %w", err)
+	}
+	out := clientOutput{ClientID: rec.ID, ClientSecret: secret, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	if out.RedirectURIs == nil {
+		out.RedirectURIs = []string{}
+	}
+	return out, nil
+}
+
+func printClient(w io.Writer, o clientOutput) {
+	fmt.Fprintf(w, "%s created.\n  Client ID:     %s\n", o.Name, o.ClientID)
+	if o.ClientSecret != "" {
+		fmt.Fprintf(w, "  Client secret: %s\n  (the secret is stored hashed and will not be shown again)\n", o.ClientSecret)
+	}
+}
+
+func clientCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "client",
+		Short: "Makes a client and prints its id and secret once",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			f := c.Flags()
+			spec := clientSpec{}
+			n := 0
+			for _, k := range []string{"password", "client", "personal", "public"} {
+				if v, _ := f.GetBool(k); v {
+					spec.kind = k
+					n++
+				}
+			}
+			if n > 1 {
+				return errors.New("choose one of --password, --client, --personal, --public")
+			}
+			spec.name, _ = f.GetString("name")
+			spec.redirectURIs, _ = f.GetStringSlice("redirect-uri")
+			spec.provider, _ = f.GetString("provider")
+			spec.introspect, _ = f.GetBool("introspect")
+			spec.firstParty, _ = f.GetBool("first-party")
+			out, err := createClient(ctx, t.store, spec)
+			if err != nil {
+				return err
+			}
+			if asJSON, _ := f.GetBool("json"); asJSON {
+				return json.NewEncoder(c.OutOrStdout()).Encode(out)
+			}
+			printClient(c.OutOrStdout(), out)
+			return nil
+		}),
+	}
+	addStoreFlags(c)
+	f := c.Flags()
+	f.Bool("password", false, "a password grant client")
+	f.Bool("client", false, "a client credentials grant client")
+	f.Bool("personal", false, "a personal access client")
+	f.Bool("public", false, "a public authorization code client (PKCE, no secret)")
+	f.String("name", "", "the client's name, shown on the consent screen")
+	f.StringSlice("redirect-uri", nil, "redirect URIs, comma-separated (authorization code clients)")
+	f.String("provider", "", "user provider of a password client")
+	f.Bool("introspect", false, "allow the client to call the introspection endpoint")
+	f.Bool("first-party", false, "skip the consent screen")
+	f.Bool("json", false, "print one JSON object")
+	return c
+}
+
+func userCmd() *cobra.Command {
+	c := &cobra.Command{Use: "user", Short: "Manages built-in users"}
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Adds a user; the password is read from stdin or prompted for without echo",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			email, _ := c.Flags().GetString("email")
+			if !strings.Contains(email, "@") {
+				return errors.New("--email must be an email address")
+			}
+			fromStdin, _ := c.Flags().GetBool("password-stdin")
+			pw, err := readPassword(c, fromStdin)
+			if err != nil {
+				return err
+			}
+			if len(pw) < 8 {
+				return errors.New("the password must be at least 8 characters")
+			}
+			hash, err := passwords.Hash(pw)
+			if err != nil {
+				return err
+			}
+			u := &store.User{ID: uuid.NewString(), Email: email, PasswordHash: hash, CreatedAt: time.Now().UTC()}
+			if err := t.store.CreateUser(ctx, u); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return fmt.Errorf("a user with email %s already exists", email)
+				}
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), u.ID)
+			return nil
+		}),
+	}
+	addStoreFlags(add)
+	add.Flags().String("email", "", "the user's email, used as login")
+	add.Flags().Bool("password-stdin", false, "read the password from standard input")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Lists users",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			users, err := t.store.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				fmt.Fprintf(c.OutOrStdout(), "%s\t%s\t%s\n", u.ID, u.Email, u.CreatedAt.Format(time.RFC3339))
+			}
+			return nil
+		}),
+	}
+	addStoreFlags(list)
+
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Deletes a user",
+		Args:  cobra.ExactArgs(1),
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, args []string, t *target) error {
+			if err := t.store.DeleteUser(ctx, args[0]); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no user with id %s", args[0])
+				}
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "Deleted user %s.\n", args[0])
+			return nil
+		}),
+	}
+	addStoreFlags(del)
+	c.AddCommand(add, list, del)
+	return c
+}
+
+// readPassword reads one line from stdin, or prompts without echo on a terminal.
+func readPassword(c *cobra.Command, fromStdin bool) (string, error) {
+	in := c.InOrStdin()
+	if f, ok := in.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(c.ErrOrStderr(), "Password: ")
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.ErrOrStderr())
+		return string(pw), err
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func tokenCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "token",
+		Short: "Issues a personal access token for a user and prints it once",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			f := c.Flags()
+			userID, _ := f.GetString("user")
+			name, _ := f.GetString("name")
+			scopeList, _ := f.GetStringSlice("scopes")
+			issuer, _ := f.GetString("issuer")
+			provider, _ := f.GetString("provider")
+			if userID == "" || name == "" {
+				return errors.New("--user and --name are required")
+			}
+			srv, err := t.authServer(issuer)
+			if err != nil {
+				return err
+			}
+			tok, err := srv.IssuePersonalToken(ctx, userID, name, scopeList, provider)
+			if err != nil {
+				return err
+			}
+			if asJSON, _ := f.GetBool("json"); asJSON {
+				return json.NewEncoder(c.OutOrStdout()).Encode(map[string]any{
+					"access_token": tok.Token, "token_id": tok.Record.ID, "expires_in": tok.ExpiresIn,
+					"scopes": tok.Record.Scopes, "name": name,
+				})
+			}
+			fmt.Fprintln(c.OutOrStdout(), tok.Token)
+			return nil
+		}),
+	}
+	addStoreFlags(c)
+	f := c.Flags()
+	f.String("user", "", "the user id")
+	f.String("name", "", "a name for the token")
+	f.StringSlice("scopes", nil, "scopes, comma-separated")
+	f.String("issuer", "", "the iss of the token (default: the config's issuer)")
+	f.String("provider", "", "the user provider (default: users)")
+	f.Bool("json", false, "print a JSON object with the token and its id")
+	return c
+}
+
+func purgeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "purge",
+		Short: "Deletes revoked and/or expired tokens and codes (both when neither flag is given)",
+		Args:  cobra.NoArgs,
+		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
+			revoked, _ := c.Flags().GetBool("revoked")
+			expired, _ := c.Flags().GetBool("expired")
+			if !revoked && !expired {
+				revoked, expired = true, true
+			}
+			n, err := t.store.Purge(ctx, store.PurgeOptions{Revoked: revoked, Expired: expired, Now: time.Now()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "Purged %d records.\n", n)
+			return nil
+		}),
+	}
+	addStoreFlags(c)
+	c.Flags().Bool("revoked", false, "delete revoked tokens and codes")
+	c.Flags().Bool("expired", false, "delete expired tokens and codes")
+	return c
+}

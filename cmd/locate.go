@@ -1,0 +1,161 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/caddyfile"
+	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/drivers"
+)
+
+// target is what a command works on: the store and the server settings that matter
+// outside a request (issuer, key algorithm, lifetimes, scopes).
+type target struct {
+	store  store.Store
+	server caddyfile.Server
+}
+
+// addStoreFlags adds --config, --adapter and --storage to a command.
+func addStoreFlags(c *cobra.Command) {
+	c.Flags().StringP("config", "c", "", "Caddyfile or JSON config whose oauth_server names the storage")
+	c.Flags().StringP("adapter", "a", "", "config adapter, as for caddy run")
+	c.Flags().String("storage", "", "storage as sqlite:<file> or postgres:<dsn> (instead of --config)")
+}
+
+// openTarget opens the store named by --storage, or by the first oauth_server of --config.
+// With neither, it uses the default SQLite file in Caddy's data directory.
+func openTarget(ctx context.Context, c *cobra.Command) (*target, error) {
+	configFile, _ := c.Flags().GetString("config")
+	adapter, _ := c.Flags().GetString("adapter")
+	spec, _ := c.Flags().GetString("storage")
+	t := &target{}
+	if configFile != "" && spec != "" {
+		return nil, errors.New("use --config or --storage, not both")
+	}
+	if configFile != "" {
+		cfg, _, _, err := caddycmd.LoadConfig(configFile, adapter)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", configFile, err)
+		}
+		raw, err := findServer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", configFile, err)
+		}
+		if err := json.Unmarshal(raw, &t.server); err != nil {
+			return nil, fmt.Errorf("%s: decoding oauth_server: %w", configFile, err)
+		}
+	}
+	driver, dsn := "sqlite", ""
+	switch {
+	case spec != "":
+		var err error
+		if driver, dsn, err = drivers.ParseSpec(spec); err != nil {
+			return nil, err
+		}
+	case t.server.Storage != nil:
+		driver, dsn = t.server.Storage.Driver, caddy.NewReplacer().ReplaceKnown(t.server.Storage.DSN, "")
+	}
+	if driver == "sqlite" && dsn == "" {
+		dsn = filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := drivers.Open(openCtx, driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s storage: %w", driver, err)
+	}
+	t.store = st
+	return t, nil
+}
+
+// findServer walks an adapted JSON config for the first oauth_server handler.
+func findServer(cfg []byte) (json.RawMessage, error) {
+	var doc any
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		return nil, err
+	}
+	var found any
+	var walk func(v any)
+	walk = func(v any) {
+		if found != nil {
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if x["handler"] == "oauth_server" {
+				found = x
+				return
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	if found == nil {
+		return nil, errors.New("no oauth_server in this config")
+	}
+	return json.Marshal(found)
+}
+
+// alg is the signing algorithm of keys the commands make.
+func (t *target) alg() string {
+	if t.server.SigningAlg != "" {
+		return t.server.SigningAlg
+	}
+	return keys.ES256
+}
+
+// authServer builds the protocol server for commands that issue tokens.
+func (t *target) authServer(issuerFlag string) (*authserver.Server, error) {
+	defs := make([]scopes.Definition, 0, len(t.server.Scopes))
+	for _, s := range t.server.Scopes {
+		defs = append(defs, scopes.Definition{Name: s.Name, Description: s.Description})
+	}
+	cat, err := scopes.NewCatalog(defs, t.server.DefaultScope)
+	if err != nil {
+		return nil, err
+	}
+	ring := &keys.Ring{}
+	if t.server.KeysDir != "" {
+		rec, err := keys.LoadDir(t.server.KeysDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := ring.Load([]*store.SigningKey{rec}, time.Hour, time.Now()); err != nil {
+			return nil, err
+		}
+	} else if err := keys.Bootstrap(context.Background(), t.store, ring, t.alg(), time.Hour); err != nil {
+		return nil, err
+	}
+	issuer := issuerFlag
+	if issuer == "" {
+		issuer = caddy.NewReplacer().ReplaceKnown(t.server.Issuer, "")
+	}
+	return authserver.New(authserver.Config{
+		Issuer:           issuer,
+		Audience:         t.server.Audience,
+		Store:            t.store,
+		Keys:             ring,
+		Scopes:           cat,
+		AccessTokenTTL:   time.Duration(t.server.AccessTokenTTL),
+		RefreshTokenTTL:  time.Duration(t.server.RefreshTokenTTL),
+		PersonalTokenTTL: time.Duration(t.server.PersonalTokenTTL),
+	})
+}

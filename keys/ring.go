@@ -1,0 +1,175 @@
+package keys
+
+import (
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// Signer signs access tokens with one private key. Its protected header is encoded once,
+// so signing a token costs one JSON encoding of the claims and one signature.
+type Signer struct {
+	kid    string
+	alg    string
+	key    crypto.Signer
+	signer jws.Signer
+	header string // base64url of the protected header, with the trailing "."
+}
+
+// NewSigner prepares a signer from a stored key.
+func NewSigner(rec *store.SigningKey) (*Signer, error) {
+	priv, err := ParsePrivatePEM(rec.PrivatePEM)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
+	}
+	alg, err := AlgFor(priv)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
+	}
+	if rec.Alg != "" && rec.Alg != alg {
+		return nil, fmt.Errorf("signing key %s: stored alg %s does not fit a %T", rec.ID, rec.Alg, priv)
+	}
+	s, err := jws.NewSigner(jwa.SignatureAlgorithm(alg))
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
+	}
+	hdr, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Typ string `json:"typ"`
+		Kid string `json:"kid"`
+	}{alg, "at+jwt", rec.ID})
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{
+		kid:    rec.ID,
+		alg:    alg,
+		key:    priv,
+		signer: s,
+		header: base64.RawURLEncoding.EncodeToString(hdr) + ".",
+	}, nil
+}
+
+// KeyID returns the kid the signer puts in every token.
+func (s *Signer) KeyID() string { return s.kid }
+
+// Alg returns the signing algorithm.
+func (s *Signer) Alg() string { return s.alg }
+
+// Sign returns the compact JWS of the JSON claims.
+func (s *Signer) Sign(claims []byte) (string, error) {
+	buf := make([]byte, 0, len(s.header)+base64.RawURLEncoding.EncodedLen(len(claims))+1+344)
+	buf = append(buf, s.header...)
+	buf = base64.RawURLEncoding.AppendEncode(buf, claims)
+	sig, err := s.signer.Sign(buf, s.key)
+	if err != nil {
+		return "", fmt.Errorf("signing token with key %s: %w", s.kid, err)
+	}
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// Ring is the key state a server serves from: the current signer and the JWKS document.
+// It is swapped atomically when keys are reloaded, so readers take no lock.
+type Ring struct {
+	state atomic.Pointer[ringState]
+}
+
+type ringState struct {
+	signer *Signer
+	jwks   []byte
+	kids   []string
+}
+
+// Signer returns the current signer, or nil before the first Load.
+func (r *Ring) Signer() *Signer {
+	if st := r.state.Load(); st != nil {
+		return st.signer
+	}
+	return nil
+}
+
+// JWKS returns the published JSON Web Key Set document.
+func (r *Ring) JWKS() []byte {
+	if st := r.state.Load(); st != nil {
+		return st.jwks
+	}
+	return []byte(`{"keys":[]}`)
+}
+
+// PublishedKeyIDs lists the kids in the JWKS, current first.
+func (r *Ring) PublishedKeyIDs() []string {
+	if st := r.state.Load(); st != nil {
+		return append([]string(nil), st.kids...)
+	}
+	return nil
+}
+
+// Load replaces the ring's state from stored keys. The current key (RetiredAt nil) signs;
+// it and every key retired less than retain ago are published, so tokens signed before a
+// rotation keep verifying until they expire.
+func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.Time) error {
+	var current *store.SigningKey
+	published := make([]*store.SigningKey, 0, len(records))
+	for _, rec := range records {
+		if rec.RetiredAt == nil {
+			if current == nil || rec.CreatedAt.After(current.CreatedAt) {
+				current = rec
+			}
+			continue
+		}
+		if rec.RetiredAt.Add(retain).After(now) {
+			published = append(published, rec)
+		}
+	}
+	if current == nil {
+		return errors.New("no current signing key")
+	}
+	signer, err := NewSigner(current)
+	if err != nil {
+		return err
+	}
+	published = append([]*store.SigningKey{current}, published...)
+	set := jwk.NewSet()
+	kids := make([]string, 0, len(published))
+	for _, rec := range published {
+		priv, err := ParsePrivatePEM(rec.PrivatePEM)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", rec.ID, err)
+		}
+		pub, err := jwk.FromRaw(priv.Public())
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", rec.ID, err)
+		}
+		alg, err := AlgFor(priv)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", rec.ID, err)
+		}
+		for k, v := range map[string]any{jwk.KeyIDKey: rec.ID, jwk.AlgorithmKey: jwa.SignatureAlgorithm(alg), jwk.KeyUsageKey: "sig"} {
+			if err := pub.Set(k, v); err != nil {
+				return fmt.Errorf("signing key %s: setting %s: %w", rec.ID, k, err)
+			}
+		}
+		if err := set.AddKey(pub); err != nil {
+			return fmt.Errorf("signing key %s: %w", rec.ID, err)
+		}
+		kids = append(kids, rec.ID)
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		return fmt.Errorf("encoding JWKS: %w", err)
+	}
+	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids})
+	return nil
+}

@@ -1,0 +1,60 @@
+package keys
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// Bootstrap makes sure the store holds a current signing key, making one of alg if none
+// exists (several nodes starting at once agree on one), then loads the ring from the store.
+func Bootstrap(ctx context.Context, ks store.KeyStore, ring *Ring, alg string, retain time.Duration) error {
+	list, err := ks.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("listing signing keys: %w", err)
+	}
+	if !hasCurrent(list) {
+		rec, err := Generate(alg, time.Now())
+		if err != nil {
+			return err
+		}
+		if _, err := ks.EnsureSigningKey(ctx, rec); err != nil {
+			return fmt.Errorf("storing signing key: %w", err)
+		}
+	}
+	return Reload(ctx, ks, ring, retain)
+}
+
+// Reload loads the ring from the store, so a rotation made by another node or by
+// `caddy oauth keys --rotate` is picked up.
+func Reload(ctx context.Context, ks store.KeyStore, ring *Ring, retain time.Duration) error {
+	list, err := ks.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("listing signing keys: %w", err)
+	}
+	return ring.Load(list, retain, time.Now())
+}
+
+// Rotate makes a new current key of alg and retires the old one, which stays published
+// for retain so the tokens it signed keep verifying.
+func Rotate(ctx context.Context, ks store.KeyStore, alg string) (*store.SigningKey, error) {
+	rec, err := Generate(alg, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := ks.RotateSigningKey(ctx, rec); err != nil {
+		return nil, fmt.Errorf("rotating signing key: %w", err)
+	}
+	return rec, nil
+}
+
+func hasCurrent(list []*store.SigningKey) bool {
+	for _, k := range list {
+		if k.RetiredAt == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS signing_keys;
+DROP TABLE IF EXISTS auth_codes;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS access_tokens;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS clients;

@@ -1,0 +1,187 @@
+// Package postgres implements store.Store on PostgreSQL with pgx (pgxpool).
+//
+// The store lives in the first schema of the connection's search_path, so a DSN such as
+// postgres://host/db?search_path=oauth puts it in schema oauth (which must exist), and
+// one database can hold several stores.
+//
+// Design:
+//
+//   - Every operation that can be one statement is one statement, and so one round trip
+//     and its own transaction: issuing a token with its refresh token is an INSERT with
+//     the other INSERT in a WITH clause; rotating a refresh token, consuming a code and
+//     revoking are UPDATEs whose WITH clauses do the rest. pgx prepares and caches each
+//     statement per connection.
+//   - The one-use rules rest on conditional updates (UPDATE ... WHERE NOT revoked): under
+//     READ COMMITTED a second concurrent updater waits for the first, re-reads the row,
+//     sees it revoked and updates nothing, so exactly one caller wins.
+//   - Statements touching both token tables lock refresh tokens before access tokens,
+//     so that concurrent revocations do not deadlock; a single statement that still
+//     loses a deadlock had no effect and is retried.
+//   - Signing-key changes run in a transaction holding a transaction-scoped advisory lock
+//     (pg_advisory_xact_lock) keyed by database and schema, so nodes starting together
+//     create one key, and a partial unique index refuses a second current key anyway.
+//   - The schema is migrated on Open with golang-migrate (see migrate.go).
+//
+// Beyond store.go: Create*, UpsertClient, RotateSigningKey and the like fill a zero
+// CreatedAt (and UpdatedAt) with the current time in the record passed in; a refresh
+// token with an empty AccessTokenID gets the id of the access token issued with it;
+// issuing a token or code to a client that does not exist fails with store.ErrNotFound;
+// empty lists read back as nil; times read back in UTC.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is a store.Store on a Postgres schema. It is safe for concurrent use, and any
+// number of processes may share the schema.
+type Store struct {
+	pool *pgxpool.Pool
+	// keyLock is the advisory lock key serialising signing-key changes in this schema.
+	keyLock int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a postgres:// URL or a keyword/value
+// string, with any pgx or pgxpool option such as pool_max_conns or search_path) and
+// migrates the schema to the latest version.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message quotes the DSN with any password masked.
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrateUp(ctx, cfg.ConnConfig); err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	var db, schema string
+	if err := pool.QueryRow(ctx, `SELECT current_database(), current_schema()`).Scan(&db, &schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "caddy-oauth signing keys\x00%s\x00%s", db, schema)
+	return &Store{pool: pool, keyLock: int64(h.Sum64())}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// wrapErr says what was being done, and maps constraint violations to the store's
+// sentinel errors: a duplicate key is ErrConflict, and a missing client (the only foreign
+// key) is ErrNotFound.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case pgerrcode.UniqueViolation:
+			return fmt.Errorf("postgres: %s: %w (%v)", op, store.ErrConflict, err)
+		case pgerrcode.ForeignKeyViolation:
+			return fmt.Errorf("postgres: %s: client does not exist: %w", op, store.ErrNotFound)
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// retry runs fn, a single statement or a whole transaction, again when Postgres aborted
+// it to break a deadlock or a serialization conflict; the aborted attempt had no effect.
+func retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		var pe *pgconn.PgError
+		if err == nil || attempt == 3 || !errors.As(err, &pe) ||
+			(pe.Code != pgerrcode.DeadlockDetected && pe.Code != pgerrcode.SerializationFailure) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// now is the current time as the store keeps it: UTC, microseconds.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// fill sets a zero time to now.
+func fill(t *time.Time) {
+	if t.IsZero() {
+		*t = now()
+	}
+}
+
+// list passes a list as text[]: pgx sends a nil slice as NULL, which NOT NULL refuses.
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// readList returns nil for an empty list, as the SQLite driver does.
+func readList(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+// utc converts a time read from the database, which pgx returns in the local zone.
+func utc(t *time.Time) {
+	*t = t.UTC()
+}
+
+// oneRow turns "no row changed" into store.ErrNotFound.
+func oneRow(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// isNoRows reports whether err is pgx.ErrNoRows.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// notFound maps pgx.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}

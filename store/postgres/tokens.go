@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const accessCols = `id, client_id, user_id, provider, name, scopes, key_id, revoked, created_at, expires_at`
+
+var accessTypes = []string{"text", "text", "text", "text", "text", "text[]", "text", "boolean", "timestamptz", "timestamptz"}
+
+func accessArgs(at *store.AccessToken) []any {
+	return []any{at.ID, at.ClientID, at.UserID, at.Provider, at.Name, list(at.Scopes), at.KeyID,
+		at.Revoked, at.CreatedAt, at.ExpiresAt}
+}
+
+func scanAccess(row pgx.Row) (*store.AccessToken, error) {
+	var at store.AccessToken
+	if err := row.Scan(&at.ID, &at.ClientID, &at.UserID, &at.Provider, &at.Name, &at.Scopes,
+		&at.KeyID, &at.Revoked, &at.CreatedAt, &at.ExpiresAt); err != nil {
+		return nil, err
+	}
+	at.Scopes = readList(at.Scopes)
+	utc(&at.CreatedAt)
+	utc(&at.ExpiresAt)
+	return &at, nil
+}
+
+const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at`
+
+var refreshTypes = []string{"text", "text", "text", "text", "text", "text", "text[]", "boolean", "timestamptz", "timestamptz"}
+
+func refreshArgs(rt *store.RefreshToken) []any {
+	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
+		list(rt.Scopes), rt.Revoked, rt.CreatedAt, rt.ExpiresAt}
+}
+
+func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
+	var rt store.RefreshToken
+	if err := row.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
+		&rt.Provider, &rt.Scopes, &rt.Revoked, &rt.CreatedAt, &rt.ExpiresAt); err != nil {
+		return nil, err
+	}
+	rt.Scopes = readList(rt.Scopes)
+	utc(&rt.CreatedAt)
+	utc(&rt.ExpiresAt)
+	return &rt, nil
+}
+
+const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
+	code_challenge_method, revoked, created_at, expires_at`
+
+func scanCode(row pgx.Row, extra ...any) (*store.AuthCode, error) {
+	var c store.AuthCode
+	dest := append([]any{&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	c.Scopes = readList(c.Scopes)
+	utc(&c.CreatedAt)
+	utc(&c.ExpiresAt)
+	return &c, nil
+}
+
+// params returns "$n::type, ..." for len(types) parameters numbered from first. The
+// casts type parameters that sit in a SELECT list (INSERT ... SELECT), where Postgres
+// cannot infer them from the target columns.
+func params(first int, types []string) string {
+	p := make([]string, len(types))
+	for i, t := range types {
+		p[i] = fmt.Sprintf("$%d::%s", first+i, t)
+	}
+	return strings.Join(p, ", ")
+}
+
+var (
+	insertAccessSQL = `INSERT INTO access_tokens (` + accessCols + `) VALUES (` + params(1, accessTypes) + `)`
+
+	// insertPairSQL inserts both tokens in one statement: one round trip, one transaction.
+	insertPairSQL = `WITH a AS (
+			INSERT INTO access_tokens (` + accessCols + `) VALUES (` + params(1, accessTypes) + `)
+		)
+		INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (` + params(11, refreshTypes) + `)`
+
+	// rotateSQL revokes the refresh token $1 if it is not revoked yet and, only then,
+	// inserts the new pair. It reports whether it revoked it, and whether it exists (as of
+	// the statement's start), to tell ErrAlreadyUsed from ErrNotFound.
+	rotateSQL = `WITH old AS (
+			UPDATE refresh_tokens SET revoked = true WHERE id = $1 AND NOT revoked RETURNING id
+		), a AS (
+			INSERT INTO access_tokens (` + accessCols + `)
+			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM old)
+		)
+		SELECT EXISTS (SELECT 1 FROM old), EXISTS (SELECT 1 FROM refresh_tokens WHERE id = $1)`
+
+	rotatePairSQL = `WITH old AS (
+			UPDATE refresh_tokens SET revoked = true WHERE id = $1 AND NOT revoked RETURNING id
+		), a AS (
+			INSERT INTO access_tokens (` + accessCols + `)
+			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM old)
+		), r AS (
+			INSERT INTO refresh_tokens (` + refreshCols + `)
+			SELECT ` + params(12, refreshTypes) + ` WHERE EXISTS (SELECT 1 FROM old)
+		)
+		SELECT EXISTS (SELECT 1 FROM old), EXISTS (SELECT 1 FROM refresh_tokens WHERE id = $1)`
+)
+
+// prepareIssue fills defaults on a token pair about to be stored.
+func prepareIssue(at *store.AccessToken, refresh *store.RefreshToken) {
+	fill(&at.CreatedAt)
+	if refresh != nil {
+		fill(&refresh.CreatedAt)
+		if refresh.AccessTokenID == "" {
+			refresh.AccessTokenID = at.ID
+		}
+	}
+}
+
+// CreateAccessToken records an issued access token, and the refresh token issued with it
+// when refresh is not nil, atomically, in one statement. store.ErrConflict if either id
+// exists; store.ErrNotFound if the client does not exist.
+func (s *Store) CreateAccessToken(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
+	prepareIssue(at, refresh)
+	var err error
+	if refresh == nil {
+		_, err = s.pool.Exec(ctx, insertAccessSQL, accessArgs(at)...)
+	} else {
+		_, err = s.pool.Exec(ctx, insertPairSQL, append(accessArgs(at), refreshArgs(refresh)...)...)
+	}
+	return wrapErr(fmt.Sprintf("create access token %q", at.ID), err)
+}
+
+// GetAccessToken returns an access token record by id (jti); store.ErrNotFound if absent.
+func (s *Store) GetAccessToken(ctx context.Context, id string) (*store.AccessToken, error) {
+	at, err := scanAccess(s.pool.QueryRow(ctx, `SELECT `+accessCols+` FROM access_tokens WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("get access token %q", id), notFound(err))
+	}
+	return at, nil
+}
+
+// ListAccessTokens lists a user's tokens of every client, revoked and expired ones
+// included, ordered by creation time (then id).
+func (s *Store) ListAccessTokens(ctx context.Context, userID string) ([]*store.AccessToken, error) {
+	op := fmt.Sprintf("list access tokens of user %q", userID)
+	rows, err := s.pool.Query(ctx, `SELECT `+accessCols+` FROM access_tokens
+		WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.AccessToken, error) { return scanAccess(r) })
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// RevokeAccessToken revokes an access token and the refresh tokens issued with it;
+// store.ErrNotFound (and nothing changed) if the access token is absent.
+//
+// The main UPDATE's condition reads the WITH clause, so the refresh tokens are locked
+// first, in the same order as every other statement here.
+func (s *Store) RevokeAccessToken(ctx context.Context, id string) error {
+	err := retry(ctx, func() error {
+		tag, err := s.pool.Exec(ctx, `WITH r AS (
+				UPDATE refresh_tokens SET revoked = true
+				WHERE access_token_id = $1 AND EXISTS (SELECT 1 FROM access_tokens WHERE id = $1)
+				RETURNING 1
+			)
+			UPDATE access_tokens SET revoked = true WHERE id = $1 AND (SELECT count(*) FROM r) >= 0`, id)
+		return oneRow(tag, err)
+	})
+	return wrapErr(fmt.Sprintf("revoke access token %q", id), err)
+}
+
+// GetRefreshToken returns a refresh token record by id (digest); store.ErrNotFound if
+// absent.
+func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshToken, error) {
+	rt, err := scanRefresh(s.pool.QueryRow(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrapErr("get refresh token", notFound(err))
+	}
+	return rt, nil
+}
+
+// RotateRefreshToken marks the refresh token oldID revoked and records the new access
+// token and refresh token (refresh may be nil), in one statement. Of two concurrent
+// rotations, the second waits on the row lock of the first, then finds the token revoked,
+// inserts nothing and gets store.ErrAlreadyUsed. store.ErrNotFound if oldID does not
+// exist.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.AccessToken, refresh *store.RefreshToken) error {
+	prepareIssue(at, refresh)
+	var rotated, exists bool
+	var err error
+	if refresh == nil {
+		err = s.pool.QueryRow(ctx, rotateSQL, append([]any{oldID}, accessArgs(at)...)...).Scan(&rotated, &exists)
+	} else {
+		args := append(append([]any{oldID}, accessArgs(at)...), refreshArgs(refresh)...)
+		err = s.pool.QueryRow(ctx, rotatePairSQL, args...).Scan(&rotated, &exists)
+	}
+	switch {
+	case err != nil:
+	case rotated:
+	case exists:
+		err = store.ErrAlreadyUsed
+	default:
+		err = store.ErrNotFound
+	}
+	return wrapErr("rotate refresh token", err)
+}
+
+// RevokeRefreshFamily revokes every refresh token of the family and every access token
+// issued with them. A family with no tokens is not an error.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
+	err := retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `WITH r AS (
+				UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 RETURNING access_token_id
+			)
+			UPDATE access_tokens SET revoked = true WHERE id IN (SELECT access_token_id FROM r)`, familyID)
+		return err
+	})
+	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
+}
+
+// RevokeRefreshToken revokes one refresh token and its access token; store.ErrNotFound if
+// the refresh token is absent.
+func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
+	err := retry(ctx, func() error {
+		var n int64
+		err := s.pool.QueryRow(ctx, `WITH r AS (
+				UPDATE refresh_tokens SET revoked = true WHERE id = $1 RETURNING access_token_id
+			), a AS (
+				UPDATE access_tokens SET revoked = true WHERE id IN (SELECT access_token_id FROM r)
+			)
+			SELECT count(*) FROM r`, id).Scan(&n)
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	return wrapErr("revoke refresh token", err)
+}
+
+// CreateAuthCode records an authorization code; store.ErrConflict if the id exists,
+// store.ErrNotFound if the client does not exist.
+func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	fill(&c.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
+		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt)
+	return wrapErr("create authorization code", err)
+}
+
+// ConsumeAuthCode marks the code used and returns it (with Revoked set, as now stored),
+// in one statement. The conditional UPDATE ... WHERE NOT revoked decides the race between
+// two exchanges of one code. A code already used is returned together with
+// store.ErrAlreadyUsed, so the caller can revoke what was issued with it;
+// store.ErrNotFound if absent.
+func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
+	var won bool
+	c, err := scanCode(s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE auth_codes SET revoked = true WHERE id = $1 AND NOT revoked RETURNING id
+		)
+		SELECT `+codeCols+`, EXISTS (SELECT 1 FROM u) FROM auth_codes WHERE id = $1`, id), &won)
+	if err != nil {
+		return nil, wrapErr("consume authorization code", notFound(err))
+	}
+	c.Revoked = true // the row read is the statement's snapshot, from before the update
+	if !won {
+		return c, wrapErr("consume authorization code", store.ErrAlreadyUsed)
+	}
+	return c, nil
+}

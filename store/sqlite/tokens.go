@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+const accessCols = `id, client_id, user_id, provider, name, scopes, key_id, revoked, created_at, expires_at`
+
+const insertAccessSQL = `INSERT INTO access_tokens (` + accessCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func accessArgs(at *store.AccessToken) []any {
+	return []any{at.ID, at.ClientID, at.UserID, at.Provider, at.Name, encodeList(at.Scopes),
+		at.KeyID, at.Revoked, fmtTime(at.CreatedAt), fmtTime(at.ExpiresAt)}
+}
+
+func scanAccess(sc scanner) (*store.AccessToken, error) {
+	var at store.AccessToken
+	var scopes, created, expires string
+	if err := sc.Scan(&at.ID, &at.ClientID, &at.UserID, &at.Provider, &at.Name, &scopes,
+		&at.KeyID, &at.Revoked, &created, &expires); err != nil {
+		return nil, err
+	}
+	var err error
+	if at.Scopes, err = decodeList(scopes); err != nil {
+		return nil, err
+	}
+	if at.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if at.ExpiresAt, err = parseTime(expires); err != nil {
+		return nil, err
+	}
+	return &at, nil
+}
+
+const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at`
+
+const insertRefreshSQL = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func refreshArgs(rt *store.RefreshToken) []any {
+	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
+		encodeList(rt.Scopes), rt.Revoked, fmtTime(rt.CreatedAt), fmtTime(rt.ExpiresAt)}
+}
+
+func scanRefresh(sc scanner) (*store.RefreshToken, error) {
+	var rt store.RefreshToken
+	var scopes, created, expires string
+	if err := sc.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
+		&rt.Provider, &scopes, &rt.Revoked, &created, &expires); err != nil {
+		return nil, err
+	}
+	var err error
+	if rt.Scopes, err = decodeList(scopes); err != nil {
+		return nil, err
+	}
+	if rt.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if rt.ExpiresAt, err = parseTime(expires); err != nil {
+		return nil, err
+	}
+	return &rt, nil
+}
+
+const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
+	code_challenge_method, revoked, created_at, expires_at`
+
+func scanCode(sc scanner) (*store.AuthCode, error) {
+	var c store.AuthCode
+	var scopes, created, expires string
+	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &scopes, &c.RedirectURI,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.Scopes, err = decodeList(scopes); err != nil {
+		return nil, err
+	}
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if c.ExpiresAt, err = parseTime(expires); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// prepareIssue fills defaults on a token pair about to be stored.
+func prepareIssue(at *store.AccessToken, refresh *store.RefreshToken) {
+	fill(&at.CreatedAt)
+	if refresh != nil {
+		fill(&refresh.CreatedAt)
+		if refresh.AccessTokenID == "" {
+			refresh.AccessTokenID = at.ID
+		}
+	}
+}
+
+// insertPair inserts an access token and, when refresh is not nil, its refresh token,
+// inside tx, with the statements prepared on the writer connection.
+func (s *Store) insertPair(ctx context.Context, tx *sql.Tx, at *store.AccessToken, refresh *store.RefreshToken) error {
+	if _, err := tx.StmtContext(ctx, s.insertAccess).ExecContext(ctx, accessArgs(at)...); err != nil {
+		return err
+	}
+	if refresh != nil {
+		if _, err := tx.StmtContext(ctx, s.insertRefresh).ExecContext(ctx, refreshArgs(refresh)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateAccessToken records an issued access token, and the refresh token issued with it
+// when refresh is not nil, atomically. store.ErrConflict if either id exists;
+// store.ErrNotFound if the client does not exist. Concurrent calls share a transaction
+// (see batch.go).
+func (s *Store) CreateAccessToken(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
+	prepareIssue(at, refresh)
+	return wrapErr(fmt.Sprintf("create access token %q", at.ID), s.issueBatched(ctx, at, refresh))
+}
+
+// GetAccessToken returns an access token record by id (jti); store.ErrNotFound if absent.
+func (s *Store) GetAccessToken(ctx context.Context, id string) (*store.AccessToken, error) {
+	at, err := scanAccess(s.r.QueryRowContext(ctx, `SELECT `+accessCols+` FROM access_tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("get access token %q", id), err)
+	}
+	return at, nil
+}
+
+// ListAccessTokens lists a user's tokens of every client, revoked and expired ones
+// included, ordered by creation time (then id).
+func (s *Store) ListAccessTokens(ctx context.Context, userID string) ([]*store.AccessToken, error) {
+	op := fmt.Sprintf("list access tokens of user %q", userID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accessCols+` FROM access_tokens
+		WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []*store.AccessToken
+	for rows.Next() {
+		at, err := scanAccess(rows)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, at)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// RevokeAccessToken revokes an access token and the refresh tokens issued with it;
+// store.ErrNotFound (and nothing changed) if the access token is absent.
+func (s *Store) RevokeAccessToken(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id = ?`, id)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE access_token_id = ?`, id)
+		return err
+	})
+	return wrapErr(fmt.Sprintf("revoke access token %q", id), err)
+}
+
+// GetRefreshToken returns a refresh token record by id (digest); store.ErrNotFound if
+// absent.
+func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshToken, error) {
+	rt, err := scanRefresh(s.r.QueryRowContext(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrapErr("get refresh token", err)
+	}
+	return rt, nil
+}
+
+// RotateRefreshToken marks the refresh token oldID revoked and records the new access
+// token and refresh token (refresh may be nil), in one transaction. The conditional
+// UPDATE ... WHERE revoked = 0 decides the race: of two concurrent rotations one changes
+// the row and the other changes nothing and gets store.ErrAlreadyUsed.
+// store.ErrNotFound if oldID does not exist.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.AccessToken, refresh *store.RefreshToken) error {
+	prepareIssue(at, refresh)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND revoked = 0`, oldID)
+		if err != nil {
+			return err
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var exists bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ?)`, oldID).Scan(&exists); err != nil {
+				return err
+			}
+			if exists {
+				return store.ErrAlreadyUsed
+			}
+			return store.ErrNotFound
+		}
+		return s.insertPair(ctx, tx, at, refresh)
+	})
+	return wrapErr("rotate refresh token", err)
+}
+
+// RevokeRefreshFamily revokes every refresh token of the family and every access token
+// issued with them. A family with no tokens is not an error.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id IN
+			(SELECT access_token_id FROM refresh_tokens WHERE family_id = ?)`, familyID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?`, familyID)
+		return err
+	})
+	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
+}
+
+// RevokeRefreshToken revokes one refresh token and its access token; store.ErrNotFound if
+// the refresh token is absent.
+func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var atID string
+		err := tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE id = ? RETURNING access_token_id`, id).Scan(&atID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id = ?`, atID)
+		return err
+	})
+	return wrapErr("revoke refresh token", err)
+}
+
+// CreateAuthCode records an authorization code; store.ErrConflict if the id exists,
+// store.ErrNotFound if the client does not exist.
+func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	fill(&c.CreatedAt)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
+		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt))
+	return wrapErr("create authorization code", err)
+}
+
+// ConsumeAuthCode marks the code used and returns it (with Revoked set, as now stored).
+// The conditional UPDATE ... WHERE revoked = 0 decides the race between two exchanges of
+// one code. A code already used is returned together with store.ErrAlreadyUsed, so the
+// caller can revoke what was issued with it; store.ErrNotFound if absent.
+func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
+	var code *store.AuthCode
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		code, err = scanCode(tx.QueryRowContext(ctx, `UPDATE auth_codes SET revoked = 1
+			WHERE id = ? AND revoked = 0 RETURNING `+codeCols, id))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		code, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return store.ErrAlreadyUsed
+	})
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return code, wrapErr("consume authorization code", err)
+	}
+	if err != nil {
+		return nil, wrapErr("consume authorization code", err)
+	}
+	return code, nil
+}

@@ -1,0 +1,226 @@
+// Package store declares the persistent state of the authorization server and the one
+// interface both drivers (store/sqlite, store/postgres) implement. Flows in authserver
+// depend on the narrow interfaces they need; a Store satisfies all of them.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when the requested record does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a record with the same identity already exists.
+var ErrConflict = errors.New("store: already exists")
+
+// ErrAlreadyUsed is returned when a one-use record (a refresh token being rotated, an
+// authorization code being exchanged) was already consumed or revoked.
+var ErrAlreadyUsed = errors.New("store: already used or revoked")
+
+// Client is an OAuth client application.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the stored form of the secret: "sha256:<hex>" for secrets we generate,
+	// or an imported bcrypt hash ("$2y$..."). Empty for public clients.
+	SecretHash   string
+	RedirectURIs []string
+	// Grants lists the grant types the client may use.
+	Grants []string
+	// Provider is the user provider a password client authenticates against.
+	Provider string
+	// UserID is the owner of a client made through the JSON API; empty otherwise.
+	UserID string
+	// FirstParty clients skip the consent screen.
+	FirstParty bool
+	// Introspect allows the client to call the introspection endpoint and revocation feed.
+	Introspect bool
+	// Declarative marks a client declared in the Caddyfile (updated on every start).
+	Declarative bool
+	Revoked     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Confidential reports whether the client has a secret.
+func (c *Client) Confidential() bool { return c.SecretHash != "" }
+
+// HasGrant reports whether the client may use the grant type.
+func (c *Client) HasGrant(grant string) bool {
+	for _, g := range c.Grants {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}
+
+// User is a built-in user.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// AccessToken is the record of an issued access token; the token itself is a JWT whose
+// jti is ID, and is never stored.
+type AccessToken struct {
+	ID       string
+	ClientID string
+	// UserID is empty for client credentials tokens.
+	UserID   string
+	Provider string
+	// Name is set for personal access tokens.
+	Name      string
+	Scopes    []string
+	KeyID     string
+	Revoked   bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshToken is the record of an issued refresh token. ID is the SHA-256 hex digest of
+// the token value; the value itself is never stored.
+type RefreshToken struct {
+	ID            string
+	AccessTokenID string
+	// FamilyID is shared by every refresh token rotated from the same original grant, so
+	// reuse of a rotated token can revoke the whole chain.
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Provider  string
+	Scopes    []string
+	Revoked   bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthCode is a one-use authorization code. ID is the SHA-256 hex digest of the code.
+type AuthCode struct {
+	ID                  string
+	ClientID            string
+	UserID              string
+	Provider            string
+	Scopes              []string
+	RedirectURI         string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Revoked             bool
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+// SigningKey is a private signing key kept in the store so every node signs with it.
+type SigningKey struct {
+	ID  string // the JWK kid
+	Alg string // ES256, RS256 or EdDSA
+	// PrivatePEM is the PKCS#8 PEM encoding of the private key.
+	PrivatePEM []byte
+	CreatedAt  time.Time
+	// RetiredAt is set when a newer key replaced this one; nil for the current key.
+	RetiredAt *time.Time
+}
+
+// PurgeOptions selects what Purge deletes.
+type PurgeOptions struct {
+	// Revoked deletes revoked tokens and codes.
+	Revoked bool
+	// Expired deletes tokens and codes that expired before Now.
+	Expired bool
+	Now     time.Time
+}
+
+// Store is everything the server keeps. Implementations are safe for concurrent use and
+// for several processes sharing one database.
+type Store interface {
+	ClientStore
+	UserStore
+	TokenStore
+	KeyStore
+	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
+	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connection pool.
+	Close() error
+}
+
+// ClientStore keeps clients.
+type ClientStore interface {
+	// CreateClient inserts a new client; ErrConflict if the id exists.
+	CreateClient(ctx context.Context, c *Client) error
+	// UpsertClient inserts or replaces a client by id (declarative clients).
+	UpsertClient(ctx context.Context, c *Client) error
+	// GetClient returns a client by id, revoked or not; ErrNotFound if absent.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// ListClients lists all clients ordered by creation time.
+	ListClients(ctx context.Context) ([]*Client, error)
+	// UpdateClientSecretHash replaces the stored secret hash (re-hashing an imported bcrypt secret).
+	UpdateClientSecretHash(ctx context.Context, id, secretHash string) error
+	// DeleteClient removes a client and every token and code issued to it; ErrNotFound if absent.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore keeps built-in users.
+type UserStore interface {
+	// CreateUser inserts a user; ErrConflict if the id or email (case-insensitive) exists.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns a user by id; ErrNotFound if absent.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByEmail returns a user by email, compared case-insensitively; ErrNotFound if absent.
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers lists users ordered by creation time.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// DeleteUser removes a user and revokes nothing else; ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// TokenStore keeps access tokens, refresh tokens and authorization codes.
+type TokenStore interface {
+	// CreateAccessToken records an issued access token, and the refresh token issued with
+	// it when refresh is not nil, atomically.
+	CreateAccessToken(ctx context.Context, at *AccessToken, refresh *RefreshToken) error
+	// GetAccessToken returns an access token record by id (jti); ErrNotFound if absent.
+	GetAccessToken(ctx context.Context, id string) (*AccessToken, error)
+	// ListAccessTokens lists a user's tokens (all clients) ordered by creation time.
+	ListAccessTokens(ctx context.Context, userID string) ([]*AccessToken, error)
+	// RevokeAccessToken revokes an access token and the refresh tokens issued with it.
+	// ErrNotFound if absent.
+	RevokeAccessToken(ctx context.Context, id string) error
+	// GetRefreshToken returns a refresh token record by id (digest); ErrNotFound if absent.
+	GetRefreshToken(ctx context.Context, id string) (*RefreshToken, error)
+	// RotateRefreshToken atomically marks the refresh token oldID revoked and records the
+	// new access token and refresh token. If oldID was already revoked it changes nothing
+	// and returns ErrAlreadyUsed, so of two concurrent rotations exactly one wins.
+	RotateRefreshToken(ctx context.Context, oldID string, at *AccessToken, refresh *RefreshToken) error
+	// RevokeRefreshFamily revokes every refresh token of the family and every access token
+	// issued with them.
+	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	// RevokeRefreshToken revokes one refresh token and its access token.
+	// ErrNotFound if absent.
+	RevokeRefreshToken(ctx context.Context, id string) error
+	// CreateAuthCode records an authorization code.
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// ConsumeAuthCode atomically marks the code used and returns it. A code already used
+	// is returned together with ErrAlreadyUsed; ErrNotFound if absent.
+	ConsumeAuthCode(ctx context.Context, id string) (*AuthCode, error)
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	// ListSigningKeys lists every key, newest first. The current key has RetiredAt nil.
+	ListSigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// EnsureSigningKey stores k as the current key only if the store has no current key,
+	// and returns the current key either way. Safe when several nodes start at once:
+	// exactly one key wins.
+	EnsureSigningKey(ctx context.Context, k *SigningKey) (*SigningKey, error)
+	// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as
+	// the new current key, atomically.
+	RotateSigningKey(ctx context.Context, k *SigningKey) error
+	// ReplaceSigningKeys deletes every key and stores k as the only one (keys --force).
+	ReplaceSigningKeys(ctx context.Context, k *SigningKey) error
+}

@@ -1,0 +1,142 @@
+package validator
+
+import "net/http"
+
+// b64tokenChar marks the characters RFC 6750 §2.1 allows in a b64token before its
+// trailing '=' padding: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/". A table lookup
+// keeps the per-byte check branch-free on the hot path.
+var b64tokenChar = func() (t [256]bool) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~+/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// ExtractBearer returns the bearer token of r's Authorization header (RFC 6750 §2.1). The
+// token is a substring of the header value, so the happy path does not allocate.
+//
+// Refusals:
+//   - no Authorization header: NoToken (401, bare challenge);
+//   - a single credential of another scheme (e.g. `Basic ...`): NoToken too, because the
+//     client did not offer a bearer token and the 401 challenge tells it which scheme to
+//     use (RFC 9110 §11.6.1); the other credential is ignored, never forwarded as valid;
+//   - more than one Authorization header, a comma-separated second credential, an empty
+//     header or token, or a token with characters outside b64token: InvalidRequest (400).
+//
+// The scheme name matches case-insensitively. Tokens in the query string or the body
+// (RFC 6750 §2.2, §2.3) are deliberately not read: they leak into logs and caches.
+func ExtractBearer(r *http.Request) (string, error) {
+	// Direct map access: the canonical key is a constant, and Header.Get would hide a
+	// second header line, which must be refused rather than silently ignored.
+	vals := r.Header["Authorization"]
+	switch len(vals) {
+	case 0:
+		return "", Refuse(NoToken, "bearer token required")
+	case 1:
+	default:
+		return "", Refuse(InvalidRequest, "more than one Authorization header")
+	}
+	v := vals[0]
+	if v == "" {
+		return "", Refuse(InvalidRequest, "empty Authorization header")
+	}
+
+	// The scheme is the first token up to a space.
+	sp := 0
+	for sp < len(v) && v[sp] != ' ' {
+		sp++
+	}
+	if !equalFoldASCII(v[:sp], "Bearer") {
+		if hasComma(v) {
+			return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+		}
+		if !validScheme(v[:sp]) {
+			return "", Refuse(InvalidRequest, "malformed Authorization header")
+		}
+		return "", Refuse(NoToken, "bearer token required")
+	}
+
+	// RFC 6750 says 1*SP between scheme and token; tolerate several.
+	i := sp
+	for i < len(v) && v[i] == ' ' {
+		i++
+	}
+	tok := v[i:]
+	if tok == "" {
+		return "", Refuse(InvalidRequest, "empty bearer token")
+	}
+	if hasComma(tok) {
+		return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+	}
+	if !validB64Token(tok) {
+		return "", Refuse(InvalidRequest, "malformed bearer token")
+	}
+	return tok, nil
+}
+
+// validB64Token checks b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func validB64Token(s string) bool {
+	n := len(s)
+	for n > 0 && s[n-1] == '=' {
+		n--
+	}
+	if n == 0 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if !b64tokenChar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validScheme checks that an auth-scheme is a non-empty RFC 9110 token. Only letters,
+// digits and the usual punctuation; anything else means the header is garbage.
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(b64tokenChar[c] && c != '/') && c != '!' && c != '#' && c != '$' && c != '%' &&
+			c != '&' && c != '\'' && c != '*' && c != '^' && c != '`' && c != '|' {
+			return false
+		}
+	}
+	return true
+}
+
+func hasComma(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII compares s with the ASCII-only lower/upper-case target without
+// allocating; strings.EqualFold would also do, but also folds Unicode, which an
+// auth-scheme never contains.
+func equalFoldASCII(s, target string) bool {
+	if len(s) != len(target) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], target[i]
+		if a|0x20 != b|0x20 || (a|0x20) < 'a' || (a|0x20) > 'z' {
+			return false
+		}
+	}
+	return true
+}

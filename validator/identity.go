@@ -1,0 +1,281 @@
+package validator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+)
+
+// Identity is what a verified token says about its bearer. It is shared between
+// concurrent requests through the token cache, so callers must treat it as read-only and
+// pass it by pointer (it holds a sync.Once and must not be copied).
+type Identity struct {
+	// TokenID is the jti claim; revocation feeds name tokens by it.
+	TokenID string
+	// Subject is the sub claim as sent, empty for Passport client-credentials tokens.
+	Subject string
+	// UserID is the user the token acts for; empty for client tokens, i.e. when sub is
+	// empty or equals the client id (Passport's client-credentials tokens have an empty
+	// sub, other servers set sub to the client id).
+	UserID string
+	// ClientID is the client_id claim, else azp, else the single aud value (Passport puts
+	// the client id in aud).
+	ClientID string
+	// Scopes are the granted scopes, from `scope` (space-separated), else `scopes`, else
+	// `scp` (array or string), de-duplicated in first-seen order.
+	Scopes []string
+	// ScopeString is Scopes space-joined, computed once for headers and placeholders.
+	ScopeString string
+	// Provider is the user provider the token was issued for (Passport guards); may be empty.
+	Provider string
+	// ExpiresAt is the exp claim.
+	ExpiresAt time.Time
+	// Issuer is the iss claim.
+	Issuer string
+	// Audience is the aud claim, always as a list.
+	Audience []string
+
+	raw        []byte
+	claimsOnce sync.Once
+	claims     map[string]json.RawMessage
+}
+
+// IsUser reports whether the token acts for a user rather than only for a client.
+func (id *Identity) IsUser() bool { return id.UserID != "" }
+
+// RawClaims returns the JSON claims object the identity was built from. The slice is
+// shared: do not modify it.
+func (id *Identity) RawClaims() []byte { return id.raw }
+
+// Claim returns any claim of the token, for `{oauth.claim.<name>}` placeholders: strings
+// as they are, numbers, booleans, arrays and objects as their compact JSON text. A claim
+// that is absent or null reports false. The claims object is decoded on first use only
+// (most requests never ask), once per identity, safely from many goroutines.
+func (id *Identity) Claim(name string) (string, bool) {
+	id.claimsOnce.Do(func() {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(id.raw, &m) == nil {
+			id.claims = m
+		}
+	})
+	v, ok := id.claims[name]
+	if !ok || len(v) == 0 || string(v) == "null" {
+		return "", false
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[':
+		var b bytes.Buffer
+		if json.Compact(&b, v) != nil {
+			return "", false
+		}
+		return b.String(), true
+	}
+	return string(v), true
+}
+
+// IdentityFromClaims builds an Identity from a JSON claims object that has already been
+// authenticated, such as a verified JWT payload or an RFC 7662 introspection response. It
+// checks shapes only: no issuer, audience or time checks (the caller does those). raw is
+// kept, not copied.
+func IdentityFromClaims(raw []byte) (*Identity, error) {
+	var c claimSet
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
+	}
+	return c.identity(raw), nil
+}
+
+// claimSet is the typed subset of claims the guard needs. Decoding into a struct instead
+// of a map[string]any keeps the cold path to a handful of allocations.
+type claimSet struct {
+	Iss      flexString  `json:"iss"`
+	Sub      flexString  `json:"sub"`
+	Aud      audience    `json:"aud"`
+	Exp      numericDate `json:"exp"`
+	Nbf      numericDate `json:"nbf"`
+	Jti      flexString  `json:"jti"`
+	ClientID flexString  `json:"client_id"`
+	Azp      flexString  `json:"azp"`
+	Scope    scopeList   `json:"scope"`
+	Scopes   scopeList   `json:"scopes"`
+	Scp      scopeList   `json:"scp"`
+	Provider flexString  `json:"provider"`
+}
+
+func (c *claimSet) identity(raw []byte) *Identity {
+	id := &Identity{
+		TokenID:  string(c.Jti),
+		Subject:  string(c.Sub),
+		Provider: string(c.Provider),
+		Issuer:   string(c.Iss),
+		Audience: []string(c.Aud),
+		raw:      raw,
+	}
+	if c.Exp.set {
+		id.ExpiresAt = c.Exp.time()
+	}
+	switch {
+	case c.ClientID != "":
+		id.ClientID = string(c.ClientID)
+	case c.Azp != "":
+		id.ClientID = string(c.Azp)
+	case len(c.Aud) == 1:
+		id.ClientID = c.Aud[0]
+	}
+	if id.Subject != "" && id.Subject != id.ClientID {
+		id.UserID = id.Subject
+	}
+	// `scope` is the RFC 9068 / RFC 7662 spelling; `scopes` is Passport's; `scp` is
+	// Azure's and Okta's.
+	sc := c.Scope
+	if !sc.set {
+		sc = c.Scopes
+	}
+	if !sc.set {
+		sc = c.Scp
+	}
+	id.Scopes, id.ScopeString = sc.list, sc.joined()
+	return id
+}
+
+// flexString accepts a JSON string, or a number kept as its text: some servers send sub
+// or client_id as integers, which are still meaningful identifiers.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	switch c := b[0]; {
+	case c == '"':
+		// Fast path: no escapes and valid UTF-8 means the bytes between the quotes are the
+		// string, and json.Unmarshal would only cost a second scan.
+		in := b[1 : len(b)-1]
+		if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			*s = flexString(in)
+			return nil
+		}
+		return json.Unmarshal(b, (*string)(s))
+	case c == '-' || (c >= '0' && c <= '9'):
+		*s = flexString(b)
+		return nil
+	}
+	return errors.New("expected a string or a number")
+}
+
+// audience is the aud claim: one string or an array of strings (RFC 7519 §4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if b[0] == '"' {
+		var s flexString
+		if err := s.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		*a = audience{string(s)}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
+
+// scopeList is a scope claim given either as a space-separated string or as an array;
+// set records presence so the claim precedence does not depend on emptiness.
+type scopeList struct {
+	list []string
+	// wire is the original string when it was already in canonical form, saving a join.
+	wire string
+	set  bool
+}
+
+func (l *scopeList) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	l.set = true
+	if b[0] == '"' {
+		var s flexString
+		if err := s.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		l.list = scopes.Parse(string(s))
+		if canonical(string(s), l.list) {
+			l.wire = string(s)
+		}
+		return nil
+	}
+	var arr []string
+	if err := json.Unmarshal(b, &arr); err != nil {
+		return err
+	}
+	// Array entries are scope-tokens, which cannot contain spaces; parsing the joined form
+	// drops empties and duplicates with the same rules as the string form.
+	l.list = scopes.Parse(scopes.Format(arr))
+	return nil
+}
+
+func (l scopeList) joined() string {
+	if l.wire != "" || len(l.list) == 0 {
+		return l.wire
+	}
+	return scopes.Format(l.list)
+}
+
+// canonical reports whether s is exactly list joined by single spaces.
+func canonical(s string, list []string) bool {
+	n := len(list) - 1
+	for _, e := range list {
+		n += len(e)
+	}
+	return n == len(s)
+}
+
+// numericDate is a JWT NumericDate (RFC 7519 §2): seconds since the epoch, possibly with
+// a fraction (lcobucci/jwt, used by Passport, writes microseconds as a fraction).
+type numericDate struct {
+	sec  int64
+	nsec int64
+	set  bool
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	// Fast path for the common integer form: no float parsing, no allocation.
+	var n int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && i < 18; i++ {
+		n = n*10 + int64(b[i]-'0')
+	}
+	if i == len(b) && i > 0 {
+		d.sec, d.nsec, d.set = n, 0, true
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return errors.New("expected a numeric date")
+	}
+	if f > 1<<62 || f < -(1<<62) {
+		return errors.New("numeric date out of range")
+	}
+	sec := int64(f)
+	d.sec, d.nsec, d.set = sec, int64((f-float64(sec))*1e9), true
+	return nil
+}
+
+func (d numericDate) time() time.Time { return time.Unix(d.sec, d.nsec) }

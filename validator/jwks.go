@@ -1,0 +1,457 @@
+package validator
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults of KeySourceOptions.
+const (
+	DefaultMinRefetchInterval = 10 * time.Second
+	DefaultRefreshInterval    = time.Hour
+	defaultFetchTimeout       = 10 * time.Second
+	// maxJWKSSize bounds what a fetch reads: a real key set is a few KiB.
+	maxJWKSSize = 1 << 20
+	// minRSABits refuses RSA keys too short to trust (RFC 7518 §3.3 requires 2048).
+	minRSABits = 2048
+)
+
+var (
+	// ErrUnknownKey means no key in the set matches the token's kid (or, for a token
+	// without kid, no single key matches its alg), even after a refetch.
+	ErrUnknownKey = errors.New("no matching verification key")
+	// ErrAlgorithmMismatch means the token's alg is not the algorithm pinned to the key it
+	// names; this is what refuses `alg: none` and RS256/HS256 confusion.
+	ErrAlgorithmMismatch = errors.New("token algorithm does not match the key's algorithm")
+)
+
+// FetchError reports that the key set could not be loaded from its location; the
+// previous set, if any, stays in use.
+type FetchError struct {
+	Location string
+	Err      error
+}
+
+// Error implements error.
+func (e *FetchError) Error() string {
+	return fmt.Sprintf("loading JWKS from %s: %v", e.Location, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// KeySourceOptions tunes a KeySource. The zero value gives the documented defaults.
+type KeySourceOptions struct {
+	// HTTPClient fetches URL locations; default a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// MinRefetchInterval is the least time between two refetches caused by tokens naming
+	// an unknown kid, so garbage tokens cannot turn the guard into a JWKS flooder.
+	// Zero means 10 s; negative disables refetching on a miss.
+	MinRefetchInterval time.Duration
+	// RefreshInterval is how often the set is reloaded in the background, so a removed
+	// key stops verifying. Zero means 1 h; negative disables background refresh.
+	RefreshInterval time.Duration
+	// OnRefreshError, if set, is told about failed background and miss refetches (the
+	// old set stays in use), so the host can log them.
+	OnRefreshError func(error)
+	// Now overrides the clock for the refetch interval; for tests.
+	Now func() time.Time
+}
+
+// KeySource holds the verification keys of one JWKS location, a URL (http/https) or a
+// local file (a JWK Set, a single JWK, or PEM public keys such as Passport's
+// oauth-public.key). Reads take no lock: the key set is an immutable value swapped
+// atomically on every reload.
+type KeySource struct {
+	location string
+	url      bool
+	client   *http.Client
+	minGap   time.Duration
+	onError  func(error)
+	now      func() time.Time
+
+	keys     atomic.Pointer[keySet]
+	lastMiss atomic.Int64 // unix nanos of the last miss-triggered fetch
+	flight   singleflight.Group
+	fetchMu  sync.Mutex // serialises fetches so an older response never replaces a newer one
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// keyEntry is one usable verification key with its pinned algorithm.
+type keyEntry struct {
+	kid string
+	alg string
+	key jwk.Key
+	// raw is the crypto public key, converted once here instead of on every verify.
+	raw      any
+	verifier jws.Verifier
+}
+
+// keySet is immutable once published.
+type keySet struct {
+	byKid map[string][]*keyEntry
+	// soleByAlg maps an alg to the only key pinned to it; a nil value marks an alg several
+	// keys share, which a token without kid cannot choose between.
+	soleByAlg map[string]*keyEntry
+	size      int
+}
+
+// NewKeySource loads the key set at location and, unless disabled, refreshes it in the
+// background until Close. The first load must succeed.
+func NewKeySource(location string, opts KeySourceOptions) (*KeySource, error) {
+	s := &KeySource{
+		location: location,
+		client:   opts.HTTPClient,
+		minGap:   opts.MinRefetchInterval,
+		onError:  opts.OnRefreshError,
+		now:      opts.Now,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	switch {
+	case location == "":
+		return nil, errors.New("jwks: no location given")
+	case strings.HasPrefix(location, "https://"), strings.HasPrefix(location, "http://"):
+		s.url = true
+	case strings.HasPrefix(location, "file://"):
+		s.location = strings.TrimPrefix(location, "file://")
+	case strings.Contains(location, "://"):
+		return nil, fmt.Errorf("jwks: unsupported location %q: use an http(s) URL or a file path", location)
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: defaultFetchTimeout}
+	}
+	if s.minGap == 0 {
+		s.minGap = DefaultMinRefetchInterval
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.Refresh(context.Background()); err != nil {
+		return nil, err
+	}
+	refresh := opts.RefreshInterval
+	if refresh == 0 {
+		refresh = DefaultRefreshInterval
+	}
+	if refresh > 0 {
+		go s.refreshLoop(refresh)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// Location returns where the keys come from.
+func (s *KeySource) Location() string { return s.location }
+
+// Len returns how many usable keys the current set holds.
+func (s *KeySource) Len() int { return s.keys.Load().size }
+
+// Close stops the background refresh. It is safe to call more than once.
+func (s *KeySource) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+func (s *KeySource) refreshLoop(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Refresh(context.Background()); err != nil && s.onError != nil {
+				s.onError(err)
+			}
+		}
+	}
+}
+
+// Lookup returns the key that verifies a token with header kid and alg. The key's
+// algorithm is pinned (its `alg` member, or the one its type and curve imply), and alg
+// must equal it. A token with a kid matches only keys published with that kid; a token
+// without kid is matched only when exactly one key is pinned to its alg. An unknown key triggers one refetch, at most once per MinRefetchInterval,
+// shared by all concurrent misses.
+func (s *KeySource) Lookup(ctx context.Context, kid, alg string) (jwk.Key, error) {
+	e, err := s.lookup(ctx, kid, alg)
+	if err != nil {
+		return nil, err
+	}
+	return e.key, nil
+}
+
+func (s *KeySource) lookup(ctx context.Context, kid, alg string) (*keyEntry, error) {
+	e, err := s.keys.Load().find(kid, alg)
+	if !errors.Is(err, ErrUnknownKey) {
+		return e, err
+	}
+	// Unknown: the signer may have rotated keys since our last load.
+	fetched, ferr := s.refetchOnMiss(ctx)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if !fetched {
+		return nil, err
+	}
+	return s.keys.Load().find(kid, alg)
+}
+
+// refetchOnMiss reloads the set for a lookup that found no key. It reports whether a
+// fetch completed (by this caller or by one it joined); false with no error means the
+// rate limit held it back.
+func (s *KeySource) refetchOnMiss(ctx context.Context) (bool, error) {
+	if s.minGap < 0 {
+		return false, nil
+	}
+	ch := s.flight.DoChan("miss", func() (any, error) {
+		// Checked inside the flight: only one runs at a time, so the next flight sees the
+		// time this one recorded.
+		now := s.now().UnixNano()
+		if last := s.lastMiss.Load(); last != 0 && now-last < int64(s.minGap) {
+			return false, nil
+		}
+		s.lastMiss.Store(now)
+		// Not the caller's context: the fetch is shared, and one caller giving up must not
+		// fail the others.
+		fctx, cancel := context.WithTimeout(context.Background(), defaultFetchTimeout)
+		defer cancel()
+		if err := s.Refresh(fctx); err != nil {
+			if s.onError != nil {
+				s.onError(err)
+			}
+			return true, err
+		}
+		return true, nil
+	})
+	select {
+	case r := <-ch:
+		fetched, _ := r.Val.(bool)
+		return fetched, r.Err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+func (ks *keySet) find(kid, alg string) (*keyEntry, error) {
+	if kid == "" {
+		e, ok := ks.soleByAlg[alg]
+		if !ok {
+			return nil, ErrUnknownKey
+		}
+		if e == nil {
+			return nil, fmt.Errorf("%w: token has no kid and several keys use %s", ErrUnknownKey, alg)
+		}
+		return e, nil
+	}
+	list, ok := ks.byKid[kid]
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	for _, e := range list {
+		if e.alg == alg {
+			return e, nil
+		}
+	}
+	return nil, ErrAlgorithmMismatch
+}
+
+// Refresh loads the key set now. On failure the current set stays and the error, a
+// *FetchError naming the location, is returned.
+func (s *KeySource) Refresh(ctx context.Context) error {
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
+	data, err := s.read(ctx)
+	if err == nil {
+		var ks *keySet
+		ks, err = buildKeySet(data)
+		if err == nil {
+			s.keys.Store(ks)
+			return nil
+		}
+	}
+	return &FetchError{Location: s.location, Err: err}
+}
+
+func (s *KeySource) read(ctx context.Context) ([]byte, error) {
+	if !s.url {
+		return os.ReadFile(s.location)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.location, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("HTTP status %d", resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJWKSSize {
+		return nil, fmt.Errorf("key set larger than %d bytes", maxJWKSSize)
+	}
+	return data, nil
+}
+
+// buildKeySet parses a JWK Set (or a single JWK, or PEM) and keeps the keys fit to verify
+// signatures. Keys of unknown types are skipped rather than failing the whole set, so a
+// server adding a new kind of key does not take the guard down; a set with no usable key
+// is an error, because accepting it would refuse every token.
+func buildKeySet(data []byte) (*keySet, error) {
+	trimmed := bytes.TrimSpace(data)
+	var set jwk.Set
+	var err error
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+		set, err = jwk.Parse(trimmed, jwk.WithPEM(true))
+	} else {
+		// jwk.Parse also takes a lone JWK object. Ignoring per-key parse errors skips
+		// keys of types jwx does not know instead of rejecting the whole set.
+		set, err = jwk.Parse(trimmed, jwk.WithIgnoreParseError(true))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing key set: %w", err)
+	}
+	ks := &keySet{byKid: map[string][]*keyEntry{}, soleByAlg: map[string]*keyEntry{}}
+	var skipped []string
+	for i := 0; i < set.Len(); i++ {
+		k, _ := set.Key(i)
+		e, why := newKeyEntry(k)
+		if e == nil {
+			skipped = append(skipped, why)
+			continue
+		}
+		ks.size++
+		if e.kid != "" {
+			ks.byKid[e.kid] = append(ks.byKid[e.kid], e)
+		}
+		if _, seen := ks.soleByAlg[e.alg]; seen {
+			ks.soleByAlg[e.alg] = nil
+		} else {
+			ks.soleByAlg[e.alg] = e
+		}
+	}
+	if ks.size == 0 {
+		if len(skipped) > 0 {
+			return nil, fmt.Errorf("no usable signature key (%s)", strings.Join(skipped, "; "))
+		}
+		return nil, errors.New("no usable signature key")
+	}
+	return ks, nil
+}
+
+// newKeyEntry prepares one key, or says why it is not usable.
+func newKeyEntry(k jwk.Key) (*keyEntry, string) {
+	kid := k.KeyID()
+	name := kid
+	if name == "" {
+		name = "key without kid"
+	}
+	if u := k.KeyUsage(); u != "" && u != string(jwk.ForSignature) {
+		return nil, name + ": use is not sig"
+	}
+	if ops := k.KeyOps(); len(ops) > 0 {
+		verify := false
+		for _, op := range ops {
+			verify = verify || op == jwk.KeyOpVerify
+		}
+		if !verify {
+			return nil, name + ": key_ops lacks verify"
+		}
+	}
+	// Only public material is used, even if a file holds private keys by mistake.
+	pub, err := jwk.PublicKeyOf(k)
+	if err != nil {
+		return nil, name + ": " + err.Error()
+	}
+	var raw any
+	if err := pub.Raw(&raw); err != nil {
+		return nil, name + ": " + err.Error()
+	}
+	alg, why := pinAlgorithm(k, raw)
+	if alg == "" {
+		return nil, name + ": " + why
+	}
+	v, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+	if err != nil {
+		return nil, name + ": " + err.Error()
+	}
+	return &keyEntry{kid: kid, alg: alg, key: pub, raw: raw, verifier: v}, ""
+}
+
+// pinAlgorithm decides the one algorithm a key may verify. A declared alg must fit the
+// key's type (an RSA key declared HS256 is refused, not trusted); without one, the alg is
+// inferred only where the key type leaves no choice. Symmetric keys are never used: a
+// guard holding a shared secret could mint tokens, and HS* is the classic confusion.
+func pinAlgorithm(k jwk.Key, raw any) (string, string) {
+	declared := ""
+	if a := k.Algorithm(); a != nil {
+		declared = a.String()
+	}
+	var allowed []string
+	var inferred string
+	switch pk := raw.(type) {
+	case *rsa.PublicKey:
+		if pk.N.BitLen() < minRSABits {
+			return "", fmt.Sprintf("RSA key shorter than %d bits", minRSABits)
+		}
+		allowed = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+		// RS256 is what JWT servers, Passport included, use with RSA keys.
+		inferred = "RS256"
+	case *ecdsa.PublicKey:
+		switch pk.Curve.Params().Name {
+		case "P-256":
+			inferred = "ES256"
+		case "P-384":
+			inferred = "ES384"
+		case "P-521":
+			inferred = "ES512"
+		default:
+			return "", "unsupported curve " + pk.Curve.Params().Name
+		}
+		allowed = []string{inferred}
+	case ed25519.PublicKey:
+		inferred = "EdDSA"
+		allowed = []string{inferred}
+	default:
+		return "", fmt.Sprintf("unsupported key type %s", k.KeyType())
+	}
+	if declared == "" {
+		return inferred, ""
+	}
+	for _, a := range allowed {
+		if a == declared {
+			return declared, ""
+		}
+	}
+	return "", fmt.Sprintf("alg %s does not fit a %s key", declared, k.KeyType())
+}

@@ -1,0 +1,249 @@
+package validator
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// DefaultLeeway is the clock skew allowed on exp and nbf when JWTOptions names none.
+const DefaultLeeway = 30 * time.Second
+
+// maxTokenSize bounds the work an attacker can ask for: real access tokens are around
+// 1 KiB, and anything far larger is refused before any decoding.
+const maxTokenSize = 16 << 10
+
+// b64 is base64url without padding, strict so that each token has one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// JWTOptions configures a JWTVerifier.
+type JWTOptions struct {
+	// Keys supplies the verification keys; required.
+	Keys *KeySource
+	// Issuer must equal the token's iss; required, because a JWKS may be shared by
+	// several issuers and a token is only meaningful to the one that was configured.
+	Issuer string
+	// Audiences, when non-empty, requires the token's aud to contain one of them.
+	Audiences []string
+	// Leeway is the clock skew allowed on exp and nbf. Zero means DefaultLeeway (30 s);
+	// negative means none.
+	Leeway time.Duration
+	// Cache, if set, remembers verified tokens until they expire.
+	Cache *TokenCache
+	// Now overrides the clock; for tests.
+	Now func() time.Time
+}
+
+// JWTVerifier checks JWT access tokens (RFC 9068, and Passport's tokens) locally, by
+// signature against a JWKS, then issuer, audience and time claims.
+type JWTVerifier struct {
+	keys      *KeySource
+	issuer    string
+	audiences []string
+	leeway    time.Duration
+	cache     *TokenCache
+	now       func() time.Time
+}
+
+// NewJWTVerifier checks opts and builds a verifier.
+func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
+	if opts.Keys == nil {
+		return nil, errors.New("jwt verifier: no key source")
+	}
+	if opts.Issuer == "" {
+		return nil, errors.New("jwt verifier: issuer is required")
+	}
+	v := &JWTVerifier{
+		keys:      opts.Keys,
+		issuer:    opts.Issuer,
+		audiences: append([]string(nil), opts.Audiences...),
+		leeway:    opts.Leeway,
+		cache:     opts.Cache,
+		now:       opts.Now,
+	}
+	if v.leeway == 0 {
+		v.leeway = DefaultLeeway
+	} else if v.leeway < 0 {
+		v.leeway = 0
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	return v, nil
+}
+
+// jwsHeader is the part of the protected header the verifier reads. A struct of three
+// strings decodes much cheaper than jws.Parse's generic header object.
+type jwsHeader struct {
+	Alg  string   `json:"alg"`
+	Kid  string   `json:"kid"`
+	Typ  string   `json:"typ"`
+	Crit []string `json:"crit"`
+}
+
+// Verify returns the identity of a valid token. Every failure is a *Refusal: InvalidToken
+// for a token that is not acceptable, Unavailable when its key could not be fetched.
+// Descriptions never contain the token.
+func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, error) {
+	now := v.now()
+	if v.cache != nil {
+		if id, ok := v.cache.Get(token); ok {
+			// The cache's TTL is only a bound: expiry, issuer and audience are re-checked
+			// on every hit, so a stale entry or a cache shared with another verifier can
+			// never widen what this verifier accepts.
+			if err := v.checkIdentity(id, now); err != nil {
+				v.cache.Delete(token)
+				return nil, err
+			}
+			return id, nil
+		}
+	}
+	id, err := v.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.Set(token, id, id.ExpiresAt.Add(v.leeway).Sub(now))
+	}
+	return id, nil
+}
+
+func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (*Identity, error) {
+	if len(token) > maxTokenSize {
+		return nil, invalidToken("token too large", nil)
+	}
+	// Compact JWS: exactly three segments. A JWE (five) or anything else is refused here.
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := strings.LastIndexByte(token, '.')
+	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
+		return nil, invalidToken("malformed token", nil)
+	}
+	hdrSeg, payloadSeg, sigSeg := token[:dot1], token[dot1+1:dot2], token[dot2+1:]
+	if payloadSeg == "" {
+		return nil, invalidToken("malformed token", nil)
+	}
+	if sigSeg == "" {
+		return nil, invalidToken("unsigned token", nil)
+	}
+
+	var hdr jwsHeader
+	hdrJSON, err := b64.DecodeString(hdrSeg)
+	if err == nil {
+		err = json.Unmarshal(hdrJSON, &hdr)
+	}
+	if err != nil {
+		return nil, invalidToken("malformed token header", err)
+	}
+	if !signatureAlg(hdr.Alg) {
+		if hdr.Alg == "" || strings.EqualFold(hdr.Alg, "none") {
+			return nil, invalidToken("unsigned token", nil)
+		}
+		return nil, invalidToken("unsupported algorithm", nil)
+	}
+	if hdr.Typ != "" && !accessTokenType(hdr.Typ) {
+		return nil, invalidToken("not an access token", nil)
+	}
+	// RFC 7515 §4.1.11: extensions we do not understand must not be ignored. We
+	// understand none.
+	if hdr.Crit != nil {
+		return nil, invalidToken("unsupported critical header", nil)
+	}
+
+	e, err := v.keys.lookup(ctx, hdr.Kid, hdr.Alg)
+	if err != nil {
+		var fe *FetchError
+		switch {
+		case errors.As(err, &fe), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			// We could not learn whether the key exists: neither accept nor call the token
+			// bad.
+			return nil, RefuseUnavailable(v.keys.minGap, err)
+		case errors.Is(err, ErrAlgorithmMismatch):
+			return nil, invalidToken("algorithm not allowed for the signing key", err)
+		}
+		return nil, invalidToken("unknown signing key", err)
+	}
+
+	sig, err := b64.DecodeString(sigSeg)
+	if err != nil {
+		return nil, invalidToken("malformed token signature", err)
+	}
+	// The signing input is the token up to the last dot: verified as sent, with no
+	// re-encoding. The verifier is jwx's for the key's pinned algorithm.
+	if err := e.verifier.Verify([]byte(token[:dot2]), sig, e.raw); err != nil {
+		return nil, invalidToken("invalid signature", err)
+	}
+
+	payload, err := b64.DecodeString(payloadSeg)
+	if err != nil {
+		return nil, invalidToken("malformed token payload", err)
+	}
+	var c claimSet
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, invalidToken("malformed token claims", err)
+	}
+	if string(c.Iss) != v.issuer {
+		return nil, invalidToken("issuer mismatch", nil)
+	}
+	if !v.audienceOK(c.Aud) {
+		return nil, invalidToken("audience mismatch", nil)
+	}
+	if !c.Exp.set {
+		return nil, invalidToken("token has no expiry", nil)
+	}
+	if !now.Before(c.Exp.time().Add(v.leeway)) {
+		return nil, invalidToken("token expired", nil)
+	}
+	if c.Nbf.set && now.Add(v.leeway).Before(c.Nbf.time()) {
+		return nil, invalidToken("token not yet valid", nil)
+	}
+	return c.identity(payload), nil
+}
+
+// checkIdentity repeats the claim checks on a cached identity.
+func (v *JWTVerifier) checkIdentity(id *Identity, now time.Time) error {
+	if !now.Before(id.ExpiresAt.Add(v.leeway)) {
+		return invalidToken("token expired", nil)
+	}
+	if id.Issuer != v.issuer {
+		return invalidToken("issuer mismatch", nil)
+	}
+	if !v.audienceOK(id.Audience) {
+		return invalidToken("audience mismatch", nil)
+	}
+	return nil
+}
+
+func (v *JWTVerifier) audienceOK(aud []string) bool {
+	if len(v.audiences) == 0 {
+		return true
+	}
+	for _, want := range v.audiences {
+		for _, got := range aud {
+			if got == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// signatureAlg reports whether alg is an asymmetric JWS algorithm a KeySource can pin.
+// Anything else (none, HS*, unknown) is refused before any key lookup, so garbage tokens
+// cannot trigger JWKS refetches.
+func signatureAlg(alg string) bool {
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+		return true
+	}
+	return false
+}
+
+// accessTokenType accepts the typ values of RFC 9068 (at+jwt, with or without the
+// application/ prefix) and the plain JWT that Passport and most servers write.
+func accessTokenType(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") ||
+		strings.EqualFold(typ, "JWT")
+}
