@@ -92,7 +92,8 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if err != nil || dur < 0 {
 				return d.Errf("leeway: %q is not a duration", raw)
 			}
-			g.Leeway = caddy.Duration(dur)
+			lw := caddy.Duration(dur)
+			g.Leeway = &lw
 		case "cache_size":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {

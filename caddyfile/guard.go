@@ -64,8 +64,8 @@ type Guard struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default: "api".
 	Realm string `json:"realm,omitempty"`
 
-	// Leeway is the clock skew allowed on exp and nbf. Default: 30s.
-	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// Leeway is the clock skew allowed on exp and nbf. Default (unset): 30s; 0 allows none.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
 	// CacheSize is the number of verified tokens kept in memory. Default: 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
@@ -140,7 +140,17 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		g.strip = append(g.strip, canon)
 		g.extra = append(g.extra, [2]string{canon, value})
 	}
-	leeway := durationOr(g.Leeway, 30*time.Second)
+	leeway := validator.DefaultLeeway
+	if g.Leeway != nil {
+		if *g.Leeway < 0 {
+			return fmt.Errorf("oauth_guard: leeway %s: must not be negative", time.Duration(*g.Leeway))
+		}
+		// The validator reads a negative leeway as "none" and zero as "default".
+		leeway = time.Duration(*g.Leeway)
+		if leeway == 0 {
+			leeway = -1
+		}
+	}
 	size := g.CacheSize
 	if size <= 0 {
 		size = 100_000
@@ -255,7 +265,7 @@ func (l *lazyVerifier) Verify(ctx context.Context, token string) (*validator.Ide
 	if v := l.ready.Load(); v != nil {
 		return v.Verify(ctx, token)
 	}
-	src, err := l.keys.get()
+	src, err := l.keys.get(true)
 	if err != nil {
 		return nil, validator.RefuseUnavailable(retryGap, err)
 	}
@@ -269,20 +279,35 @@ func (l *lazyVerifier) Verify(ctx context.Context, token string) (*validator.Ide
 	return l.ready.Load().Verify(ctx, token)
 }
 
-// retryGap bounds how often a guard without keys retries loading them.
+// retryGap is how long a refusal for missing keys asks the caller to wait, and the least
+// time between two failed attempts to load them from the request path.
 const retryGap = time.Second
 
-// keySourceHandle is a pooled JWKS source, loaded on first success.
+// failedLoadGap bounds request-driven key loads while the JWKS stays unreachable; tries are
+// also coalesced, so a burst of requests makes one fetch.
+const failedLoadGap = 100 * time.Millisecond
+
+// keySourceHandle is a pooled JWKS source, loaded on first success. Until then a
+// background loop retries with backoff, and requests try too (coalesced, rate-limited).
 type keySourceHandle struct {
 	location string
 	logger   *zap.Logger
 	src      atomic.Pointer[validator.KeySource]
 	mu       sync.Mutex
-	lastTry  time.Time
+	lastFail time.Time
 	lastErr  error
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
-func (h *keySourceHandle) get() (*validator.KeySource, error) {
+func newKeySourceHandle(location string, log *zap.Logger) *keySourceHandle {
+	return &keySourceHandle{location: location, logger: log, stop: make(chan struct{})}
+}
+
+// get returns the loaded source, loading it first if need be. A request arriving
+// right after a failure at provisioning still tries: the provisioning attempt often fails
+// only because this same Caddy was not listening yet.
+func (h *keySourceHandle) get(fromRequest bool) (*validator.KeySource, error) {
 	if src := h.src.Load(); src != nil {
 		return src, nil
 	}
@@ -291,10 +316,9 @@ func (h *keySourceHandle) get() (*validator.KeySource, error) {
 	if src := h.src.Load(); src != nil {
 		return src, nil
 	}
-	if time.Since(h.lastTry) < retryGap {
+	if fromRequest && time.Since(h.lastFail) < failedLoadGap {
 		return nil, h.lastErr
 	}
-	h.lastTry = time.Now()
 	src, err := validator.NewKeySource(h.location, validator.KeySourceOptions{
 		OnRefreshError: func(err error) {
 			h.logger.Warn("refreshing JWKS; keeping the keys already loaded", zap.String("jwks", h.location), zap.Error(err))
@@ -302,14 +326,38 @@ func (h *keySourceHandle) get() (*validator.KeySource, error) {
 	})
 	if err != nil {
 		h.lastErr = err
+		if fromRequest {
+			h.lastFail = time.Now()
+		}
 		return nil, err
 	}
 	h.src.Store(src)
 	return src, nil
 }
 
-// Destruct stops the background refresh.
+// retryInBackground loads the keys with backoff until they load or the handle is
+// destroyed, so the first requests after start rarely find the guard without keys.
+func (h *keySourceHandle) retryInBackground() {
+	wait := 50 * time.Millisecond
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-time.After(wait):
+		}
+		if _, err := h.get(false); err == nil {
+			h.logger.Info("JWKS loaded", zap.String("jwks", h.location))
+			return
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// Destruct stops the background refresh and any pending retry.
 func (h *keySourceHandle) Destruct() error {
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if src := h.src.Load(); src != nil {
 		src.Close()
 	}
@@ -329,7 +377,7 @@ func (h cacheHandle) Destruct() error {
 func acquireVerifier(location, issuer string, audience []string, leeway time.Duration, size int64, log *zap.Logger) (*lazyVerifier, string, string, error) {
 	keysKey := location
 	val, loaded, err := keySourcePool.LoadOrNew(keysKey, func() (caddy.Destructor, error) {
-		return &keySourceHandle{location: location, logger: log}, nil
+		return newKeySourceHandle(location, log), nil
 	})
 	if err != nil {
 		return nil, "", "", err
@@ -338,12 +386,13 @@ func acquireVerifier(location, issuer string, audience []string, leeway time.Dur
 	if !loaded {
 		// Try now so a bad file or URL shows up at startup; a server that is not
 		// listening yet is retried on the first request.
-		if _, err := keysH.get(); err != nil {
+		if _, err := keysH.get(false); err != nil {
 			if !strings.HasPrefix(location, "http://") && !strings.HasPrefix(location, "https://") {
 				_, _ = keySourcePool.Delete(keysKey)
 				return nil, "", "", fmt.Errorf("jwks %s: %w", location, err)
 			}
-			log.Warn("JWKS not loadable yet; requests get 503 until it is", zap.String("jwks", location), zap.Error(err))
+			log.Warn("JWKS not loadable yet; retrying, and requests get 503 until it loads", zap.String("jwks", location), zap.Error(err))
+			go keysH.retryInBackground()
 		}
 	}
 	cacheKey := fmt.Sprintf("%s|%s|%s|%s", location, issuer, strings.Join(audience, " "), leeway)

@@ -29,7 +29,7 @@ const (
 type site struct {
 	issuer   string
 	tokenURL string
-	api      string // needs orders:read
+	api      string // needs orders:read, no leeway
 	writeAPI string // needs orders:write
 	userAPI  string // needs a user token, no leeway
 	shortURL string // a token endpoint issuing 1s tokens with the same issuer and keys
@@ -99,7 +99,7 @@ http://127.0.0.1:%d {
 		server(auth, issuer, "") +
 		server(short, issuer, "access_token_ttl 1s") +
 		server(evil, "http://evil.example", "") +
-		guard(api, "scopes all orders:read") +
+		guard(api, "scopes all orders:read\n\t\tleeway 0s") +
 		guard(write, "scopes all orders:write") +
 		guard(user, "subject user\n\t\tleeway 0s")
 	startCaddy(t, cf)
