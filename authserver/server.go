@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Providers = map[string]UserProvider{}
 	}
 	if _, ok := cfg.Providers[DefaultProvider]; !ok {
-		cfg.Providers[DefaultProvider] = BuiltinUsers{Users: cfg.Store}
+		cfg.Providers[DefaultProvider] = NewBuiltinUsers(cfg.Store)
 	}
 	if cfg.Issuer != "" {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")

@@ -17,30 +17,69 @@ var ErrInvalidCredentials = errors.New("invalid user credentials")
 // Laravel Passport.
 const DefaultProvider = "users"
 
-// UserProvider checks a user's password and returns the user's id.
+// UserProvider checks a user's password and returns the user's id. An unknown user and
+// a wrong password both give ErrInvalidCredentials, after the same amount of work.
 type UserProvider interface {
 	Authenticate(ctx context.Context, username, password string) (userID string, err error)
 }
 
-// BuiltinUsers authenticates against the users kept in the store.
-type BuiltinUsers struct {
-	Users store.UserStore
+// UserLookup is implemented by providers that can tell whether a user id exists, so a
+// personal access token is never issued to a user nobody can log in as.
+type UserLookup interface {
+	// UserExists reports whether the provider knows the user id.
+	UserExists(ctx context.Context, userID string) (bool, error)
 }
 
-// Authenticate looks the user up by email and verifies the password. An unknown user
-// costs one password verification too, so response time does not reveal who exists.
-func (b BuiltinUsers) Authenticate(ctx context.Context, username, password string) (string, error) {
-	u, err := b.Users.GetUserByEmail(ctx, strings.TrimSpace(username))
+// BuiltinUsers authenticates against the users kept in the store (`users builtin`).
+type BuiltinUsers struct {
+	users store.UserStore
+	decoy *passwords.Decoy
+}
+
+// NewBuiltinUsers returns the provider of the store's own users.
+func NewBuiltinUsers(users store.UserStore) *BuiltinUsers {
+	return &BuiltinUsers{users: users, decoy: passwords.NewDecoy("")}
+}
+
+// Authenticate looks the user up by email (case-insensitively) and verifies the password.
+// An unknown user costs one verification of a hash shaped like the real ones, so response
+// time does not reveal who exists.
+func (b *BuiltinUsers) Authenticate(ctx context.Context, username, password string) (string, error) {
+	u, err := b.users.GetUserByEmail(ctx, strings.TrimSpace(username))
 	if errors.Is(err, store.ErrNotFound) {
-		passwords.SpendVerifyTime(password)
+		b.decoy.Spend(password)
 		return "", ErrInvalidCredentials
 	}
 	if err != nil {
 		return "", err
 	}
-	ok, err := passwords.Verify(u.PasswordHash, password)
-	if err != nil || !ok {
+	if !checkPassword(b.decoy, u.PasswordHash, password) {
 		return "", ErrInvalidCredentials
 	}
 	return u.ID, nil
+}
+
+// checkPassword verifies password against a user's stored hash. A hash of no known
+// format (an account without a password, such as a social-login user) never matches, and
+// costs a decoy verification so it looks like any other failure.
+func checkPassword(decoy *passwords.Decoy, hash, password string) bool {
+	decoy.Observe(hash)
+	ok, err := passwords.Verify(hash, password)
+	if errors.Is(err, passwords.ErrUnknownFormat) {
+		decoy.Spend(password)
+		return false
+	}
+	return err == nil && ok
+}
+
+// UserExists reports whether a built-in user has the id.
+func (b *BuiltinUsers) UserExists(ctx context.Context, userID string) (bool, error) {
+	_, err := b.users.GetUser(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }

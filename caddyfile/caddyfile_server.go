@@ -37,7 +37,11 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		audience           <aud...>
 //		scope              <name> <description...>
 //		default_scope      <name...>
-//		users              builtin
+//		users              [<name>] builtin
+//		users              [<name>] sql {
+//			database sqlite <file> | postgres <dsn>
+//			query    <sql>
+//		}
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -48,6 +52,22 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			introspect
 //		}
 //	}
+//
+// users may be repeated to configure several named providers. Without a name, `users
+// builtin` and `users sql { ... }` configure the default provider, named users, which
+// clients that name no provider use. A name (any word but builtin and sql) adds another
+// provider, which password clients select with `provider <name>` (or `caddy oauth client
+// --provider <name>`); the tokens they get carry it in the provider claim, and
+// oauth_guard's provider option accepts only those. For example:
+//
+//	users builtin                          # the default provider "users": the store's users
+//	users customers sql {                  # provider "customers": a Laravel users table
+//		database postgres {env.APP_DATABASE_URL}
+//		query    "SELECT id, password FROM users WHERE email = $1"
+//	}
+//
+// A sql provider reads the oauth_server's own storage unless database names another
+// one; its query takes the username as $1 and returns the id and the password hash.
 func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -127,13 +147,11 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			}
 			s.DefaultScope = append(s.DefaultScope, args...)
 		case "users":
-			var kind string
-			if err := oneArg(d, &kind); err != nil {
+			u, err := parseUsers(d)
+			if err != nil {
 				return err
 			}
-			if kind != "builtin" {
-				return d.Errf("users: %q is not supported (only builtin)", kind)
-			}
+			s.Users = append(s.Users, u)
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {
@@ -186,6 +204,51 @@ func parseClient(d *cfparse.Dispenser) (ClientConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseUsers reads `users [<name>] builtin` or `users [<name>] sql { ... }`.
+func parseUsers(d *cfparse.Dispenser) (UserProviderConfig, error) {
+	var u UserProviderConfig
+	args := d.RemainingArgs()
+	switch len(args) {
+	case 1:
+		u.Kind = args[0]
+	case 2:
+		u.Name, u.Kind = args[0], args[1]
+		if u.Name == "builtin" || u.Name == "sql" {
+			return u, d.Errf("users: %q cannot name a provider", u.Name)
+		}
+	default:
+		return u, d.Errf("users: want '[<name>] builtin' or '[<name>] sql { ... }'")
+	}
+	switch u.Kind {
+	case "builtin":
+		if d.NextBlock(1) {
+			return u, d.Errf("users %s: builtin takes no options", u.providerName())
+		}
+		return u, nil
+	case "sql":
+	default:
+		return u, d.Errf("users: kind %q: must be builtin or sql", u.Kind)
+	}
+	for d.NextBlock(1) {
+		opt := d.Val()
+		switch opt {
+		case "database":
+			args := d.RemainingArgs()
+			if len(args) != 2 || (args[0] != "sqlite" && args[0] != "postgres") {
+				return u, d.Errf("users %s: database: want 'sqlite <file>' or 'postgres <dsn>'", u.providerName())
+			}
+			u.Database = &StorageConfig{Driver: args[0], DSN: args[1]}
+		case "query":
+			if err := oneArg(d, &u.Query); err != nil {
+				return u, err
+			}
+		default:
+			return u, d.Errf("users %s: unknown option %q", u.providerName(), opt)
+		}
+	}
+	return u, nil
 }
 
 // oneArg reads exactly one argument of the current option.

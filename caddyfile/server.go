@@ -68,8 +68,14 @@ type Server struct {
 	// Clients are declared clients, created or updated in the store at every start.
 	Clients []ClientConfig `json:"clients,omitempty"`
 
-	server    *authserver.Server
-	storeKey  string
+	// Users are the user providers, each with a unique name. Default: one builtin provider
+	// named users. A provider named users (the default name) is the one clients that name
+	// no provider use; if none is configured, a builtin one is added under that name.
+	Users []UserProviderConfig `json:"users,omitempty"`
+
+	server     *authserver.Server
+	storeKey   string
+	userDBKeys []string
 	ringKey   string
 	logger    *zap.Logger
 	scopeCat  *scopes.Catalog
@@ -157,6 +163,12 @@ func (s *Server) Provision(ctx caddy.Context) error {
 	}
 	s.ringKey = rkey
 
+	providers, dbKeys, err := s.provisionProviders(openCtx, st, driver, dsn, repl)
+	if err != nil {
+		return err
+	}
+	s.userDBKeys = dbKeys
+
 	if err := s.upsertClients(openCtx, st, repl); err != nil {
 		return err
 	}
@@ -173,6 +185,7 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		AccessTokenTTL:   accessTTL,
 		RefreshTokenTTL:  durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
 		PersonalTokenTTL: personalTTL,
+		Providers:        providers,
 		Logger:           s.logger,
 		OnEvent:          s.emit,
 	})
@@ -221,6 +234,12 @@ func (s *Server) Validate() error {
 
 // Cleanup releases the shared store and key ring.
 func (s *Server) Cleanup() error {
+	for _, k := range s.userDBKeys {
+		if _, err := userDBPool.Delete(k); err != nil {
+			return err
+		}
+	}
+	s.userDBKeys = nil
 	if s.ringKey != "" {
 		if _, err := ringPool.Delete(s.ringKey); err != nil {
 			return err

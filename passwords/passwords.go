@@ -39,19 +39,6 @@ func Verify(hash, password string) (bool, error) {
 	return false, ErrUnknownFormat
 }
 
-// dummyHash is verified against when the user does not exist, so an unknown user costs
-// the same time as a wrong password and logins cannot probe for usernames.
-var dummyHash = func() string {
-	h, err := Default.Hash("not a real password, used only to spend time")
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
-
-// SpendVerifyTime runs one default-algorithm verification whose result is thrown away.
-func SpendVerifyTime(password string) { _, _ = Default.Verify(dummyHash, password) }
-
 func hasPrefix(s string, prefixes ...string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {

@@ -1,6 +1,9 @@
 package passwords
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The hash Laravel's UserFactory ships for the password "password" (bcrypt, cost 10, $2y$).
 const laravelBcryptSecret = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
@@ -62,4 +65,44 @@ func TestVerifyRejectsUnknownFormat(t *testing.T) {
 	if ok, err := Verify("plaintext", "plaintext"); ok || err != ErrUnknownFormat {
 		t.Fatalf("plaintext hash: ok=%v err=%v", ok, err)
 	}
+}
+
+// The decoy's dummy hash follows the cost of the real hashes it saw, so an unknown user
+// costs what a wrong password for a real one does.
+func TestDecoyMatchesObservedHashShape(t *testing.T) {
+	d := NewDecoy("")
+	if got := shapeOfDummy(t, d); !strings.HasPrefix(got, "argon2id:") {
+		t.Fatalf("initial decoy shape %q, want the default algorithm", got)
+	}
+	real5, _ := Bcrypt{Cost: 5}.Hash("x")
+	d.Observe("$2y$" + real5[4:])
+	if got := shapeOfDummy(t, d); got != "bcrypt:5" {
+		t.Fatalf("after a cost-5 bcrypt hash the decoy is %q", got)
+	}
+	real, _ := argon2idLike("$argon2id$v=19$m=1024,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "y")
+	d.Observe(real)
+	if got := shapeOfDummy(t, d); got != "argon2id:v=19$m=1024,t=3,p=2$43" {
+		t.Fatalf("after an argon2id hash the decoy is %q", got)
+	}
+	d.Observe("plaintext") // unknown formats do not change the shape
+	if got := shapeOfDummy(t, d); got != "argon2id:v=19$m=1024,t=3,p=2$43" {
+		t.Fatalf("an unknown format changed the decoy to %q", got)
+	}
+}
+
+// shapeOfDummy spends once (making the dummy) and returns the shape of the dummy used.
+func shapeOfDummy(t *testing.T, d *Decoy) string {
+	t.Helper()
+	d.Spend("guess")
+	d.mu.Lock()
+	dummy := d.dummys[d.shape]
+	d.mu.Unlock()
+	shape, ok := hashShape(dummy)
+	if !ok {
+		t.Fatalf("dummy %q has no known shape", dummy)
+	}
+	if ok, _ := Verify(dummy, "guess"); ok {
+		t.Fatal("the dummy hash verifies a guess")
+	}
+	return shape
 }
