@@ -76,11 +76,11 @@ type Server struct {
 	server     *authserver.Server
 	storeKey   string
 	userDBKeys []string
-	ringKey   string
-	logger    *zap.Logger
-	scopeCat  *scopes.Catalog
-	ctx       caddy.Context
-	eventsApp *caddyevents.App
+	ringKey    string
+	logger     *zap.Logger
+	scopeCat   *scopes.Catalog
+	ctx        caddy.Context
+	eventsApp  *caddyevents.App
 }
 
 // StorageConfig selects the store driver.
