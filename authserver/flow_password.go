@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -31,13 +30,9 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 		s.log.Error("client names an unknown user provider", zap.String("client_id", client.ID), zap.String("provider", providerName))
 		return nil, errUnauthorizedClient("the client's user provider is not configured")
 	}
-	userID, err := provider.Authenticate(ctx, username, password)
-	if errors.Is(err, ErrInvalidCredentials) {
-		return nil, errInvalidGrant("the user credentials were incorrect")
-	}
-	if err != nil {
-		s.log.Error("authenticating user", zap.String("provider", providerName), zap.Error(err))
-		return nil, errUnavailable()
+	userID, oerr := s.authenticateUser(r, providerName, provider, username, password)
+	if oerr != nil {
+		return nil, oerr
 	}
 	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted}, s.cfg.AccessTokenTTL, true)
 }

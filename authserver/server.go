@@ -52,7 +52,14 @@ type Config struct {
 	PersonalTokenTTL time.Duration
 	// Providers maps a user provider name to its authenticator; clients name one.
 	Providers map[string]UserProvider
-	Logger    *zap.Logger
+	// LoginThrottle limits failed logins per username and per client address; zero
+	// fields take their defaults.
+	LoginThrottle LoginThrottle
+	// ClientIP returns the address a request came from, for login throttling; nil or an
+	// empty answer means the connection's peer. The Caddy glue passes Caddy's client IP,
+	// which honours trusted_proxies.
+	ClientIP func(r *http.Request) string
+	Logger   *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnEvent, if set, is told about tokens created and revoked. Data never holds a token.
@@ -61,9 +68,10 @@ type Config struct {
 
 // Server serves the authorization server's endpoints.
 type Server struct {
-	cfg Config
-	log *zap.Logger
-	now func() time.Time
+	cfg      Config
+	log      *zap.Logger
+	now      func() time.Time
+	throttle LoginThrottle
 }
 
 // New checks the config and fills its defaults.
@@ -89,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Issuer != "" {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, throttle: cfg.LoginThrottle.withDefaults()}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

@@ -102,6 +102,12 @@ func newAppFixture(t *testing.T, f *fixture, driver, dsn string) *appFixture {
 // restart replaces the fixture's server with one on the same store, keys and scopes
 // whose providers are the given ones (the default builtin provider is added by New).
 func (f *appFixture) restart(providers map[string]authserver.UserProvider) {
+	f.reconfigure(func(c *authserver.Config) { c.Providers = providers })
+}
+
+// reconfigure replaces the fixture's server with one on the same store, keys and scopes,
+// with the config changed by edit.
+func (f *fixture) reconfigure(edit func(*authserver.Config)) {
 	f.t.Helper()
 	ring := &keys.Ring{}
 	if err := keys.Bootstrap(context.Background(), f.st, ring, keys.ES256, time.Hour); err != nil {
@@ -114,7 +120,9 @@ func (f *appFixture) restart(providers map[string]authserver.UserProvider) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	srv, err := authserver.New(authserver.Config{Issuer: testIssuer, Store: f.st, Keys: ring, Scopes: cat, Providers: providers})
+	cfg := authserver.Config{Issuer: testIssuer, Store: f.st, Keys: ring, Scopes: cat}
+	edit(&cfg)
+	srv, err := authserver.New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package caddyfile
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -41,6 +42,11 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		users              [<name>] sql {
 //			database sqlite <file> | postgres <dsn>
 //			query    <sql>
+//		}
+//		login_throttle {
+//			per_username <n> | off
+//			per_ip       <n> | off
+//			window       <duration>
 //		}
 //		client <id> {
 //			secret       <secret>
@@ -152,6 +158,12 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				return err
 			}
 			s.Users = append(s.Users, u)
+		case "login_throttle":
+			lt, err := parseLoginThrottle(d)
+			if err != nil {
+				return err
+			}
+			s.LoginThrottle = lt
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {
@@ -204,6 +216,46 @@ func parseClient(d *cfparse.Dispenser) (ClientConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseLoginThrottle reads the login_throttle block.
+func parseLoginThrottle(d *cfparse.Dispenser) (*LoginThrottleConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	lt := &LoginThrottleConfig{}
+	for d.NextBlock(1) {
+		opt := d.Val()
+		var raw string
+		if err := oneArg(d, &raw); err != nil {
+			return nil, err
+		}
+		switch opt {
+		case "per_username", "per_ip":
+			n := -1
+			if raw != "off" {
+				v, err := strconv.Atoi(raw)
+				if err != nil || v <= 0 {
+					return nil, d.Errf("login_throttle: %s: %q is not a positive number or off", opt, raw)
+				}
+				n = v
+			}
+			if opt == "per_username" {
+				lt.PerUsername = n
+			} else {
+				lt.PerIP = n
+			}
+		case "window":
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("login_throttle: window: %q is not a positive duration", raw)
+			}
+			lt.Window = caddy.Duration(dur)
+		default:
+			return nil, d.Errf("login_throttle: unknown option %q", opt)
+		}
+	}
+	return lt, nil
 }
 
 // parseUsers reads `users [<name>] builtin` or `users [<name>] sql { ... }`.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	cfparse "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -122,5 +123,28 @@ func TestSQLProviderDefaultsToTheServersStorage(t *testing.T) {
 	id, err := providers["mirror"].Authenticate(ctx, "x@y.test", "pass word")
 	if err != nil || id != "u-9" {
 		t.Fatalf("got %q %v", id, err)
+	}
+}
+
+func TestLoginThrottleDirective(t *testing.T) {
+	var s Server
+	if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser(`oauth_server {
+		login_throttle {
+			per_username 5
+			per_ip off
+			window 10m
+		}
+	}`)); err != nil {
+		t.Fatal(err)
+	}
+	got := s.LoginThrottle.throttle()
+	if got.PerUsername != 5 || got.PerIP != -1 || got.Window != 10*time.Minute {
+		t.Fatalf("got %+v", got)
+	}
+	for _, bad := range []string{"per_username 0", "per_ip -3", "window soon", "window 0s", "burst 3"} {
+		var s Server
+		if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server {\nlogin_throttle {\n" + bad + "\n}\n}")); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

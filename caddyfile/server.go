@@ -73,6 +73,10 @@ type Server struct {
 	// no provider use; if none is configured, a builtin one is added under that name.
 	Users []UserProviderConfig `json:"users,omitempty"`
 
+	// LoginThrottle limits failed logins (password grant and login page) per username and
+	// per client IP. Default: 10 per username and 50 per IP in 15-minute windows.
+	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
+
 	server     *authserver.Server
 	storeKey   string
 	userDBKeys []string
@@ -90,6 +94,20 @@ type StorageConfig struct {
 	// DSN is the SQLite file path or the PostgreSQL connection string. Placeholders such as
 	// {env.DATABASE_URL} are replaced at provisioning.
 	DSN string `json:"dsn,omitempty"`
+}
+
+// LoginThrottleConfig sets the limits of failed logins. Counts are kept in the store, so
+// they hold across every node sharing it.
+type LoginThrottleConfig struct {
+	// PerUsername is how many failed logins a username may have per window. Default: 10;
+	// -1: no limit.
+	PerUsername int `json:"per_username,omitempty"`
+	// PerIP is how many failed logins a client IP (an IPv6 /64) may have per window,
+	// whatever the usernames. Default: 50; -1: no limit.
+	PerIP int `json:"per_ip,omitempty"`
+	// Window is the length of a counting window; a username or IP over its limit is
+	// refused (429, Retry-After) until the window ends. Default: 15m.
+	Window caddy.Duration `json:"window,omitempty"`
 }
 
 // ScopeConfig defines one scope.
@@ -186,6 +204,8 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		RefreshTokenTTL:  durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
 		PersonalTokenTTL: personalTTL,
 		Providers:        providers,
+		LoginThrottle:    s.LoginThrottle.throttle(),
+		ClientIP:         caddyClientIP,
 		Logger:           s.logger,
 		OnEvent:          s.emit,
 	})
@@ -260,6 +280,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	s.server.ServeHTTP(w, r)
 	return nil
+}
+
+// throttle turns the config into the server's limits; nil means the defaults.
+func (c *LoginThrottleConfig) throttle() authserver.LoginThrottle {
+	if c == nil {
+		return authserver.LoginThrottle{}
+	}
+	return authserver.LoginThrottle{PerUsername: c.PerUsername, PerIP: c.PerIP, Window: time.Duration(c.Window)}
+}
+
+// caddyClientIP is the client IP Caddy determined for the request, which honours the
+// server's trusted_proxies.
+func caddyClientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
 }
 
 func durationOr(d caddy.Duration, def time.Duration) time.Duration {

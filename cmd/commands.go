@@ -452,9 +452,18 @@ func purgeCmd() *cobra.Command {
 			if !revoked && !expired {
 				revoked, expired = true, true
 			}
-			n, err := t.store.Purge(ctx, store.PurgeOptions{Revoked: revoked, Expired: expired, Now: time.Now()})
+			now := time.Now()
+			n, err := t.store.Purge(ctx, store.PurgeOptions{Revoked: revoked, Expired: expired, Now: now})
 			if err != nil {
 				return err
+			}
+			if expired {
+				// Ended login-throttling windows go with the expired tokens.
+				m, err := t.store.DeleteExpiredLoginFailures(ctx, now)
+				if err != nil {
+					return err
+				}
+				n += m
 			}
 			fmt.Fprintf(c.OutOrStdout(), "Purged %d records.\n", n)
 			return nil

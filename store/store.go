@@ -141,6 +141,7 @@ type Store interface {
 	UserStore
 	TokenStore
 	KeyStore
+	LoginThrottleStore
 	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.

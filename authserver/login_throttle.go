@@ -1,0 +1,165 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// LoginThrottle limits password guessing: failed logins are counted per username (of a
+// provider) and per client address in fixed windows kept in the store, so the limits
+// hold across every node. Once either count reaches its limit, logins for that username
+// or from that address are refused without checking the password until the window ends.
+type LoginThrottle struct {
+	// PerUsername is how many failed logins one username may have per window.
+	// Default: 10. Negative: no limit.
+	PerUsername int
+	// PerIP is how many failed logins one client address (an IPv6 /64) may have per
+	// window, whatever the usernames. Default: 50. Negative: no limit.
+	PerIP int
+	// Window is the length of a counting window. Default: 15 minutes.
+	Window time.Duration
+}
+
+// withDefaults fills the zero fields.
+func (t LoginThrottle) withDefaults() LoginThrottle {
+	if t.PerUsername == 0 {
+		t.PerUsername = 10
+	}
+	if t.PerIP == 0 {
+		t.PerIP = 50
+	}
+	if t.Window <= 0 {
+		t.Window = 15 * time.Minute
+	}
+	return t
+}
+
+// usernameKey is the store key counting a username's failures: a digest, so the store
+// never holds what people typed as a username (often a password typed in the wrong box).
+func usernameKey(provider, username string) string {
+	sum := sha256.Sum256([]byte(provider + "\x00" + strings.ToLower(strings.TrimSpace(username))))
+	return "user:" + hex.EncodeToString(sum[:])
+}
+
+// ipKey is the store key counting a client address's failures. IPv6 clients are counted
+// per /64, the block one subscriber usually holds, or each address would get its own limit.
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err == nil {
+		addr = addr.Unmap()
+		if addr.Is6() {
+			p, _ := addr.Prefix(64)
+			ip = p.String()
+		} else {
+			ip = addr.String()
+		}
+	}
+	sum := sha256.Sum256([]byte(ip))
+	return "ip:" + hex.EncodeToString(sum[:])
+}
+
+// clientIP is the address logins are throttled by: Config.ClientIP's answer (Caddy's
+// client IP, which honours trusted_proxies), else the connection's peer.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.ClientIP != nil {
+		if ip := s.cfg.ClientIP(r); ip != "" {
+			return ip
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowLogin reports whether a login for username of provider from ip may be checked
+// now; when not, retryAfter is how long until the window that blocks it ends. The login
+// page uses it as the password grant does, before verifying any password.
+func (s *Server) allowLogin(ctx context.Context, provider, username, ip string) (ok bool, retryAfter time.Duration, err error) {
+	lim := s.throttle
+	now := s.now()
+	for _, c := range []struct {
+		key   string
+		limit int
+	}{{usernameKey(provider, username), lim.PerUsername}, {ipKey(ip), lim.PerIP}} {
+		if c.limit < 0 {
+			continue
+		}
+		n, until, err := s.cfg.Store.LoginFailures(ctx, c.key, now)
+		if err != nil {
+			return false, 0, fmt.Errorf("reading login failures: %w", err)
+		}
+		if n >= c.limit {
+			retryAfter = max(retryAfter, until.Sub(now))
+		}
+	}
+	if retryAfter > 0 {
+		return false, retryAfter, nil
+	}
+	return true, 0, nil
+}
+
+// recordLoginFailure counts a failed login against the username and the address. A
+// store error is logged, not returned: the login has failed either way.
+func (s *Server) recordLoginFailure(ctx context.Context, provider, username, ip string) {
+	now := s.now()
+	for _, key := range []string{usernameKey(provider, username), ipKey(ip)} {
+		if _, _, err := s.cfg.Store.RecordLoginFailure(ctx, key, now, s.throttle.Window); err != nil {
+			s.log.Error("recording a failed login", zap.String("provider", provider), zap.Error(err))
+		}
+	}
+}
+
+// clearLoginFailures forgets a username's failures after it logged in. The address's
+// count stays: one success from an address guessing many usernames must not reset it.
+func (s *Server) clearLoginFailures(ctx context.Context, provider, username string) {
+	if err := s.cfg.Store.ClearLoginFailures(ctx, usernameKey(provider, username)); err != nil {
+		s.log.Error("clearing login failures", zap.String("provider", provider), zap.Error(err))
+	}
+}
+
+// errLoginThrottled refuses a login while a throttling window is open. The status is
+// 429 with Retry-After, so clients can tell it from a wrong password; the code stays
+// invalid_grant, the RFC 6749 code for credentials that cannot be used.
+func errLoginThrottled(retryAfter time.Duration) *Error {
+	secs := int((retryAfter + time.Second - 1) / time.Second)
+	return &Error{Code: "invalid_grant", Description: fmt.Sprintf("too many failed logins; retry in %d seconds", secs),
+		Status: http.StatusTooManyRequests, retryAfter: secs}
+}
+
+// authenticateUser checks a username and password with a provider, throttled: the one
+// path by which the password grant (and the login page) verifies a password.
+func (s *Server) authenticateUser(r *http.Request, providerName string, provider UserProvider, username, password string) (string, *Error) {
+	ctx := r.Context()
+	ip := s.clientIP(r)
+	ok, retryAfter, err := s.allowLogin(ctx, providerName, username, ip)
+	if err != nil {
+		s.log.Error("login throttle", zap.Error(err))
+		return "", errUnavailable()
+	}
+	if !ok {
+		return "", errLoginThrottled(retryAfter)
+	}
+	userID, err := provider.Authenticate(ctx, username, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		s.recordLoginFailure(ctx, providerName, username, ip)
+		return "", errInvalidGrant("the user credentials were incorrect")
+	}
+	if err != nil {
+		s.log.Error("authenticating user", zap.String("provider", providerName), zap.Error(err))
+		return "", errUnavailable()
+	}
+	s.clearLoginFailures(ctx, providerName, username)
+	return userID, nil
+}
