@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -22,19 +23,44 @@ type PersonalToken struct {
 	ExpiresIn int64
 }
 
+// ErrUnknownUser is returned when a personal access token is asked for a user id its
+// provider does not know.
+var ErrUnknownUser = errors.New("no such user")
+
+// maxTokenNameLen bounds a personal access token's name, as Passport's column does.
+const maxTokenNameLen = 255
+
 // IssuePersonalToken issues a named personal access token for a user through the
 // personal access client of the user's provider (the default one when provider is empty).
-// Scopes must be defined; `*` is not allowed.
+// Scopes must be defined (`*` is not allowed); none requested gives the default scopes.
+// The provider must be configured, and when it can look users up, know the user.
 func (s *Server) IssuePersonalToken(ctx context.Context, userID, name string, requested []string, provider string) (*PersonalToken, error) {
+	name = strings.TrimSpace(name)
 	if userID == "" || name == "" {
 		return nil, errors.New("a user id and a token name are required")
+	}
+	if len(name) > maxTokenNameLen {
+		return nil, fmt.Errorf("the token name is longer than %d bytes", maxTokenNameLen)
 	}
 	if provider == "" {
 		provider = DefaultProvider
 	}
-	granted, err := s.cfg.Scopes.Resolve(requested, false)
+	p, ok := s.cfg.Providers[provider]
+	if !ok {
+		return nil, fmt.Errorf("user provider %q is not configured", provider)
+	}
+	granted, err := s.cfg.Scopes.Resolve(cleanScopes(requested), false)
 	if err != nil {
 		return nil, err
+	}
+	if lookup, ok := p.(UserLookup); ok {
+		exists, err := lookup.UserExists(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("looking the user up: %w", err)
+		}
+		if !exists {
+			return nil, fmt.Errorf("%w: provider %s has no user with id %q", ErrUnknownUser, provider, userID)
+		}
 	}
 	client, err := s.personalAccessClient(ctx, provider)
 	if err != nil {
@@ -49,6 +75,21 @@ func (s *Server) IssuePersonalToken(ctx context.Context, userID, name string, re
 		return nil, oerr
 	}
 	return &PersonalToken{Token: tok.response.AccessToken, Record: tok.access, ExpiresIn: tok.response.ExpiresIn}, nil
+}
+
+// cleanScopes trims the requested scopes and drops empty and repeated ones, as a
+// comma-separated list from a command line or a form may hold them.
+func cleanScopes(requested []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, sc := range requested {
+		sc = strings.TrimSpace(sc)
+		if sc != "" && !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 func (s *Server) personalAccessClient(ctx context.Context, provider string) (*store.Client, error) {

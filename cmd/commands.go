@@ -77,7 +77,7 @@ func withTarget(run func(ctx context.Context, c *cobra.Command, args []string, t
 		if err != nil {
 			return err
 		}
-		defer t.store.Close()
+		defer t.close()
 		return run(ctx, c, args, t)
 	}
 }
@@ -86,25 +86,50 @@ func installCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "install",
 		Short: "Creates the schema, signing keys, a personal access client and a password client",
-		Args:  cobra.NoArgs,
+		Long: `Creates the schema and the signing key if missing, a personal access client for
+each user provider of the config (the default provider "users" without --config) unless
+one exists, and a new password grant client of the default provider. New clients are
+printed once with their secrets (--json: as a JSON array).`,
+		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			ring := &keys.Ring{}
 			if err := keys.Bootstrap(ctx, t.store, ring, t.alg(), time.Hour); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			asJSON, _ := c.Flags().GetBool("json")
+			if !asJSON { // --json prints one parseable value and nothing else
+				fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
+			}
 			var made []clientOutput
-			for _, spec := range []clientSpec{
-				{kind: "personal", name: "Personal Access Client"},
-				{kind: "password", name: "Password Grant Client"},
-			} {
+			existing, err := t.store.ListClients(ctx)
+			if err != nil {
+				return err
+			}
+			// One personal access client per user provider; one already there is kept, so
+			// install can run again after a provider is added.
+			for _, provider := range t.providerNames() {
+				if id := personalClientOf(existing, provider); id != "" {
+					if !asJSON {
+						fmt.Fprintf(c.OutOrStdout(), "Personal access client for provider %s exists: %s\n", provider, id)
+					}
+					continue
+				}
+				spec := clientSpec{kind: "personal", name: "Personal Access Client"}
+				if provider != authserver.DefaultProvider {
+					spec.provider = provider
+					spec.name += " (" + provider + ")"
+				}
 				out, err := createClient(ctx, t.store, spec)
 				if err != nil {
 					return err
 				}
 				made = append(made, out)
 			}
+			out, err := createClient(ctx, t.store, clientSpec{kind: "password", name: "Password Grant Client"})
+			if err != nil {
+				return err
+			}
+			made = append(made, out)
 			if asJSON {
 				return json.NewEncoder(c.OutOrStdout()).Encode(made)
 			}
@@ -182,6 +207,20 @@ every token issued so far stops verifying.`,
 	c.Flags().Bool("rotate", false, "make a new current key, keeping the old one published")
 	c.Flags().String("alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the config's signing_alg, else ES256)")
 	return c
+}
+
+// personalClientOf returns the id of a live personal access client of provider, or "".
+func personalClientOf(clients []*store.Client, provider string) string {
+	for _, c := range clients {
+		p := c.Provider
+		if p == "" {
+			p = authserver.DefaultProvider
+		}
+		if !c.Revoked && c.HasGrant(authserver.GrantPersonalAccess) && p == provider {
+			return c.ID
+		}
+	}
+	return ""
 }
 
 // clientSpec is what `caddy oauth client` was asked to make.
@@ -278,6 +317,9 @@ func clientCmd() *cobra.Command {
 			spec.name, _ = f.GetString("name")
 			spec.redirectURIs, _ = f.GetStringSlice("redirect-uri")
 			spec.provider, _ = f.GetString("provider")
+			if err := t.checkProvider(spec.provider); err != nil {
+				return err
+			}
 			spec.introspect, _ = f.GetBool("introspect")
 			spec.firstParty, _ = f.GetBool("first-party")
 			out, err := createClient(ctx, t.store, spec)
@@ -412,7 +454,7 @@ func tokenCmd() *cobra.Command {
 			if userID == "" || name == "" {
 				return errors.New("--user and --name are required")
 			}
-			srv, err := t.authServer(issuer)
+			srv, err := t.authServer(ctx, issuer)
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,6 +26,78 @@ import (
 type target struct {
 	store  store.Store
 	server caddyfile.Server
+	// closers release what commands opened besides the store (application databases).
+	closers []func() error
+	// fromConfig is set when the server settings came from --config.
+	fromConfig bool
+	// driver and dsn locate the store, which sql providers read by default.
+	driver, dsn string
+}
+
+// close releases the store and everything else the command opened.
+func (t *target) close() {
+	for _, c := range t.closers {
+		_ = c()
+	}
+	_ = t.store.Close()
+}
+
+// providerNames lists the user providers of the config, the default one first.
+func (t *target) providerNames() []string {
+	names := []string{authserver.DefaultProvider}
+	for _, u := range t.server.Users {
+		if u.Name != "" && u.Name != authserver.DefaultProvider {
+			names = append(names, u.Name)
+		}
+	}
+	return names
+}
+
+// checkProvider refuses a provider name the config does not configure. Without
+// --config only the default provider is known, and any name is taken on trust.
+func (t *target) checkProvider(name string) error {
+	if name == "" || !t.fromConfig {
+		return nil
+	}
+	for _, n := range t.providerNames() {
+		if n == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("--provider %q: the config has no such user provider (have: %s)", name, strings.Join(t.providerNames(), ", "))
+}
+
+// providers builds the config's user providers, opening the application databases of
+// sql providers (closed with the target).
+func (t *target) providers(ctx context.Context) (map[string]authserver.UserProvider, error) {
+	out := map[string]authserver.UserProvider{}
+	repl := caddy.NewReplacer()
+	for _, u := range t.server.Users {
+		name := u.Name
+		if name == "" {
+			name = authserver.DefaultProvider
+		}
+		switch u.Kind {
+		case "sql":
+			driver, dsn := t.driver, t.dsn
+			if u.Database != nil {
+				driver, dsn = u.Database.Driver, repl.ReplaceKnown(u.Database.DSN, "")
+			}
+			db, err := authserver.OpenUserDB(driver, dsn)
+			if err != nil {
+				return nil, fmt.Errorf("users %s: %w", name, err)
+			}
+			t.closers = append(t.closers, db.Close)
+			p, err := authserver.NewSQLUsers(ctx, db, u.Query)
+			if err != nil {
+				return nil, fmt.Errorf("users %s: %w", name, err)
+			}
+			out[name] = p
+		default:
+			out[name] = authserver.NewBuiltinUsers(t.store)
+		}
+	}
+	return out, nil
 }
 
 // addStoreFlags adds --config, --adapter and --storage to a command.
@@ -56,6 +129,7 @@ func openTarget(ctx context.Context, c *cobra.Command) (*target, error) {
 		if err := json.Unmarshal(raw, &t.server); err != nil {
 			return nil, fmt.Errorf("%s: decoding oauth_server: %w", configFile, err)
 		}
+		t.fromConfig = true
 	}
 	driver, dsn := "sqlite", ""
 	switch {
@@ -76,7 +150,7 @@ func openTarget(ctx context.Context, c *cobra.Command) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s storage: %w", driver, err)
 	}
-	t.store = st
+	t.store, t.driver, t.dsn = st, driver, dsn
 	return t, nil
 }
 
@@ -123,7 +197,11 @@ func (t *target) alg() string {
 }
 
 // authServer builds the protocol server for commands that issue tokens.
-func (t *target) authServer(issuerFlag string) (*authserver.Server, error) {
+func (t *target) authServer(ctx context.Context, issuerFlag string) (*authserver.Server, error) {
+	providers, err := t.providers(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defs := make([]scopes.Definition, 0, len(t.server.Scopes))
 	for _, s := range t.server.Scopes {
 		defs = append(defs, scopes.Definition{Name: s.Name, Description: s.Description})
@@ -141,7 +219,7 @@ func (t *target) authServer(issuerFlag string) (*authserver.Server, error) {
 		if err := ring.Load([]*store.SigningKey{rec}, time.Hour, time.Now()); err != nil {
 			return nil, err
 		}
-	} else if err := keys.Bootstrap(context.Background(), t.store, ring, t.alg(), time.Hour); err != nil {
+	} else if err := keys.Bootstrap(ctx, t.store, ring, t.alg(), time.Hour); err != nil {
 		return nil, err
 	}
 	issuer := issuerFlag
@@ -157,5 +235,6 @@ func (t *target) authServer(issuerFlag string) (*authserver.Server, error) {
 		AccessTokenTTL:   time.Duration(t.server.AccessTokenTTL),
 		RefreshTokenTTL:  time.Duration(t.server.RefreshTokenTTL),
 		PersonalTokenTTL: time.Duration(t.server.PersonalTokenTTL),
+		Providers:        providers,
 	})
 }
