@@ -142,6 +142,7 @@ type Store interface {
 	TokenStore
 	KeyStore
 	LoginThrottleStore
+	DashboardStore
 	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
