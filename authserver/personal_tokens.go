@@ -21,6 +21,8 @@ type PersonalToken struct {
 	Token     string
 	Record    *store.AccessToken
 	ExpiresIn int64
+	// ClientName is the name of the personal access client it was issued through.
+	ClientName string
 }
 
 // ErrUnknownUser is returned when a personal access token is asked for a user id its
@@ -35,6 +37,15 @@ const maxTokenNameLen = 255
 // Scopes must be defined (`*` is not allowed); none requested gives the default scopes.
 // The provider must be configured, and when it can look users up, know the user.
 func (s *Server) IssuePersonalToken(ctx context.Context, userID, name string, requested []string, provider string) (*PersonalToken, error) {
+	if s.cfg.Issuer == "" {
+		return nil, errors.New("issuing a token outside a request needs the server's issuer to be configured")
+	}
+	return s.issuePersonalToken(ctx, s.cfg.Issuer, userID, name, requested, provider)
+}
+
+// issuePersonalToken is IssuePersonalToken with the issuer given: the configured one, or
+// the request's origin when the JSON API issues the token.
+func (s *Server) issuePersonalToken(ctx context.Context, issuer, userID, name string, requested []string, provider string) (*PersonalToken, error) {
 	name = strings.TrimSpace(name)
 	if userID == "" || name == "" {
 		return nil, errors.New("a user id and a token name are required")
@@ -66,15 +77,11 @@ func (s *Server) IssuePersonalToken(ctx context.Context, userID, name string, re
 	if err != nil {
 		return nil, err
 	}
-	issuer := s.cfg.Issuer
-	if issuer == "" {
-		return nil, errors.New("issuing a token outside a request needs the server's issuer to be configured")
-	}
 	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider, scopes: granted, name: name}, s.cfg.PersonalTokenTTL, false)
 	if oerr != nil {
 		return nil, oerr
 	}
-	return &PersonalToken{Token: tok.response.AccessToken, Record: tok.access, ExpiresIn: tok.response.ExpiresIn}, nil
+	return &PersonalToken{Token: tok.response.AccessToken, Record: tok.access, ExpiresIn: tok.response.ExpiresIn, ClientName: client.Name}, nil
 }
 
 // cleanScopes trims the requested scopes and drops empty and repeated ones, as a
