@@ -34,6 +34,9 @@ type accessClaims struct {
 	NotBefore int64    `json:"nbf"`
 	Expires   int64    `json:"exp"`
 	Provider  string   `json:"provider,omitempty"`
+	// CSRF is set only in first-party cookie tokens (fresh_api_token.go): the value a
+	// request sending the cookie must repeat in a header.
+	CSRF string `json:"csrf,omitempty"`
 }
 
 // grantSubject is who an access token is for.
@@ -43,6 +46,7 @@ type grantSubject struct {
 	provider string
 	scopes   []string
 	name     string // personal access token name
+	csrf     string // the csrf claim of a first-party cookie token
 }
 
 // issued is a minted token pair ready to be recorded.
@@ -92,6 +96,7 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 		NotBefore: now.Unix(),
 		Expires:   at.ExpiresAt.Unix(),
 		Provider:  sub.provider,
+		CSRF:      sub.csrf,
 	})
 	if err != nil {
 		s.log.Error("encoding claims", zap.Error(err))

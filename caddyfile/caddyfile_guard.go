@@ -24,6 +24,7 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		scopes     all|any <scope...>
 //		subject    user | client | any
 //		provider   <name>
+//		cookie     <name>
 //		header     <Name> <value-with-placeholders>
 //		realm      <realm>
 //		leeway     <duration>
@@ -68,6 +69,10 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			}
 		case "provider":
 			if err := oneArg(d, &g.Provider); err != nil {
+				return err
+			}
+		case "cookie":
+			if err := oneArg(d, &g.Cookie); err != nil {
 				return err
 			}
 		case "header":

@@ -56,6 +56,11 @@ type Guard struct {
 	// Provider, if set, accepts only tokens issued for this user provider.
 	Provider string `json:"provider,omitempty"`
 
+	// Cookie, if set, also accepts a first-party token from the cookie of this name when
+	// the request has no Authorization header, but only together with an X-CSRF-TOKEN or
+	// X-XSRF-TOKEN header equal to the token's csrf claim (see guard_cookie.go).
+	Cookie string `json:"cookie,omitempty"`
+
 	// Headers are extra request headers set from placeholders after a token passes, such as
 	// {"X-User-Email": "{oauth.claim.email}"}. They are stripped from the caller's request
 	// first, like the built-in identity headers.
@@ -180,7 +185,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	for _, name := range g.strip {
 		delete(h, name)
 	}
-	token, err := validator.ExtractBearer(r)
+	token, fromCookie, err := g.requestToken(r)
 	if err != nil {
 		return g.refuse(w, err)
 	}
@@ -189,6 +194,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return g.refuse(w, err)
 	}
 	switch {
+	case fromCookie && !cookieCSRFMatches(r, id):
+		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a cookie token needs the X-XSRF-TOKEN or X-CSRF-TOKEN header"))
 	case g.requireUs && !id.IsUser():
 		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a user token is required"))
 	case g.requireCl && id.IsUser():

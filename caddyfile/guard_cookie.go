@@ -1,0 +1,52 @@
+package caddyfile
+
+import (
+	"crypto/subtle"
+	"net/http"
+
+	"github.com/caddyoauth/caddy-oauth/validator"
+)
+
+// First-party cookie tokens, the equivalent of Laravel Passport's CreateFreshApiToken:
+// the authorization server puts a short-lived access token in an HttpOnly cookie of a
+// logged-in browser, with a random value in its `csrf` claim that it also sets in the
+// readable XSRF-TOKEN cookie. The site's own JavaScript cannot read the token but sends
+// the cookie along, with the XSRF-TOKEN value in an X-XSRF-TOKEN (or X-CSRF-TOKEN)
+// header, as axios and Angular do by themselves. Another site can make the browser send
+// the cookie, but cannot read XSRF-TOKEN, so its forged requests lack the header.
+
+// Headers that may carry the cookie token's CSRF value.
+const (
+	headerCSRF = "X-Csrf-Token"
+	headerXSRF = "X-Xsrf-Token"
+)
+
+// requestToken returns the request's bearer token or, when the guard accepts a cookie
+// and the request has no Authorization header at all, the cookie's value; fromCookie says
+// which, so the caller checks the CSRF header of a cookie token.
+func (g *Guard) requestToken(r *http.Request) (token string, fromCookie bool, err error) {
+	token, err = validator.ExtractBearer(r)
+	if err == nil || g.Cookie == "" || len(r.Header["Authorization"]) != 0 {
+		return token, false, err
+	}
+	c, cerr := r.Cookie(g.Cookie)
+	if cerr != nil || c.Value == "" {
+		return "", false, err
+	}
+	return c.Value, true, nil
+}
+
+// cookieCSRFMatches reports whether a cookie token's request carries the token's csrf
+// claim in a CSRF header, compared in constant time. A token without the claim (an
+// ordinary access token planted in the cookie) never matches.
+func cookieCSRFMatches(r *http.Request, id *validator.Identity) bool {
+	want, ok := id.Claim("csrf")
+	if !ok || want == "" {
+		return false
+	}
+	got := r.Header.Get(headerCSRF)
+	if got == "" {
+		got = r.Header.Get(headerXSRF)
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
