@@ -148,3 +148,16 @@ func TestLoginThrottleDirective(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardCookieOption(t *testing.T) {
+	var g Guard
+	if err := g.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_guard {\n\tcookie api_token\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if g.Cookie != "api_token" {
+		t.Fatalf("cookie %q", g.Cookie)
+	}
+	if err := (&Guard{}).UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_guard {\n\tcookie\n}")); err == nil {
+		t.Fatal("cookie without a name accepted")
+	}
+}
