@@ -1,7 +1,10 @@
 package caddyfile
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 const guardIssuer = "https://auth.test"
@@ -212,4 +216,87 @@ func TestGuardAcceptsEveryScopeClaimForm(t *testing.T) {
 func newDuration(d time.Duration) *caddy.Duration {
 	v := caddy.Duration(d)
 	return &v
+}
+
+// Every row of the contract's RFC 6750 table, through the guard. (Revoked tokens need
+// the revocation feed or introspection, which come with their own tests.)
+func TestGuardRefusalsFollowTheContractTable(t *testing.T) {
+	f := newGuardFixture(t)
+	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Audience: []string{"app"}, Realm: "orders",
+		Scopes: []ScopeRuleConfig{{Mode: "all", Scopes: []string{"orders:read", "orders:write"}}}}
+	provisionGuard(t, g)
+	good := f.sign(claims(map[string]any{"scope": "orders:read orders:write"}))
+	parts := strings.Split(good, ".")
+	otherKey := newGuardFixture(t).sign(claims(map[string]any{"scope": "orders:read orders:write"}))
+
+	type row struct {
+		name, auth   string
+		status       int
+		code, bearer string // bearer: the WWW-Authenticate value's expected start
+	}
+	rows := []row{
+		{"no token", "", 401, "", `Bearer realm="orders"`},
+		{"malformed header", "Bearer", 400, "invalid_request", `Bearer realm="orders", error="invalid_request"`},
+		{"two tokens", "Bearer " + good + ", Bearer " + good, 400, "invalid_request", `Bearer realm="orders", error="invalid_request"`},
+		{"bad signature", "Bearer " + parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])), 401, "invalid_token", `Bearer realm="orders", error="invalid_token"`},
+		{"expired", "Bearer " + f.sign(claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})), 401, "invalid_token", `Bearer realm="orders", error="invalid_token"`},
+		{"unknown key", "Bearer " + otherKey, 401, "invalid_token", `Bearer realm="orders", error="invalid_token"`},
+		{"wrong issuer", "Bearer " + f.sign(claims(map[string]any{"iss": "https://evil.test"})), 401, "invalid_token", `Bearer realm="orders", error="invalid_token"`},
+		{"wrong audience", "Bearer " + f.sign(claims(map[string]any{"aud": "other"})), 401, "invalid_token", `Bearer realm="orders", error="invalid_token"`},
+		{"scopes missing", "Bearer " + f.sign(claims(map[string]any{"scope": "orders:read"})), 403, "insufficient_scope", `Bearer realm="orders", error="insufficient_scope"`},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			code, hdr, body := refusal(t, g, r.auth)
+			if code != r.status {
+				t.Fatalf("status %d, want %d", code, r.status)
+			}
+			wa := hdr.Get("WWW-Authenticate")
+			if !strings.HasPrefix(wa, r.bearer) {
+				t.Errorf("WWW-Authenticate %q, want it to start %q", wa, r.bearer)
+			}
+			if r.code == "" && strings.Contains(wa, "error=") {
+				t.Errorf("no-token challenge carries an error: %q", wa)
+			}
+			if r.code == "insufficient_scope" && !strings.Contains(wa, `scope="orders:read orders:write"`) {
+				t.Errorf("insufficient_scope does not name the required scopes: %q", wa)
+			}
+			if body["error"] == nil || (r.code != "" && body["error"] != r.code) {
+				t.Errorf("body %v, want error %q", body, r.code)
+			}
+			if _, ok := body["error_description"]; !ok {
+				t.Errorf("body %v has no error_description", body)
+			}
+		})
+	}
+
+	// Keys that cannot be fetched: 503 with Retry-After, no challenge, never a pass.
+	down := &Guard{JWKS: "http://127.0.0.1:1/jwks.json", Issuer: guardIssuer}
+	provisionGuard(t, down)
+	code, hdr, body := refusal(t, down, "Bearer "+good)
+	if code != 503 || hdr.Get("Retry-After") == "" || hdr.Get("WWW-Authenticate") != "" || body["error"] == nil {
+		t.Fatalf("JWKS unreachable: %d %v %v", code, hdr, body)
+	}
+}
+
+// refusal sends one request with the given Authorization header and decodes the answer.
+func refusal(t *testing.T, g *Guard, auth string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "http://api.test/orders", nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+	rec := httptest.NewRecorder()
+	reached := false
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { reached = true; return nil })
+	if err := g.ServeHTTP(rec, req, next); err != nil {
+		t.Fatal(err)
+	}
+	if reached && rec.Code >= 400 {
+		t.Fatal("a refused request reached the upstream")
+	}
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	return rec.Code, rec.Header(), body
 }
