@@ -105,8 +105,13 @@ func installCmd() *cobra.Command {
 			if err := keys.Bootstrap(ctx, t.store, ring, t.alg(), time.Hour); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			asJSON, _ := c.Flags().GetBool("json")
+			// With --json, stdout carries only the JSON, so scripts can parse it whole.
+			note := c.OutOrStdout()
+			if asJSON {
+				note = c.ErrOrStderr()
+			}
+			fmt.Fprintf(note, "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			var made []clientOutput
 			for _, spec := range []clientSpec{
 				{kind: "personal", name: "Personal Access Client"},

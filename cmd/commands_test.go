@@ -89,10 +89,9 @@ func openStore(t *testing.T, s storeSpec) store.Store {
 func TestInstallMakesKeysAPersonalAndAPasswordClient(t *testing.T) {
 	eachStore(t, func(t *testing.T, s storeSpec) {
 		out := mustRun(t, "", "install", "--storage", s.flag(), "--json")
-		// The first line reports the key; the JSON array follows.
-		_, js, _ := strings.Cut(out, "\n")
+		// With --json, stdout is exactly one JSON array.
 		var made []map[string]any
-		if err := json.Unmarshal([]byte(js), &made); err != nil || len(made) != 2 {
+		if err := json.Unmarshal([]byte(out), &made); err != nil || len(made) != 2 {
 			t.Fatalf("output %q: %v", out, err)
 		}
 		st := openStore(t, s)
