@@ -300,3 +300,43 @@ func refusal(t *testing.T, g *Guard, auth string) (int, http.Header, map[string]
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
 	return rec.Code, rec.Header(), body
 }
+
+// Guards of one config, or of the old and new config during a reload, share one JWKS
+// source and one token cache; the last one to go releases them.
+func TestGuardsShareKeysAndCacheAcrossReloads(t *testing.T) {
+	f := newGuardFixture(t)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	old := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
+	if err := old.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.sign(claims(nil))
+	if code, _, _ := serve(t, old, tok, nil); code != http.StatusNoContent {
+		t.Fatalf("old config: %d", code)
+	}
+	reloaded := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Scopes: []ScopeRuleConfig{{Mode: "any", Scopes: []string{"orders:read"}}}}
+	if err := reloaded.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if old.verify.keys != reloaded.verify.keys || old.verify.opts.Cache != reloaded.verify.opts.Cache {
+		t.Fatal("the reloaded guard built its own key source or cache")
+	}
+	// The old config goes away; the new one keeps working from the shared state.
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	cache := reloaded.verify.opts.Cache
+	cache.Wait()
+	hits := cache.Hits()
+	if code, _, _ := serve(t, reloaded, tok, nil); code != http.StatusNoContent {
+		t.Fatalf("after the old config's cleanup: %d", code)
+	}
+	if cache.Hits() == hits {
+		t.Error("the token verified by the old config was not found in the shared cache")
+	}
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	poolsEmpty(t)
+}
