@@ -88,7 +88,7 @@ func TestCachedTokenIsRefusedOnceExpired(t *testing.T) {
 	zero := newDuration(0)
 	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Leeway: zero}
 	provisionGuard(t, g)
-	exp := time.Now().Add(1500 * time.Millisecond).Unix()
+	exp := time.Now().Add(3 * time.Second).Unix()
 	tok := f.sign(claims(map[string]any{"exp": exp}))
 	if code, _, _ := serve(t, g, tok, nil); code != http.StatusNoContent {
 		t.Fatalf("fresh token: %d", code)
