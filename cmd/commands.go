@@ -75,11 +75,24 @@ func withTarget(run func(ctx context.Context, c *cobra.Command, args []string, t
 		}
 		t, err := openTarget(ctx, c)
 		if err != nil {
-			return err
+			return oneLine(err)
 		}
 		defer t.close()
-		return run(ctx, c, args, t)
+		return oneLine(run(ctx, c, args, t))
 	}
+}
+
+// oneLine folds a multi-line error (pgx lists every address it tried, one per line) into
+// one line, so a failed command prints one clear line.
+func oneLine(err error) error {
+	if err == nil || !strings.ContainsAny(err.Error(), "\r\n") {
+		return err
+	}
+	fields := strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return errors.New(strings.Join(fields, "; "))
 }
 
 func installCmd() *cobra.Command {
@@ -97,9 +110,12 @@ printed once with their secrets (--json: as a JSON array).`,
 				return err
 			}
 			asJSON, _ := c.Flags().GetBool("json")
-			if !asJSON { // --json prints one parseable value and nothing else
-				fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
+			// With --json, stdout carries only the JSON, so scripts can parse it whole.
+			note := c.OutOrStdout()
+			if asJSON {
+				note = c.ErrOrStderr()
 			}
+			fmt.Fprintf(note, "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			var made []clientOutput
 			existing, err := t.store.ListClients(ctx)
 			if err != nil {
@@ -109,9 +125,7 @@ printed once with their secrets (--json: as a JSON array).`,
 			// install can run again after a provider is added.
 			for _, provider := range t.providerNames() {
 				if id := personalClientOf(existing, provider); id != "" {
-					if !asJSON {
-						fmt.Fprintf(c.OutOrStdout(), "Personal access client for provider %s exists: %s\n", provider, id)
-					}
+					fmt.Fprintf(note, "Personal access client for provider %s exists: %s\n", provider, id)
 					continue
 				}
 				spec := clientSpec{kind: "personal", name: "Personal Access Client"}
@@ -236,7 +250,7 @@ type clientSpec struct {
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
 type clientOutput struct {
 	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret,omitempty"`
+	ClientSecret *string  `json:"client_secret"` // null for a public client
 	Name         string   `json:"name"`
 	Grants       []string `json:"grants"`
 	RedirectURIs []string `json:"redirect_uris"`
@@ -282,7 +296,10 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if err := st.CreateClient(ctx, rec); err != nil {
 		return clientOutput{}, fmt.Errorf("creating client: %w", err)
 	}
-	out := clientOutput{ClientID: rec.ID, ClientSecret: secret, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	out := clientOutput{ClientID: rec.ID, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	if secret != "" {
+		out.ClientSecret = &secret
+	}
 	if out.RedirectURIs == nil {
 		out.RedirectURIs = []string{}
 	}
@@ -291,8 +308,8 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 
 func printClient(w io.Writer, o clientOutput) {
 	fmt.Fprintf(w, "%s created.\n  Client ID:     %s\n", o.Name, o.ClientID)
-	if o.ClientSecret != "" {
-		fmt.Fprintf(w, "  Client secret: %s\n  (the secret is stored hashed and will not be shown again)\n", o.ClientSecret)
+	if o.ClientSecret != nil {
+		fmt.Fprintf(w, "  Client secret: %s\n  (the secret is stored hashed and will not be shown again)\n", *o.ClientSecret)
 	}
 }
 
