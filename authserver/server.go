@@ -50,6 +50,12 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	PersonalTokenTTL time.Duration
+	// SessionTTL is how long a browser session lasts without being used. Default: 2h.
+	// However active, a session ends after 24h (or SessionTTL, if longer).
+	SessionTTL time.Duration
+	// ImplicitGrant enables response_type=token at the authorization endpoint (RFC 6749
+	// §4.2). Off by default: RFC 9700 §2.1.2 advises against it.
+	ImplicitGrant bool
 	// Providers maps a user provider name to its authenticator; clients name one.
 	Providers map[string]UserProvider
 	Logger    *zap.Logger
@@ -79,6 +85,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PersonalTokenTTL <= 0 {
 		cfg.PersonalTokenTTL = 365 * 24 * time.Hour
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 2 * time.Hour
 	}
 	if cfg.Providers == nil {
 		cfg.Providers = map[string]UserProvider{}
