@@ -24,6 +24,9 @@ const (
 	PathScopes    = "/oauth/scopes"
 	PathMetadata  = "/.well-known/oauth-authorization-server"
 	PathJWKS      = "/.well-known/jwks.json"
+	PathAuthorize = "/oauth/authorize"
+	PathLogin     = "/oauth/login"
+	PathLogout    = "/oauth/logout"
 	grantClientCC = "client_credentials"
 	grantPassword = "password"
 	grantRefresh  = "refresh_token"
@@ -112,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 // the next handler.
 func (s *Server) Handles(path string) bool {
 	switch path {
-	case PathToken, PathScopes, PathMetadata, PathJWKS:
+	case PathToken, PathScopes, PathMetadata, PathJWKS, PathAuthorize, PathLogin, PathLogout:
 		return true
 	}
 	return false
@@ -137,6 +140,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathScopes:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
+		}
+	case PathLogin:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+			s.serveLogin(w, r)
+		}
+	case PathLogout:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveLogout(w, r)
+		}
+	case PathAuthorize:
+		// Not HEAD: a GET here may issue a code.
+		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			s.serveAuthorize(w, r)
 		}
 	default:
 		http.NotFound(w, r)
