@@ -125,6 +125,11 @@ func TestLoginWithoutTheFormsCSRFTokenIsRefused(t *testing.T) {
 		if p := b.post(authserver.PathLogin, creds, map[string]string{"Origin": "https://evil.example"}); p.status != http.StatusForbidden {
 			t.Errorf("from another origin: status %d", p.status)
 		}
+		// Origin: null (a sandboxed frame, a data: page) is not this server either.
+		creds.Set("_csrf", b.get(authserver.PathLogin).csrf(t))
+		if p := b.post(authserver.PathLogin, creds, map[string]string{"Origin": "null"}); p.status != http.StatusForbidden {
+			t.Errorf("from Origin null: status %d", p.status)
+		}
 		if b.sessionCookie() != "" || f.dump() != before {
 			t.Error("a refused login started a session")
 		}

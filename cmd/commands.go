@@ -444,7 +444,7 @@ func tokenCmd() *cobra.Command {
 func purgeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "purge",
-		Short: "Deletes revoked and/or expired tokens and codes (both when neither flag is given)",
+		Short: "Deletes revoked and/or expired tokens and codes, and expired sessions (both when neither flag is given)",
 		Args:  cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			revoked, _ := c.Flags().GetBool("revoked")
@@ -462,6 +462,6 @@ func purgeCmd() *cobra.Command {
 	}
 	addStoreFlags(c)
 	c.Flags().Bool("revoked", false, "delete revoked tokens and codes")
-	c.Flags().Bool("expired", false, "delete expired tokens and codes")
+	c.Flags().Bool("expired", false, "delete expired tokens, codes and browser sessions")
 	return c
 }
