@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
@@ -433,6 +434,48 @@ func TestAuthorizationCodeIsBoundToItsRedirectURI(t *testing.T) {
 		}
 		if f.dump() != before {
 			t.Fatal("refused exchanges changed the store")
+		}
+	})
+}
+
+// Two exchanges of one code racing: exactly one gets tokens, and since the code was
+// used twice, those tokens are revoked too.
+func TestConcurrentExchangesOfOneCodeIssueOnceAndRevokeIt(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, nil)
+		code := s.browser(t).codeFor(webQuery())
+		const n = 6
+		replies := make([]tokenReply, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				replies[i] = s.exchange("web", webSecret, url.Values{"code": {code}, "redirect_uri": {webCB}})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		var winner *tokenReply
+		for i, r := range replies {
+			switch {
+			case r.Status == http.StatusOK && winner != nil:
+				t.Fatal("two exchanges of one code succeeded")
+			case r.Status == http.StatusOK:
+				winner = &replies[i]
+			case r.Body["error"] != "invalid_grant":
+				t.Fatalf("a losing exchange: %d %v", r.Status, r.Body)
+			}
+		}
+		if winner == nil {
+			t.Fatal("no exchange succeeded")
+		}
+		_, cl := f.claims(winner.Body["access_token"].(string))
+		rec, err := f.st.GetAccessToken(context.Background(), cl["jti"].(string))
+		if err != nil || !rec.Revoked {
+			t.Errorf("the winner's token survived the code's reuse: %+v %v", rec, err)
 		}
 	})
 }
