@@ -363,7 +363,7 @@ func userCmd() *cobra.Command {
 
 	del := &cobra.Command{
 		Use:   "delete ID",
-		Short: "Deletes a user",
+		Short: "Deletes a user and ends their browser sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, args []string, t *target) error {
 			if err := t.store.DeleteUser(ctx, args[0]); err != nil {
@@ -371,6 +371,10 @@ func userCmd() *cobra.Command {
 					return fmt.Errorf("no user with id %s", args[0])
 				}
 				return err
+			}
+			// A deleted user must not stay signed in anywhere.
+			if _, err := t.store.DeleteUserSessions(ctx, authserver.DefaultProvider, args[0]); err != nil {
+				return fmt.Errorf("user %s deleted, but ending their browser sessions failed: %w", args[0], err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "Deleted user %s.\n", args[0])
 			return nil
