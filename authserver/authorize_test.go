@@ -326,7 +326,17 @@ func TestMetadataListsImplicitOnlyWhenEnabled(t *testing.T) {
 
 func TestAuthorizationCodeReuseFailsAndRevokesEveryTokenIssuedFromIt(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		s := browserSite(t, f, nil)
+		var mu sync.Mutex
+		var revokedEvents []map[string]any
+		s := browserSite(t, f, func(c *authserver.Config) {
+			c.OnEvent = func(_ context.Context, name string, data map[string]any) {
+				if name == authserver.EventTokenRevoked {
+					mu.Lock()
+					revokedEvents = append(revokedEvents, data)
+					mu.Unlock()
+				}
+			}
+		})
 		code := s.browser(t).codeFor(spaQuery())
 		ex := url.Values{"code": {code}, "redirect_uri": {spaCB}, "code_verifier": {verifier}}
 		first := s.exchange("spa", "", ex)
@@ -352,6 +362,12 @@ func TestAuthorizationCodeReuseFailsAndRevokesEveryTokenIssuedFromIt(t *testing.
 		again := f.post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rot.Body["refresh_token"].(string)}, "client_id": {"spa"}}, "", "")
 		if again.Status != http.StatusBadRequest {
 			t.Errorf("the rotated refresh token still works: %d", again.Status)
+		}
+		_, firstClaims := f.claims(first.Body["access_token"].(string))
+		mu.Lock()
+		defer mu.Unlock()
+		if len(revokedEvents) != 1 || revokedEvents[0]["token_id"] != firstClaims["jti"] || revokedEvents[0]["client_id"] != "spa" || revokedEvents[0]["user_id"] != f.userID {
+			t.Errorf("revocation events %v, want one for token %v", revokedEvents, firstClaims["jti"])
 		}
 	})
 }

@@ -96,6 +96,8 @@ func s256(verifier string) string {
 }
 
 // revokeCodeTokens revokes every token issued from a code that was presented again.
+// code may be as read before the exchange that used it, so its AccessTokenID is read
+// again for the event.
 func (s *Server) revokeCodeTokens(ctx context.Context, code *store.AuthCode, why string) {
 	if err := s.cfg.Store.RevokeAuthCodeTokens(ctx, code.ID); err != nil {
 		s.log.Error("revoking tokens of a reused authorization code", zap.String("reason", why), zap.Error(err))
@@ -103,7 +105,13 @@ func (s *Server) revokeCodeTokens(ctx context.Context, code *store.AuthCode, why
 	}
 	s.log.Warn("revoked tokens of a reused authorization code", zap.String("reason", why),
 		zap.String("client_id", code.ClientID), zap.String("user_id", code.UserID))
+	tokenID := code.AccessTokenID
+	if tokenID == "" {
+		if fresh, err := s.cfg.Store.GetAuthCode(ctx, code.ID); err == nil {
+			tokenID = fresh.AccessTokenID
+		}
+	}
 	s.emit(ctx, EventTokenRevoked, map[string]any{
-		"client_id": code.ClientID, "user_id": code.UserID, "reason": why,
+		"token_id": tokenID, "client_id": code.ClientID, "user_id": code.UserID, "reason": why,
 	})
 }

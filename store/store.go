@@ -112,6 +112,9 @@ type AuthCode struct {
 	Revoked             bool
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	// AccessTokenID is the access token the code was exchanged for, recorded by
+	// ExchangeAuthCode; empty until then.
+	AccessTokenID string
 }
 
 // SigningKey is a private signing key kept in the store so every node signs with it.

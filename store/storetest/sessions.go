@@ -223,9 +223,9 @@ func authCodeExchangeCases() []Case {
 			checkRefresh(t, s, r)
 			got, err := s.GetAuthCode(t.Context(), c.ID)
 			wantErr(t, "GetAuthCode", err, nil)
-			if !got.Revoked {
-				t.Fatal("the code is not marked used")
-			}
+			want := *c
+			want.Revoked, want.AccessTokenID = true, a.ID
+			same(t, "code", got, &want)
 		}},
 		{"ExchangeAuthCodeTwiceFailsWithAlreadyUsedAndStoresNothing", func(t *testing.T, s store.Store) {
 			client := withClient(t, s)
