@@ -176,7 +176,8 @@ http://127.0.0.1:%d {
 		scopes all orders:read
 	}
 	reverse_proxy %s
-}`, auth, issuer, sc.directive(), cb.URL, cb.URL, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
+}
+`, auth, issuer, sc.directive(), cb.URL, cb.URL, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
 
 		client := oauth2.Config{
 			ClientID:    "spa",
@@ -265,4 +266,32 @@ http://127.0.0.1:%d {
 			t.Fatalf("deny: callback got %v", q)
 		}
 	})
+}
+
+// TestImplicitGrantOptionReachesTheServer checks the Caddyfile wiring of implicit_grant:
+// the metadata lists response_type token only when it is set.
+func TestImplicitGrantOptionReachesTheServer(t *testing.T) {
+	for _, tc := range []struct {
+		option, want string
+	}{{"", "[code]"}, {"\n\t\timplicit_grant", "[code token]"}} {
+		t.Run("option="+strings.TrimSpace(tc.option), func(t *testing.T) {
+			sc := storeCase{"sqlite", filepath.Join(t.TempDir(), "oauth.db")}
+			port := freePort(t)
+			startCaddy(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:%d {
+	oauth_server {
+		%s%s
+	}
+}
+`, port, sc.directive(), tc.option))
+			r := call(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/.well-known/oauth-authorization-server", port), "", nil)
+			if got := fmt.Sprint(r.body["response_types_supported"]); got != tc.want {
+				t.Errorf("response_types_supported %s, want %s", got, tc.want)
+			}
+		})
+	}
 }
