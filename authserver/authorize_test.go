@@ -273,7 +273,7 @@ func TestApprovingWithoutTheSessionsCSRFTokenIsRefused(t *testing.T) {
 			header map[string]string
 		}{
 			"missing token":             {"", nil},
-			"wrong token":               {"x" + consent.csrf(t)[1:], nil},
+			"wrong token":               {tamper(consent.csrf(t)), nil},
 			"another session token":     {attackerToken, nil},
 			"right token, other origin": {consent.csrf(t), map[string]string{"Origin": "https://evil.example"}},
 		} {

@@ -243,3 +243,11 @@ func (s *site) exchange(clientID, secret string, form url.Values) tokenReply {
 	}
 	return s.do(req)
 }
+
+// tamper returns token with its first character changed, so it is surely wrong.
+func tamper(token string) string {
+	if token == "" || token[0] == 'x' {
+		return "y" + token[min(1, len(token)):]
+	}
+	return "x" + token[1:]
+}
