@@ -75,3 +75,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+func errUnsupportedResponseType(desc string) *Error {
+	return &Error{Code: "unsupported_response_type", Description: desc, Status: http.StatusBadRequest}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

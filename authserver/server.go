@@ -24,6 +24,9 @@ const (
 	PathScopes    = "/oauth/scopes"
 	PathMetadata  = "/.well-known/oauth-authorization-server"
 	PathJWKS      = "/.well-known/jwks.json"
+	PathAuthorize = "/oauth/authorize"
+	PathLogin     = "/oauth/login"
+	PathLogout    = "/oauth/logout"
 	grantClientCC = "client_credentials"
 	grantPassword = "password"
 	grantRefresh  = "refresh_token"
@@ -50,6 +53,12 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	PersonalTokenTTL time.Duration
+	// SessionTTL is how long a browser session lasts without being used. Default: 2h.
+	// However active, a session ends after 24h (or SessionTTL, if longer).
+	SessionTTL time.Duration
+	// ImplicitGrant enables response_type=token at the authorization endpoint (RFC 6749
+	// §4.2). Off by default: RFC 9700 §2.1.2 advises against it.
+	ImplicitGrant bool
 	// Providers maps a user provider name to its authenticator; clients name one.
 	Providers map[string]UserProvider
 	Logger    *zap.Logger
@@ -80,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PersonalTokenTTL <= 0 {
 		cfg.PersonalTokenTTL = 365 * 24 * time.Hour
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 2 * time.Hour
+	}
 	if cfg.Providers == nil {
 		cfg.Providers = map[string]UserProvider{}
 	}
@@ -103,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 // the next handler.
 func (s *Server) Handles(path string) bool {
 	switch path {
-	case PathToken, PathScopes, PathMetadata, PathJWKS:
+	case PathToken, PathScopes, PathMetadata, PathJWKS, PathAuthorize, PathLogin, PathLogout:
 		return true
 	}
 	return false
@@ -128,6 +140,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathScopes:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
+		}
+	case PathLogin:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+			s.serveLogin(w, r)
+		}
+	case PathLogout:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveLogout(w, r)
+		}
+	case PathAuthorize:
+		// Not HEAD: a GET here may issue a code.
+		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			s.serveAuthorize(w, r)
 		}
 	default:
 		http.NotFound(w, r)

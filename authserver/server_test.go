@@ -42,6 +42,7 @@ type fixture struct {
 	srv    *authserver.Server
 	userID string
 	dump   func() string // a fingerprint of every row, to prove bad input changes nothing
+	cfg    authserver.Config
 }
 
 // eachStore runs the test body once on SQLite and once on PostgreSQL.
@@ -101,13 +102,14 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := authserver.New(authserver.Config{Issuer: testIssuer, Store: st, Keys: ring, Scopes: cat})
+	cfg := authserver.Config{Issuer: testIssuer, Store: st, Keys: ring, Scopes: cat}
+	srv, err := authserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, st: st, ts: ts, srv: srv, userID: u.ID}
+	return &fixture{t: t, st: st, ts: ts, srv: srv, userID: u.ID, cfg: cfg}
 }
 
 type tokenReply struct {
@@ -434,8 +436,22 @@ func TestMetadataAndJWKS(t *testing.T) {
 			t.Errorf("metadata %v", md)
 		}
 		grants, _ := json.Marshal(md["grant_types_supported"])
-		if string(grants) != `["client_credentials","password","refresh_token"]` {
+		if string(grants) != `["authorization_code","client_credentials","password","refresh_token"]` {
 			t.Errorf("grant_types_supported %s", grants)
+		}
+		for k, want := range map[string]string{
+			"authorization_endpoint":                         testIssuer + "/oauth/authorize",
+			"response_types_supported":                       `["code"]`,
+			"code_challenge_methods_supported":               `["S256"]`,
+			"authorization_response_iss_parameter_supported": "true",
+		} {
+			got, _ := json.Marshal(md[k])
+			if s, ok := md[k].(string); ok {
+				got = []byte(s)
+			}
+			if string(got) != want {
+				t.Errorf("%s = %s, want %s", k, got, want)
+			}
 		}
 		resp, err = http.Get(f.ts.URL + authserver.PathJWKS)
 		if err != nil {

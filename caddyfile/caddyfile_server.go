@@ -34,6 +34,8 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		access_token_ttl   <duration>
 //		refresh_token_ttl  <duration>
 //		personal_token_ttl <duration>
+//		session_ttl        <duration>
+//		implicit_grant
 //		audience           <aud...>
 //		scope              <name> <description...>
 //		default_scope      <name...>
@@ -92,7 +94,12 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			default:
 				return d.Errf("signing_alg: %q is not ES256, RS256 or EdDSA", s.SigningAlg)
 			}
-		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl":
+		case "implicit_grant":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.ImplicitGrant = true
+		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl", "session_ttl":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
@@ -106,6 +113,8 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				s.AccessTokenTTL = caddy.Duration(dur)
 			case "refresh_token_ttl":
 				s.RefreshTokenTTL = caddy.Duration(dur)
+			case "session_ttl":
+				s.SessionTTL = caddy.Duration(dur)
 			default:
 				s.PersonalTokenTTL = caddy.Duration(dur)
 			}

@@ -54,6 +54,16 @@ type Server struct {
 	// PersonalTokenTTL is the lifetime of personal access tokens. Default: 8760h (1 year).
 	PersonalTokenTTL caddy.Duration `json:"personal_token_ttl,omitempty"`
 
+	// SessionTTL is how long a browser session (login at /oauth/login) lasts without
+	// being used. Default: 2h. However active, a session ends after 24h (or SessionTTL,
+	// if longer).
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+
+	// ImplicitGrant enables the implicit grant (response_type=token at
+	// /oauth/authorize, the token in the redirect's fragment, no refresh token). Default:
+	// off, as RFC 9700 advises.
+	ImplicitGrant bool `json:"implicit_grant,omitempty"`
+
 	// Audience is the `aud` of every access token. Default: the client id, as Laravel
 	// Passport does.
 	Audience []string `json:"audience,omitempty"`
@@ -173,6 +183,8 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		AccessTokenTTL:   accessTTL,
 		RefreshTokenTTL:  durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
 		PersonalTokenTTL: personalTTL,
+		SessionTTL:       durationOr(s.SessionTTL, 2*time.Hour),
+		ImplicitGrant:    s.ImplicitGrant,
 		Logger:           s.logger,
 		OnEvent:          s.emit,
 	})

@@ -112,6 +112,9 @@ type AuthCode struct {
 	Revoked             bool
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	// AccessTokenID is the access token the code was exchanged for, recorded by
+	// ExchangeAuthCode; empty until then.
+	AccessTokenID string
 }
 
 // SigningKey is a private signing key kept in the store so every node signs with it.
@@ -129,7 +132,7 @@ type SigningKey struct {
 type PurgeOptions struct {
 	// Revoked deletes revoked tokens and codes.
 	Revoked bool
-	// Expired deletes tokens and codes that expired before Now.
+	// Expired deletes tokens, codes and sessions that expired before Now.
 	Expired bool
 	Now     time.Time
 }
@@ -141,7 +144,11 @@ type Store interface {
 	UserStore
 	TokenStore
 	KeyStore
-	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
+	SessionStore
+	ConsentStore
+	AuthCodeExchangeStore
+	// Purge deletes revoked and/or expired tokens and codes (and, with Expired, expired
+	// sessions) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

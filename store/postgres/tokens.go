@@ -52,12 +52,12 @@ func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id`
 
 func scanCode(row pgx.Row, extra ...any) (*store.AuthCode, error) {
 	var c store.AuthCode
 	dest := append([]any{&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt}, extra...)
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -251,9 +251,9 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	fill(&c.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt)
+		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID)
 	return wrapErr("create authorization code", err)
 }
 

@@ -120,7 +120,7 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 }
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens and authorization
-// codes, in one transaction, and returns how many rows went. A zero opts.Now means now.
+// codes, and with Expired expired sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
 	var where string
 	var args []any
@@ -140,6 +140,18 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+where, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", table, err)
+			}
+			n, err := rowsAffected(res)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		if opts.Expired {
+			// Sessions are never revoked, only deleted at logout, so only expiry applies.
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, fmtTime(purgeNow(opts)))
+			if err != nil {
+				return fmt.Errorf("sessions: %w", err)
 			}
 			n, err := rowsAffected(res)
 			if err != nil {

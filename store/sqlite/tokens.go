@@ -68,13 +68,13 @@ func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id`
 
 func scanCode(sc scanner) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var scopes, created, expires string
 	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires); err != nil {
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires, &c.AccessTokenID); err != nil {
 		return nil, err
 	}
 	var err error
@@ -255,9 +255,9 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	fill(&c.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt))
+		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID)
 	return wrapErr("create authorization code", err)
 }
 
