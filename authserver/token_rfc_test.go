@@ -289,10 +289,12 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"issuer":                                    `"` + testIssuer + `"`,
 			"token_endpoint":                            `"` + testIssuer + `/oauth/token"`,
 			"jwks_uri":                                  `"` + testIssuer + `/.well-known/jwks.json"`,
-			"grant_types_supported":                     `["client_credentials","password","refresh_token"]`,
+			"authorization_endpoint":                    `"` + testIssuer + `/oauth/authorize"`,
+			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token"]`,
+			"code_challenge_methods_supported":          `["S256"]`,
 			"token_endpoint_auth_methods_supported":     `["client_secret_basic","client_secret_post","none"]`,
 			"scopes_supported":                          `["orders:read","orders:write","*"]`,
-			"response_types_supported":                  `[]`,
+			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
 		}
 		for k, v := range want {
@@ -301,7 +303,7 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			}
 		}
 		// Nothing is advertised that is not served yet.
-		for _, k := range []string{"authorization_endpoint", "introspection_endpoint", "revocation_endpoint", "code_challenge_methods_supported"} {
+		for _, k := range []string{"introspection_endpoint", "revocation_endpoint"} {
 			if _, has := md[k]; has {
 				t.Errorf("metadata advertises %s", k)
 			}
