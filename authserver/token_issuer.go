@@ -43,10 +43,12 @@ type grantSubject struct {
 	provider string
 	scopes   []string
 	name     string // personal access token name
+	grant    string // the grant type it comes through, for metrics
 }
 
 // issued is a minted token pair ready to be recorded.
 type issued struct {
+	grant    string
 	response *tokenResponse
 	access   *store.AccessToken
 	refresh  *store.RefreshToken
@@ -103,6 +105,7 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 		return nil, errUnavailable()
 	}
 	out := &issued{
+		grant:  sub.grant,
 		access: at,
 		response: &tokenResponse{
 			TokenType:   "Bearer",
@@ -155,8 +158,9 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 	return tok, nil
 }
 
-// announce emits the creation events of a recorded token pair.
+// announce counts and emits the creation events of a recorded token pair.
 func (s *Server) announce(ctx context.Context, tok *issued) {
+	s.metrics().TokenIssued(tok.grant)
 	s.emit(ctx, EventAccessTokenCreated, map[string]any{
 		"token_id": tok.access.ID, "client_id": tok.access.ClientID, "user_id": tok.access.UserID,
 	})
