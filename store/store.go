@@ -141,7 +141,9 @@ type Store interface {
 	UserStore
 	TokenStore
 	KeyStore
-	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
+	RevocationStore
+	// Purge deletes revoked and/or expired tokens and codes (with Expired, also revocation
+	// log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -161,7 +163,8 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// UpdateClientSecretHash replaces the stored secret hash (re-hashing an imported bcrypt secret).
 	UpdateClientSecretHash(ctx context.Context, id, secretHash string) error
-	// DeleteClient removes a client and every token and code issued to it; ErrNotFound if absent.
+	// DeleteClient removes a client and every token and code issued to it, recording its
+	// unexpired, unrevoked access tokens in the revocation log; ErrNotFound if absent.
 	DeleteClient(ctx context.Context, id string) error
 }
 

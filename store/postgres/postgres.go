@@ -49,6 +49,13 @@ type Store struct {
 	pool *pgxpool.Pool
 	// keyLock is the advisory lock key serialising signing-key changes in this schema.
 	keyLock int64
+	// logLock is the advisory lock key serialising revocation log writers in this schema.
+	logLock int64
+	// channel is the NOTIFY channel of this schema's revocation log.
+	channel string
+	// connConfig opens the listener's own connection.
+	connConfig *pgx.ConnConfig
+	listener   revocationListener
 }
 
 var _ store.Store = (*Store)(nil)
@@ -74,9 +81,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "caddy-oauth signing keys\x00%s\x00%s", db, schema)
-	return &Store{pool: pool, keyLock: int64(h.Sum64())}, nil
+	// Keys and the channel name are per database and schema: one database may hold
+	// several stores.
+	hash := func(what string) uint64 {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "caddy-oauth %s\x00%s\x00%s", what, db, schema)
+		return h.Sum64()
+	}
+	return &Store{
+		pool:       pool,
+		keyLock:    int64(hash("signing keys")),
+		logLock:    int64(hash("revocation log")),
+		channel:    fmt.Sprintf("caddy_oauth_revocations_%016x", hash("revocation channel")),
+		connConfig: cfg.ConnConfig,
+	}, nil
 }
 
 // Ping checks that the database answers.
@@ -89,6 +107,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.stopListener()
 	s.pool.Close()
 	return nil
 }

@@ -147,6 +147,20 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 			}
 			total += n
 		}
+		if opts.Expired {
+			// Entries of expired tokens are no use to a guard; the newest stays, so the
+			// highest seq, and with it every cursor handed out, remains known.
+			res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?
+				AND seq < (SELECT max(seq) FROM revocations)`, fmtTime(purgeNow(opts)))
+			if err != nil {
+				return fmt.Errorf("revocations: %w", err)
+			}
+			n, err := rowsAffected(res)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
 		return nil
 	})
 	if err != nil {

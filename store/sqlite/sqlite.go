@@ -79,6 +79,9 @@ type Store struct {
 	issue       chan *issueRequest
 	quit        chan struct{}
 	batcherDone chan struct{}
+
+	// revocations wakes the revocation feed's waiters after a revocation commits.
+	revocations store.Signal
 }
 
 var _ store.Store = (*Store)(nil)
