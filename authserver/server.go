@@ -113,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 // the next handler.
 func (s *Server) Handles(path string) bool {
 	switch path {
-	case PathToken, PathIntrospect, PathRevoke, PathScopes, PathMetadata, PathJWKS:
+	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS:
 		return true
 	}
 	return false
@@ -134,6 +134,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathRevoke:
 		if allowMethods(w, r, http.MethodPost) {
 			s.serveRevoke(w, r)
+		}
+	case PathRevocations:
+		if allowMethods(w, r, http.MethodGet) {
+			s.serveRevocations(w, r)
 		}
 	case PathMetadata:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
