@@ -62,6 +62,10 @@ type Config struct {
 	OnEvent func(ctx context.Context, name string, data map[string]any)
 	// Metrics, if set, counts tokens issued, introspections and revocations.
 	Metrics Metrics
+	// RevokePreviousTokens makes a new user token (password or refresh grant) revoke the
+	// user's other tokens for the same client, and their refresh tokens: one live grant
+	// per user and client. Personal access tokens are left alone.
+	RevokePreviousTokens bool
 }
 
 // Server serves the authorization server's endpoints.
