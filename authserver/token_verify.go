@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddyoauth/caddy-oauth/store"
 )
+
+// nbfLeeway is how far in the future a token's nbf may be: the clock skew tolerated
+// between the nodes of one store.
+const nbfLeeway = 5 * time.Second
 
 // verifiedAccess is an access token of ours whose signature, times, issuer and store
 // record all check out.
@@ -31,8 +36,10 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (*verified
 	if err := json.Unmarshal(payload, &c); err != nil || c.ID == "" || c.ClientID == "" {
 		return nil, nil
 	}
-	now := s.now().Unix()
-	if c.Expires <= now || c.NotBefore > now {
+	now := s.now()
+	// nbf is the issuing node's clock; another node sharing the store may run a little
+	// behind it. exp needs no leeway: it is checked against the stored expiry too.
+	if c.Expires <= now.Unix() || c.NotBefore > now.Add(nbfLeeway).Unix() {
 		return nil, nil
 	}
 	// With a configured issuer, a token naming another one (signed with a key shared by

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/oauth2"
@@ -75,8 +76,9 @@ const rsSecret = "rs-secret-0123456789abcdef"
 
 // authSite is a running Caddy with an authorization server.
 type authSite struct {
-	issuer string
-	sc     storeCase
+	issuer    string
+	sc        storeCase
+	caddyfile string
 }
 
 func (a *authSite) url(path string) string { return a.issuer + path }
@@ -122,7 +124,7 @@ http://127.0.0.1:%d {
 }`, port, issuer, sc.directive(), extra, svcSecret, appSecret)
 	takeEvents()
 	startCaddy(t, cf)
-	return &authSite{issuer: issuer, sc: sc}
+	return &authSite{issuer: issuer, sc: sc, caddyfile: cf}
 }
 
 // form posts a form with an Authorization header and returns the status and raw body.
@@ -366,4 +368,41 @@ func jwtClaims(t *testing.T, tok string) (map[string]any, map[string]any) {
 		}
 	}
 	return hdr, cl
+}
+
+// A config reload registers the metrics again on Caddy's new registry and restarts the
+// purger at its new interval; nothing may fail, and counts carry on.
+func TestConfigReloadKeepsIntrospectionAndMetricsWorking(t *testing.T) {
+	eachStore(t, func(t *testing.T, sc storeCase) {
+		a := startAuthSite(t, sc, "purge_interval 1h")
+		user := a.userToken(t)
+		if _, body, raw := a.introspect(t, user.AccessToken, basicAuth("rs", rsSecret)); body["active"] != true {
+			t.Fatalf("before reload: %s", raw)
+		}
+		before := metricValue(t, "caddy_oauth_introspections_total", map[string]string{"result": "active"})
+		reloaded := strings.Replace(a.caddyfile, "purge_interval 1h", "purge_interval 2h\n\t\trevoke_previous_tokens", 1)
+		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(reloaded), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := caddy.Load(cfg, true); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		// The old config's server closed its idle keep-alive connections.
+		http.DefaultClient.CloseIdleConnections()
+		if _, body, raw := a.introspect(t, user.AccessToken, basicAuth("rs", rsSecret)); body["active"] != true {
+			t.Fatalf("after reload: %s", raw)
+		}
+		if after := metricValue(t, "caddy_oauth_introspections_total", map[string]string{"result": "active"}); after != before+1 {
+			t.Fatalf("introspections_total went from %v to %v across the reload, want +1", before, after)
+		}
+		// The reloaded config's option is in force.
+		second := a.userToken(t)
+		if _, body, raw := a.introspect(t, user.AccessToken, basicAuth("rs", rsSecret)); body["active"] != false {
+			t.Fatalf("revoke_previous_tokens not applied after reload: %s", raw)
+		}
+		if _, body, _ := a.introspect(t, second.AccessToken, basicAuth("rs", rsSecret)); body["active"] != true {
+			t.Fatal("new token inactive")
+		}
+	})
 }
