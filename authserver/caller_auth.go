@@ -164,3 +164,11 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	}
 	return c, time.Unix(v.claims.Expires, 0), nil
 }
+
+// forget empties the cache, so a revocation made on this node is felt by the next
+// request at once (other nodes feel it within callerTTL).
+func (c *callerCache) forget() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}

@@ -117,6 +117,10 @@ func (s *Server) revokeRefresh(ctx context.Context, client *store.Client, token 
 // the token pair; tokenType says which of the pair was presented or retired.
 func (s *Server) revoked(ctx context.Context, reason, tokenType, tokenID, clientID, userID string) {
 	s.metrics().Revoked(reason)
+	if reason != reasonRotated {
+		// The token may be a resource server's own: stop taking it at its word.
+		s.callers.forget()
+	}
 	s.emit(ctx, EventTokenRevoked, map[string]any{
 		"token_id": tokenID, "token_type": tokenType, "client_id": clientID, "user_id": userID, "reason": reason,
 	})

@@ -1,6 +1,7 @@
 package authserver_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,6 +288,62 @@ func TestIntrospectRequestErrors(t *testing.T) {
 		req.Header.Set("Authorization", auth)
 		if r := f.do(req); r.Status != 405 {
 			t.Errorf("GET: %d", r.Status)
+		}
+	})
+}
+
+// clock is a settable time source for a server.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// A resource server's authentication is remembered, so its own token revoked elsewhere
+// (another node, the CLI) still works for at most ten seconds; revoked through this
+// server, it stops working at once.
+func TestIntrospectionCallerIsRememberedForTenSecondsAtMost(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	eachStoreWith(t, func(c *authserver.Config) { c.Now = clk.Now }, func(t *testing.T, f *fixture) {
+		target := f.ccToken("svc", ccSecret)
+		rs := f.ccToken("rs", rsSecret)
+		if r := f.introspect(target, bearer(rs)); r.Body["active"] != true {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		// Revoked behind the server's back, as another node would.
+		_, cl := f.claims(rs)
+		if err := f.st.RevokeAccessToken(context.Background(), cl["jti"].(string)); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.introspect(target, bearer(rs)); r.Status != 200 {
+			t.Fatalf("within the caller cache time: %d %s", r.Status, r.Raw)
+		}
+		clk.advance(11 * time.Second)
+		if r := f.introspect(target, bearer(rs)); r.Status != 401 {
+			t.Fatalf("revoked caller token accepted after 11s: %d %s", r.Status, r.Raw)
+		}
+
+		// Revoked through this server: refused at once.
+		rs2 := f.ccToken("rs", rsSecret)
+		if r := f.introspect(target, bearer(rs2)); r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if r := f.revoke(url.Values{"token": {rs2}}, basic("rs", rsSecret)); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if r := f.introspect(target, bearer(rs2)); r.Status != 401 {
+			t.Fatalf("caller token revoked here still accepted: %d %s", r.Status, r.Raw)
 		}
 	})
 }
