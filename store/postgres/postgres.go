@@ -20,6 +20,10 @@
 //   - Signing-key changes run in a transaction holding a transaction-scoped advisory lock
 //     (pg_advisory_xact_lock) keyed by database and schema, so nodes starting together
 //     create one key, and a partial unique index refuses a second current key anyway.
+//   - Revocations run in a transaction that also appends the revoked access tokens to
+//     the revocation log, under an advisory lock so entries become visible in seq order,
+//     and NOTIFYs a per-schema channel; a dedicated LISTEN connection, opened on first
+//     use, wakes the revocation feed's waiters on every node (revocations.go, listen.go).
 //   - The schema is migrated on Open with golang-migrate (see migrate.go).
 //
 // Beyond store.go: Create*, UpsertClient, RotateSigningKey and the like fill a zero
