@@ -17,6 +17,9 @@ type Error struct {
 	Status int
 	// basicChallenge adds WWW-Authenticate: Basic when the client tried Basic auth.
 	basicChallenge bool
+	// challenges are further WWW-Authenticate values, for endpoints that also accept a
+	// Bearer token from the caller (introspection, the revocation feed).
+	challenges []string
 	// retryAfter, in seconds, is sent with temporarily_unavailable.
 	retryAfter int
 }
@@ -56,6 +59,9 @@ func writeError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	if e.basicChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="oauth", charset="UTF-8"`)
+	}
+	for _, c := range e.challenges {
+		h.Add("WWW-Authenticate", c)
 	}
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.retryAfter))

@@ -17,6 +17,10 @@ type serverMetadata struct {
 	// AuthorizationResponseIss says authorization responses carry iss (RFC 9207).
 	AuthorizationResponseIss bool     `json:"authorization_response_iss_parameter_supported"`
 	TokenAuthSigningAlgs     []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
+	IntrospectionAuth        []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	RevocationAuth           []string `json:"revocation_endpoint_auth_methods_supported"`
 	ServiceDocumentation     string   `json:"service_documentation,omitempty"`
 	AccessTokenSigningAlgs   []string `json:"access_token_signing_alg_values_supported,omitempty"`
 }
@@ -35,6 +39,14 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		CodeChallengeMethods:     []string{"S256"},
 		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		AuthorizationResponseIss: true,
+		IntrospectionEndpoint:    iss + PathIntrospect,
+		// Besides Basic, a resource server may present a Bearer token it got by
+		// client_credentials; RFC 8414 has no registered name for that, so only Basic is
+		// listed.
+		IntrospectionAuth:  []string{"client_secret_basic"},
+		RevocationEndpoint: iss + PathRevoke,
+		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
+		RevocationAuth: []string{"client_secret_basic", "client_secret_post", "none"},
 	}
 	if s.cfg.ImplicitGrant {
 		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)

@@ -20,17 +20,20 @@ import (
 
 // Endpoint paths served by the Server.
 const (
-	PathToken     = "/oauth/token"
-	PathScopes    = "/oauth/scopes"
-	PathMetadata  = "/.well-known/oauth-authorization-server"
-	PathJWKS      = "/.well-known/jwks.json"
-	PathAuthorize = "/oauth/authorize"
-	PathLogin     = "/oauth/login"
-	PathLogout    = "/oauth/logout"
-	grantClientCC = "client_credentials"
-	grantPassword = "password"
-	grantRefresh  = "refresh_token"
-	grantAuthCode = "authorization_code"
+	PathToken       = "/oauth/token"
+	PathIntrospect  = "/oauth/introspect"
+	PathRevoke      = "/oauth/revoke"
+	PathRevocations = "/oauth/revocations"
+	PathScopes      = "/oauth/scopes"
+	PathMetadata    = "/.well-known/oauth-authorization-server"
+	PathJWKS        = "/.well-known/jwks.json"
+	PathAuthorize   = "/oauth/authorize"
+	PathLogin       = "/oauth/login"
+	PathLogout      = "/oauth/logout"
+	grantClientCC   = "client_credentials"
+	grantPassword   = "password"
+	grantRefresh    = "refresh_token"
+	grantAuthCode   = "authorization_code"
 )
 
 // Event names announced through Config.OnEvent.
@@ -66,13 +69,21 @@ type Config struct {
 	Now func() time.Time
 	// OnEvent, if set, is told about tokens created and revoked. Data never holds a token.
 	OnEvent func(ctx context.Context, name string, data map[string]any)
+	// Metrics, if set, counts tokens issued, introspections and revocations.
+	Metrics Metrics
+	// RevokePreviousTokens makes a new user token (password or refresh grant) revoke the
+	// user's other tokens for the same client, and their refresh tokens: one live grant
+	// per user and client. Personal access tokens are left alone.
+	RevokePreviousTokens bool
 }
 
 // Server serves the authorization server's endpoints.
 type Server struct {
-	cfg Config
-	log *zap.Logger
-	now func() time.Time
+	cfg       Config
+	log       *zap.Logger
+	now       func() time.Time
+	usernames usernameCache
+	callers   callerCache
 }
 
 // New checks the config and fills its defaults.
@@ -101,6 +112,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Issuer != "" {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -115,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 // the next handler.
 func (s *Server) Handles(path string) bool {
 	switch path {
-	case PathToken, PathScopes, PathMetadata, PathJWKS, PathAuthorize, PathLogin, PathLogout:
+	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
+		PathAuthorize, PathLogin, PathLogout:
 		return true
 	}
 	return false
@@ -129,6 +144,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveToken(w, r)
+	case PathIntrospect:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveIntrospect(w, r)
+		}
+	case PathRevoke:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveRevoke(w, r)
+		}
+	case PathRevocations:
+		if allowMethods(w, r, http.MethodGet) {
+			s.serveRevocations(w, r)
+		}
 	case PathMetadata:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveMetadata(w, r)
@@ -185,6 +212,9 @@ func (s *Server) issuerFor(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host
 }
+
+// metrics returns where counts go.
+func (s *Server) metrics() Metrics { return s.cfg.Metrics }
 
 func (s *Server) emit(ctx context.Context, name string, data map[string]any) {
 	if s.cfg.OnEvent != nil {

@@ -40,6 +40,8 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		scope              <name> <description...>
 //		default_scope      <name...>
 //		users              builtin
+//		revoke_previous_tokens
+//		purge_interval     <duration>
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -143,6 +145,21 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if kind != "builtin" {
 				return d.Errf("users: %q is not supported (only builtin)", kind)
 			}
+		case "revoke_previous_tokens":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.RevokePreviousTokens = true
+		case "purge_interval":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return d.Errf("purge_interval: %q is not a positive duration", raw)
+			}
+			s.PurgeInterval = caddy.Duration(dur)
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {

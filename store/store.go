@@ -147,8 +147,9 @@ type Store interface {
 	SessionStore
 	ConsentStore
 	AuthCodeExchangeStore
-	// Purge deletes revoked and/or expired tokens and codes (and, with Expired, expired
-	// sessions) and returns how many rows went.
+	RevocationStore
+	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
+	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -168,7 +169,8 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// UpdateClientSecretHash replaces the stored secret hash (re-hashing an imported bcrypt secret).
 	UpdateClientSecretHash(ctx context.Context, id, secretHash string) error
-	// DeleteClient removes a client and every token and code issued to it; ErrNotFound if absent.
+	// DeleteClient removes a client and every token and code issued to it, recording its
+	// unexpired, unrevoked access tokens in the revocation log; ErrNotFound if absent.
 	DeleteClient(ctx context.Context, id string) error
 }
 

@@ -133,7 +133,15 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 	if opts.Expired {
 		sessions = `expires_at < $1`
 	}
-	var n int64
+	// Log entries of expired tokens are no use to a guard; the newest stays, so the
+	// highest seq, and with it every cursor handed out, remains known.
+	logSQL := ""
+	if opts.Expired {
+		logSQL = `WITH l AS (DELETE FROM revocations WHERE expires_at < $1
+				AND seq < (SELECT max(seq) FROM revocations) RETURNING 1)
+			SELECT count(*) FROM l`
+	}
+	var n, logged int64
 	err := retry(ctx, func() error {
 		return s.pool.QueryRow(ctx, `WITH
 				r AS (DELETE FROM refresh_tokens WHERE `+where+` RETURNING 1),
@@ -143,6 +151,10 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM c) + (SELECT count(*) FROM s)`,
 			args...).Scan(&n)
 	})
+	if err == nil && opts.Expired {
+		err = s.pool.QueryRow(ctx, logSQL, purgeNow(opts)).Scan(&logged)
+		n += logged
+	}
 	if err != nil {
 		return 0, wrapErr("purge", err)
 	}

@@ -148,16 +148,25 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 			total += n
 		}
 		if opts.Expired {
+			cutoff := fmtTime(purgeNow(opts))
 			// Sessions are never revoked, only deleted at logout, so only expiry applies.
-			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, fmtTime(purgeNow(opts)))
-			if err != nil {
-				return fmt.Errorf("sessions: %w", err)
+			// Revocation log entries of expired tokens are no use to a guard; the newest
+			// stays, so the highest seq, and with it every cursor handed out, remains known.
+			for _, q := range []struct{ what, sql string }{
+				{"sessions", `DELETE FROM sessions WHERE expires_at < ?`},
+				{"revocations", `DELETE FROM revocations WHERE expires_at < ?
+					AND seq < (SELECT max(seq) FROM revocations)`},
+			} {
+				res, err := tx.ExecContext(ctx, q.sql, cutoff)
+				if err != nil {
+					return fmt.Errorf("%s: %w", q.what, err)
+				}
+				n, err := rowsAffected(res)
+				if err != nil {
+					return err
+				}
+				total += n
 			}
-			n, err := rowsAffected(res)
-			if err != nil {
-				return err
-			}
-			total += n
 		}
 		return nil
 	})
