@@ -77,7 +77,7 @@ func (s *Server) issuePersonalToken(ctx context.Context, issuer, userID, name st
 	if err != nil {
 		return nil, err
 	}
-	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider, scopes: granted, name: name}, s.cfg.PersonalTokenTTL, false)
+	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider, scopes: granted, name: name, grant: GrantPersonalAccess}, s.cfg.PersonalTokenTTL, false)
 	if oerr != nil {
 		return nil, oerr
 	}

@@ -30,6 +30,12 @@ type UserLookup interface {
 	UserExists(ctx context.Context, userID string) (bool, error)
 }
 
+// UsernameResolver is implemented by a UserProvider that can name a user from its id; the
+// introspection endpoint then answers with the username.
+type UsernameResolver interface {
+	Username(ctx context.Context, userID string) (string, error)
+}
+
 // BuiltinUsers authenticates against the users kept in the store (`users builtin`).
 type BuiltinUsers struct {
 	users store.UserStore
@@ -82,4 +88,13 @@ func (b *BuiltinUsers) UserExists(ctx context.Context, userID string) (bool, err
 		return false, err
 	}
 	return true, nil
+}
+
+// Username returns the user's email, the name built-in users log in with.
+func (b *BuiltinUsers) Username(ctx context.Context, userID string) (string, error) {
+	u, err := b.users.GetUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	return u.Email, nil
 }

@@ -40,7 +40,7 @@ func eachAppStore(t *testing.T, body func(t *testing.T, f *appFixture)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := newFixture(t, st)
+		f := newFixture(t, st, nil)
 		f.dump = func() string { return testdb.Fingerprint(t, "sqlite", path) }
 		body(t, newAppFixture(t, f, "sqlite", path))
 	})
@@ -50,7 +50,7 @@ func eachAppStore(t *testing.T, body func(t *testing.T, f *appFixture)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := newFixture(t, st)
+		f := newFixture(t, st, nil)
 		f.dump = func() string { return testdb.Fingerprint(t, "postgres", dsn) }
 		body(t, newAppFixture(t, f, "postgres", dsn))
 	})

@@ -35,6 +35,8 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		access_token_ttl   <duration>
 //		refresh_token_ttl  <duration>
 //		personal_token_ttl <duration>
+//		session_ttl        <duration>
+//		implicit_grant
 //		audience           <aud...>
 //		scope              <name> <description...>
 //		default_scope      <name...>
@@ -48,6 +50,8 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			per_ip       <n> | off
 //			window       <duration>
 //		}
+//		revoke_previous_tokens
+//		purge_interval     <duration>
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -118,7 +122,12 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			default:
 				return d.Errf("signing_alg: %q is not ES256, RS256 or EdDSA", s.SigningAlg)
 			}
-		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl":
+		case "implicit_grant":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.ImplicitGrant = true
+		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl", "session_ttl":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
@@ -132,6 +141,8 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				s.AccessTokenTTL = caddy.Duration(dur)
 			case "refresh_token_ttl":
 				s.RefreshTokenTTL = caddy.Duration(dur)
+			case "session_ttl":
+				s.SessionTTL = caddy.Duration(dur)
 			default:
 				s.PersonalTokenTTL = caddy.Duration(dur)
 			}
@@ -164,6 +175,21 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				return err
 			}
 			s.LoginThrottle = lt
+		case "revoke_previous_tokens":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.RevokePreviousTokens = true
+		case "purge_interval":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return d.Errf("purge_interval: %q is not a positive duration", raw)
+			}
+			s.PurgeInterval = caddy.Duration(dur)
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {

@@ -65,9 +65,9 @@ func eachStore(t *testing.T, body func(t *testing.T, e *env)) {
 	}
 }
 
-// run runs `caddy oauth args...` and returns its standard output and error; what went
+// oauthRun runs `caddy oauth args...` and returns its standard output and error; what went
 // to standard error is added to the error.
-func run(stdin string, args ...string) (string, error) {
+func oauthRun(stdin string, args ...string) (string, error) {
 	c := oauthcmd.NewCommand()
 	var out, errOut bytes.Buffer
 	c.SetOut(&out)
@@ -83,7 +83,7 @@ func run(stdin string, args ...string) (string, error) {
 
 func mustRun(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, err := run(stdin, args...)
+	out, err := oauthRun(stdin, args...)
 	if err != nil {
 		t.Fatalf("caddy oauth %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -136,7 +136,7 @@ func TestTokenCommandIssuesNamedTokenWithCatalogScopes(t *testing.T) {
 		ctx := context.Background()
 		userID := strings.TrimSpace(mustRun(t, "a long password\n", "user", "add", "--config", e.config, "--email", "pat@example.com", "--password-stdin"))
 		// No personal access client yet.
-		if _, err := run("", "token", "--config", e.config, "--user", userID, "--name", "ci"); err == nil || !strings.Contains(err.Error(), "no personal access client") {
+		if _, err := oauthRun("", "token", "--config", e.config, "--user", userID, "--name", "ci"); err == nil || !strings.Contains(err.Error(), "no personal access client") {
 			t.Fatalf("token before install: %v", err)
 		}
 		mustRun(t, "", "install", "--config", e.config)
@@ -190,7 +190,7 @@ func TestTokenCommandRefusesBadRequestsAndChangesNothing(t *testing.T) {
 			{[]string{"--user", userID, "--name", "x", "--provider", "admins"}, `provider "admins" is not configured`},
 		} {
 			args := append([]string{"token", "--config", e.config}, c.args...)
-			if out, err := run("", args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			if out, err := oauthRun("", args...); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%v: got %v (%s), want an error containing %q", c.args, err, out, c.want)
 			}
 		}
@@ -202,7 +202,7 @@ func TestTokenCommandRefusesBadRequestsAndChangesNothing(t *testing.T) {
 
 func TestClientCommandRefusesUnconfiguredProvider(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
-		if _, err := run("", "client", "--config", e.config, "--password", "--name", "X", "--provider", "admins"); err == nil || !strings.Contains(err.Error(), "no such user provider") {
+		if _, err := oauthRun("", "client", "--config", e.config, "--password", "--name", "X", "--provider", "admins"); err == nil || !strings.Contains(err.Error(), "no such user provider") {
 			t.Fatalf("got %v", err)
 		}
 		out := mustRun(t, "", "client", "--config", e.config, "--password", "--name", "Shop", "--provider", "customers", "--json")
