@@ -3,6 +3,7 @@ package authserver
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -91,13 +92,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is not available right now.", "temporarily_unavailable")
 		return
 	}
-	userID, err := provider.Authenticate(r.Context(), username, password)
-	if errors.Is(err, ErrInvalidCredentials) {
+	// The same throttled check as the password grant's (login_throttle.go).
+	userID, oerr := s.authenticateUser(r, DefaultProvider, provider, username, password)
+	switch {
+	case oerr != nil && oerr.Status == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(oerr.retryAfter))
+		s.showLoginForm(w, r, http.StatusTooManyRequests, returnTo, username, "Too many failed sign-ins. Wait a few minutes and try again.")
+		return
+	case oerr != nil && oerr.Code == "invalid_grant":
 		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, username, "The email or password is incorrect.")
 		return
-	}
-	if err != nil {
-		s.storeFailed(w, "authenticating user", err)
+	case oerr != nil:
+		s.storeFailed(w, "authenticating user", oerr)
 		return
 	}
 	if _, err := s.startSession(w, r, userID, DefaultProvider, username); err != nil {

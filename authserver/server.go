@@ -71,7 +71,11 @@ type Config struct {
 	// empty answer means the connection's peer. The Caddy glue passes Caddy's client IP,
 	// which honours trusted_proxies.
 	ClientIP func(r *http.Request) string
-	Logger   *zap.Logger
+	// FreshAPITokenCookie, if set, is the name of the HttpOnly cookie in which a
+	// logged-in browser receives a short-lived first-party token (Passport's
+	// CreateFreshApiToken) from GET /oauth/fresh-api-token. Empty: off.
+	FreshAPITokenCookie string
+	Logger              *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnEvent, if set, is told about tokens created and revoked. Data never holds a token.
@@ -92,6 +96,7 @@ type Server struct {
 	usernames usernameCache
 	callers   callerCache
 	throttle  LoginThrottle
+	api       *http.ServeMux // the JSON API (api.go)
 }
 
 // New checks the config and fills its defaults.
@@ -124,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics = nopMetrics{}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, throttle: cfg.LoginThrottle.withDefaults()}
+	s.api = s.apiRoutes()
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -138,10 +144,12 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handles(path string) bool {
 	switch path {
 	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
-		PathAuthorize, PathLogin, PathLogout:
+		PathAuthorize, PathLogin, PathLogout, PathDashboard:
 		return true
+	case PathFreshAPIToken:
+		return s.cfg.FreshAPITokenCookie != ""
 	}
-	return false
+	return isAPIPath(path)
 }
 
 // ServeHTTP routes a request to its endpoint.
@@ -189,7 +197,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveAuthorize(w, r)
 		}
+	case PathDashboard:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			s.serveDashboard(w, r)
+		}
+	case PathFreshAPIToken:
+		if s.cfg.FreshAPITokenCookie == "" {
+			http.NotFound(w, r)
+		} else if allowMethods(w, r, http.MethodGet) {
+			s.serveFreshAPIToken(w, r)
+		}
 	default:
+		if isAPIPath(r.URL.Path) {
+			s.api.ServeHTTP(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

@@ -45,6 +45,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			database sqlite <file> | postgres <dsn>
 //			query    <sql>
 //		}
+//		fresh_api_token_cookie <name>
 //		login_throttle {
 //			per_username <n> | off
 //			per_ip       <n> | off
@@ -169,6 +170,10 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				return err
 			}
 			s.Users = append(s.Users, u)
+		case "fresh_api_token_cookie":
+			if err := oneArg(d, &s.FreshAPITokenCookie); err != nil {
+				return err
+			}
 		case "login_throttle":
 			lt, err := parseLoginThrottle(d)
 			if err != nil {

@@ -161,3 +161,16 @@ func TestGuardCookieOption(t *testing.T) {
 		t.Fatal("cookie without a name accepted")
 	}
 }
+
+func TestFreshAPITokenCookieDirective(t *testing.T) {
+	var s Server
+	if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server {\n\tfresh_api_token_cookie api_token\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if s.FreshAPITokenCookie != "api_token" {
+		t.Fatalf("got %q", s.FreshAPITokenCookie)
+	}
+	if err := (&Server{}).UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server {\n\tfresh_api_token_cookie a b\n}")); err == nil {
+		t.Fatal("two names accepted")
+	}
+}

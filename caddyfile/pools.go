@@ -150,11 +150,17 @@ func acquirePurger(st store.Store, storeKey string, every time.Duration, log *za
 					return
 				case <-t.C:
 					n, err := st.Purge(ctx, store.PurgeOptions{Expired: true})
+					if err == nil {
+						// Ended login-throttling windows go too, as with caddy oauth purge.
+						var m int64
+						m, err = st.DeleteExpiredLoginFailures(ctx, time.Now())
+						n += m
+					}
 					switch {
 					case err != nil && ctx.Err() == nil:
 						log.Warn("purging expired tokens", zap.Error(err))
 					case n > 0:
-						log.Info("purged expired tokens, codes and revocation log entries", zap.Int64("deleted", n))
+						log.Info("purged expired tokens, codes, revocation log entries and login-throttling windows", zap.Int64("deleted", n))
 					}
 				}
 			}

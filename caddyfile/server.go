@@ -83,6 +83,12 @@ type Server struct {
 	// no provider use; if none is configured, a builtin one is added under that name.
 	Users []UserProviderConfig `json:"users,omitempty"`
 
+	// FreshAPITokenCookie, if set, turns on first-party cookie tokens (Passport's
+	// CreateFreshApiToken): GET /oauth/fresh-api-token gives a logged-in browser a
+	// 10-minute access token in an HttpOnly cookie of this name, and its CSRF value in
+	// the readable XSRF-TOKEN cookie, for oauth_guard's `cookie` option. Default: off.
+	FreshAPITokenCookie string `json:"fresh_api_token_cookie,omitempty"`
+
 	// LoginThrottle limits failed logins (password grant and login page) per username and
 	// per client IP. Default: 10 per username and 50 per IP in 15-minute windows.
 	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
@@ -249,6 +255,7 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		Providers:            providers,
 		LoginThrottle:        s.LoginThrottle.throttle(),
 		ClientIP:             caddyClientIP,
+		FreshAPITokenCookie:  s.FreshAPITokenCookie,
 		Logger:               s.logger,
 		OnEvent:              s.emit,
 		Metrics:              metrics,

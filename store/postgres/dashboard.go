@@ -57,23 +57,37 @@ type rowFunc func(dest ...any) error
 
 func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
 
-// RevokeClient revokes a client and everything issued to it, in one transaction. The
-// client row is locked first (FOR NO KEY UPDATE, which does not block issuing tokens to
-// it), then refresh tokens before access tokens, the order every statement here uses.
-func (s *Store) RevokeClient(ctx context.Context, id string) error {
-	err := retry(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `UPDATE clients SET revoked = true, updated_at = $2 WHERE id = $1`, id, now())
-			if err := oneRow(tag, err); err != nil {
-				return err
-			}
-			for _, table := range []string{"refresh_tokens", "access_tokens", "auth_codes"} {
-				if _, err := tx.Exec(ctx, `UPDATE `+table+` SET revoked = true WHERE client_id = $1 AND NOT revoked`, id); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-	return wrapErr(fmt.Sprintf("revoke client %q", id), err)
+// revokeClientSQL revokes a client, then its refresh tokens and codes, then its access
+// tokens (refresh tokens before access tokens, the order of every revoking statement).
+// Marking the client revoked takes a FOR NO KEY UPDATE lock, which does not block
+// issuing tokens to it.
+const revokeClientSQL = `WITH c AS (
+		UPDATE clients SET revoked = true, updated_at = $2 WHERE id = $1 RETURNING 1
+	), r AS (
+		UPDATE refresh_tokens SET revoked = true
+		WHERE client_id = $1 AND NOT revoked AND EXISTS (SELECT 1 FROM c)
+		RETURNING 1
+	), k AS (
+		UPDATE auth_codes SET revoked = true
+		WHERE client_id = $1 AND NOT revoked AND EXISTS (SELECT 1 FROM c)
+		RETURNING 1
+	), a AS (
+		UPDATE access_tokens SET revoked = true
+		WHERE client_id = $1 AND NOT revoked AND (SELECT count(*) FROM r) >= 0
+			AND (SELECT count(*) FROM k) >= 0 AND EXISTS (SELECT 1 FROM c)
+		RETURNING id, expires_at
+	)
+	SELECT (SELECT count(*) FROM c), ` + revokedArrays
+
+// RevokeClient revokes a client and everything issued to it, and logs the access tokens
+// it revoked in the revocation log, in one transaction.
+func (s *Store) RevokeClient(ctx context.Context, id string) ([]string, error) {
+	found, ids, err := s.revokeLogged(ctx, revokeClientSQL, id, now())
+	if err == nil && found == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("revoke client %q", id), err)
+	}
+	return ids, nil
 }

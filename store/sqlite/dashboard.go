@@ -61,19 +61,28 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// RevokeClient revokes a client and everything issued to it, in one transaction.
-func (s *Store) RevokeClient(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+// RevokeClient revokes a client and everything issued to it, and logs the access tokens
+// it revoked in the revocation log, in one transaction.
+func (s *Store) RevokeClient(ctx context.Context, id string) ([]string, error) {
+	revoked, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET revoked = 1, updated_at = ? WHERE id = ?`, fmtTime(now()), id)
 		if err := oneRow(res, err); err != nil {
-			return err
+			return nil, err
 		}
-		for _, table := range []string{"access_tokens", "refresh_tokens", "auth_codes"} {
+		for _, table := range []string{"refresh_tokens", "auth_codes"} {
 			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET revoked = 1 WHERE client_id = ? AND revoked = 0`, id); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
+			WHERE client_id = ? AND revoked = 0 RETURNING id, expires_at`, id))
 	})
-	return wrapErr(fmt.Sprintf("revoke client %q", id), err)
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("revoke client %q", id), err)
+	}
+	ids := make([]string, len(revoked))
+	for i, r := range revoked {
+		ids[i] = r.id
+	}
+	return ids, nil
 }

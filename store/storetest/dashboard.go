@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sort"
 	"testing"
 	"time"
 
@@ -74,7 +75,12 @@ func dashboardCases() []Case {
 			code := newCode(victim)
 			wantErr(t, "CreateAuthCode", s.CreateAuthCode(ctx, code), nil)
 			oa, or := issue(t, s, other, "u1", "fam-2", t0)
-			wantErr(t, "RevokeClient", s.RevokeClient(ctx, victim), nil)
+			ids, err := s.RevokeClient(ctx, victim)
+			wantErr(t, "RevokeClient", err, nil)
+			sort.Strings(ids)
+			want := []string{a1.ID, a2.ID}
+			sort.Strings(want)
+			same(t, "revoked ids", ids, want)
 			c, err := s.GetClient(ctx, victim)
 			wantErr(t, "GetClient", err, nil)
 			if !c.Revoked {
@@ -88,7 +94,18 @@ func dashboardCases() []Case {
 			}
 			checkAccess(t, s, oa)
 			checkRefresh(t, s, or)
-			wantErr(t, "RevokeClient of a missing client", s.RevokeClient(ctx, "nope"), store.ErrNotFound)
+			// Guards following the revocation feed learn of both access tokens.
+			entries, _, err := s.RevocationsAfter(ctx, 0, 100)
+			wantErr(t, "RevocationsAfter", err, nil)
+			logged := map[string]bool{}
+			for _, e := range entries {
+				logged[e.TokenID] = true
+			}
+			if !logged[a1.ID] || !logged[a2.ID] || logged[oa.ID] || len(entries) != 2 {
+				t.Fatalf("revocation log %+v, want %s and %s", entries, a1.ID, a2.ID)
+			}
+			_, err = s.RevokeClient(ctx, "nope")
+			wantErr(t, "RevokeClient of a missing client", err, store.ErrNotFound)
 		}},
 	}
 }

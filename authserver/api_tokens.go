@@ -1,0 +1,152 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// tokenJSON is an access token as the API shows it: its record, never the token.
+type tokenJSON struct {
+	ID         string    `json:"id"`
+	ClientID   string    `json:"client_id"`
+	ClientName string    `json:"client_name"`
+	Name       string    `json:"name,omitempty"`
+	Scopes     []string  `json:"scopes"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+func toTokenJSON(t *store.AccessToken, clientName string) tokenJSON {
+	sc := t.Scopes
+	if sc == nil {
+		sc = []string{}
+	}
+	return tokenJSON{ID: t.ID, ClientID: t.ClientID, ClientName: clientName, Name: t.Name,
+		Scopes: sc, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+}
+
+// userTokens lists the user's live tokens, personal ones or authorized applications'.
+func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, u apiUser, personal bool) {
+	toks, err := s.cfg.Store.ListUserTokens(r.Context(), u.provider, u.id, s.now())
+	if err != nil {
+		s.apiStoreFailed(w, "listing tokens", err)
+		return
+	}
+	out := []tokenJSON{}
+	for _, t := range toks {
+		// A personal access client's tokens without a name are first-party cookie
+		// tokens (fresh_api_token.go), not the user's personal tokens.
+		if t.Personal == personal && (!personal || t.Name != "") {
+			out = append(out, toTokenJSON(&t.AccessToken, t.ClientName))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listTokens is GET /oauth/tokens: the tokens of the applications the user authorized.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u apiUser) {
+	s.userTokens(w, r, u, false)
+}
+
+// listPersonalTokens is GET /oauth/personal-access-tokens.
+func (s *Server) listPersonalTokens(w http.ResponseWriter, r *http.Request, u apiUser) {
+	s.userTokens(w, r, u, true)
+}
+
+// deleteToken is DELETE /oauth/tokens/{id}: revoke one of the user's access tokens and the
+// refresh token issued with it.
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u apiUser) {
+	s.revokeUserToken(w, r, u, false)
+}
+
+// deletePersonalToken is DELETE /oauth/personal-access-tokens/{id}.
+func (s *Server) deletePersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) {
+	s.revokeUserToken(w, r, u, true)
+}
+
+// revokeUserToken revokes a live token of the user; with personalOnly, only a personal
+// access token. Anything else, someone else's token included, is 404.
+func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUser, personalOnly bool) {
+	ctx := r.Context()
+	t, err := s.cfg.Store.GetAccessToken(ctx, r.PathValue("id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.apiStoreFailed(w, "reading token", err)
+		return
+	}
+	if err != nil || t.UserID != u.id || t.Provider != u.provider || t.Revoked {
+		writeAPIError(w, http.StatusNotFound, "not_found", "no such token")
+		return
+	}
+	if personalOnly {
+		c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+		if err != nil {
+			s.apiStoreFailed(w, "reading client", err)
+			return
+		}
+		if !c.HasGrant(GrantPersonalAccess) {
+			writeAPIError(w, http.StatusNotFound, "not_found", "no such personal access token")
+			return
+		}
+	}
+	if err := s.cfg.Store.RevokeAccessToken(ctx, t.ID); err != nil {
+		s.apiStoreFailed(w, "revoking token", err)
+		return
+	}
+	s.revoked(ctx, reasonUser, hintAccessToken, t.ID, t.ClientID, t.UserID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// personalTokenInput is the body of POST /oauth/personal-access-tokens.
+type personalTokenInput struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+// createPersonalToken is POST /oauth/personal-access-tokens: the token is in this answer
+// only.
+func (s *Server) createPersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) {
+	var in personalTokenInput
+	if !readJSON(w, r, &in) {
+		return
+	}
+	errs := validationErrors{}
+	in.Name = strings.TrimSpace(in.Name)
+	switch {
+	case in.Name == "":
+		errs.add("name", "the name is required")
+	case len(in.Name) > maxTokenNameLen:
+		errs.add("name", "the name must be at most 255 bytes")
+	}
+	for _, sc := range cleanScopes(in.Scopes) {
+		switch {
+		case sc == scopes.Wildcard:
+			errs.add("scopes", "the scope * cannot be given to a personal access token")
+		case !s.cfg.Scopes.Defined(sc):
+			errs.add("scopes", "the scope "+quoteForError(sc)+" is not defined")
+		}
+	}
+	if len(errs) > 0 {
+		errs.write(w)
+		return
+	}
+	tok, err := s.issuePersonalToken(r.Context(), s.issuerFor(r), u.id, in.Name, in.Scopes, u.provider)
+	switch {
+	case errors.Is(err, ErrNoPersonalAccessClient):
+		s.log.Error("a user asked for a personal access token, but the provider has no personal access client; run `caddy oauth install`")
+		writeAPIError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "personal access tokens are not set up on this server")
+		return
+	case err != nil:
+		s.apiStoreFailed(w, "issuing personal access token", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"access_token": tok.Token,
+		"expires_in":   tok.ExpiresIn,
+		"token":        toTokenJSON(tok.Record, tok.ClientName),
+	})
+}
