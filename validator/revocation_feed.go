@@ -82,11 +82,13 @@ type RevocationFeed struct {
 	onCaughtUp  func(time.Duration)
 	now         func() time.Time
 
-	// set maps jti to its token's exp (unix seconds). Reads are lock-free (sync.Map is a
-	// concurrent hash-trie); the poll goroutine is the only writer, and a reset swaps in
-	// a whole new map.
-	set atomic.Pointer[sync.Map]
-	// size counts the ids in set, for logs and metrics.
+	// set maps jti to its token's exp (unix seconds). It is immutable once published:
+	// the poll goroutine, the only writer, builds a new map and swaps the pointer, so a
+	// request's lookup takes no lock and does not allocate (sync.Map would box the key
+	// into an interface on every lookup). Copying costs O(ids) per answer, and answers
+	// are rare next to requests.
+	set atomic.Pointer[map[string]int64]
+	// size is len(*set), for metrics.
 	size atomic.Int64
 
 	cursor    atomic.Pointer[string]
@@ -147,7 +149,7 @@ func NewRevocationFeed(opts RevocationFeedOptions) (*RevocationFeed, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.set.Store(new(sync.Map))
+	f.set.Store(&map[string]int64{})
 	empty := ""
 	f.cursor.Store(&empty)
 	f.lastOK.Store(time.Now().UnixNano())
@@ -161,7 +163,7 @@ func NewRevocationFeed(opts RevocationFeedOptions) (*RevocationFeed, error) {
 // Revoked reports whether the feed named jti as revoked. It takes no lock and does not
 // allocate, so it runs on every request.
 func (f *RevocationFeed) Revoked(jti string) bool {
-	_, ok := f.set.Load().Load(jti)
+	_, ok := (*f.set.Load())[jti]
 	return ok
 }
 
@@ -296,12 +298,15 @@ func (f *RevocationFeed) poll(ctx context.Context) error {
 // apply adds the answer's ids, or replaces the set with them for a snapshot.
 func (f *RevocationFeed) apply(ans *feedAnswer, replace bool) {
 	keepAfter := f.now().Add(-f.retention).Unix()
-	set := f.set.Load()
-	var n int64
+	var next map[string]int64
 	if replace {
-		set = new(sync.Map)
+		next = make(map[string]int64, len(ans.Revocations))
 	} else {
-		n = f.size.Load()
+		old := *f.set.Load()
+		next = make(map[string]int64, len(old)+len(ans.Revocations))
+		for k, v := range old {
+			next[k] = v
+		}
 	}
 	for _, r := range ans.Revocations {
 		if r.JTI == "" || (r.Exp.set && r.Exp.sec < keepAfter) {
@@ -311,14 +316,10 @@ func (f *RevocationFeed) apply(ans *feedAnswer, replace bool) {
 		if r.Exp.set {
 			exp = r.Exp.sec
 		}
-		if _, loaded := set.Swap(r.JTI, exp); !loaded {
-			n++
-		}
+		next[r.JTI] = exp
 	}
-	if replace {
-		f.set.Store(set)
-	}
-	f.size.Store(n)
+	f.set.Store(&next)
+	f.size.Store(int64(len(next)))
 	c := *ans.Cursor
 	f.cursor.Store(&c)
 	f.synced.Store(true)
@@ -332,16 +333,22 @@ func (f *RevocationFeed) sweep() {
 	}
 	f.lastSweep = now
 	keepAfter := now.Add(-f.retention).Unix()
-	set := f.set.Load()
-	var dropped int64
-	set.Range(func(k, v any) bool {
-		if v.(int64) < keepAfter {
-			set.Delete(k)
+	old := *f.set.Load()
+	dropped := 0
+	for _, exp := range old {
+		if exp < keepAfter {
 			dropped++
 		}
-		return true
-	})
-	if dropped > 0 {
-		f.size.Add(-dropped)
 	}
+	if dropped == 0 {
+		return
+	}
+	next := make(map[string]int64, len(old)-dropped)
+	for k, exp := range old {
+		if exp >= keepAfter {
+			next[k] = exp
+		}
+	}
+	f.set.Store(&next)
+	f.size.Store(int64(len(next)))
 }
