@@ -126,7 +126,11 @@ func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
 		in.timeout = DefaultIntrospectionTimeout
 	}
 	if in.client == nil {
-		in.client = &http.Client{Timeout: in.timeout}
+		// Many requests may miss at once (one call per distinct token); the default
+		// transport keeps only two idle connections per host and would reconnect for most.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		in.client = &http.Client{Timeout: in.timeout, Transport: tr}
 	}
 	if in.cacheTTL <= 0 {
 		in.cacheTTL = DefaultIntrospectionCacheTTL
