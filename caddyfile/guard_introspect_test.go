@@ -139,7 +139,8 @@ func TestGuardIntrospectionOnlyModeRefusesWith503WhenUnreachable(t *testing.T) {
 	ctx := newCaddyContext(t)
 	mk := func() *Guard {
 		g := &Guard{Introspect: &IntrospectConfig{URL: "http://127.0.0.1:1/oauth/introspect", ClientID: "edge", ClientSecret: "s",
-			Timeout: caddy.Duration(500 * time.Millisecond)}}
+			Timeout: caddy.Duration(500 * time.Millisecond)},
+			Revocations: &RevocationsConfig{URL: "http://127.0.0.1:1/oauth/revocations"}}
 		if err := g.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -168,9 +169,20 @@ func TestGuardIntrospectionOnlyModeRefusesWith503WhenUnreachable(t *testing.T) {
 	if got := counterValue(t, g.metrics.outcome[reasonUnavailable]) - before; got != 1 {
 		t.Fatalf("unavailable outcomes counted: %v, want 1", got)
 	}
-	// The registry the guard was provisioned with gathers cleanly (it is pedantic).
-	if _, err := ctx.GetMetricsRegistry().Gather(); err != nil {
+	// The registry the guard was provisioned with gathers cleanly (it is pedantic), with
+	// one feed series although two guards share the feed.
+	families, err := ctx.GetMetricsRegistry().Gather()
+	if err != nil {
 		t.Fatalf("gathering metrics: %v", err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() == "caddy_oauth_guard_revocation_feed_lag_seconds" {
+			found = len(f.GetMetric()) == 1
+		}
+	}
+	if !found {
+		t.Fatal("no single revocation feed lag series")
 	}
 }
 
