@@ -157,13 +157,9 @@ func (g *Guard) provisionIntrospection(repl *caddy.Replacer, local *lazyVerifier
 		Audiences:   g.Audience,
 		Leeway:      leeway,
 		RetryAfter:  validator.DefaultRetryAfter,
+		// Failures are logged once, by the guard's refusal (which carries the cause).
 		OnCall: func(took time.Duration, outcome string) {
 			g.metrics.observeIntrospection(took.Seconds(), outcome)
-		},
-		OnError: func(err error) {
-			if ce := g.logger.Check(zap.WarnLevel, "introspection failed; refusing with 503"); ce != nil {
-				ce.Write(zap.Error(err))
-			}
 		},
 	}
 	if local != nil {
