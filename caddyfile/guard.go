@@ -86,7 +86,8 @@ type Guard struct {
 	rules     []scopes.Rule
 	strip     []string
 	extra     [][2]string
-	verify    validator.Verifier
+	verify    *lazyVerifier      // the JWT check; nil with introspection only
+	check     validator.Verifier // what requests go through: verify, or an Introspector
 	feed      *validator.RevocationFeed
 	keysKey   string
 	cacheKey  string
@@ -186,14 +187,13 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 // provisionVerifiers builds the token check the options ask for: JWT, introspection,
 // or both, and the revocation feed.
 func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, size int64) error {
-	var local *lazyVerifier
 	if g.JWKS != "" {
 		var err error
-		local, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
+		g.verify, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
 		if err != nil {
 			return fmt.Errorf("oauth_guard: %w", err)
 		}
-		g.verify = local
+		g.check = g.verify
 	}
 	if g.Revocations != nil {
 		if err := g.provisionFeed(repl, leeway); err != nil {
@@ -201,7 +201,7 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 		}
 	}
 	if g.Introspect != nil {
-		if err := g.provisionIntrospection(repl, local, leeway, size); err != nil {
+		if err := g.provisionIntrospection(repl, g.verify, leeway, size); err != nil {
 			return err
 		}
 	}
@@ -244,7 +244,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if err != nil {
 		return g.refuse(w, err)
 	}
-	id, err := g.verify.Verify(r.Context(), token)
+	id, err := g.check.Verify(r.Context(), token)
 	if err != nil {
 		return g.refuse(w, err)
 	}

@@ -172,7 +172,7 @@ func (g *Guard) provisionIntrospection(repl *caddy.Replacer, local *lazyVerifier
 	if err != nil {
 		return fmt.Errorf("oauth_guard: introspect: %w", err)
 	}
-	g.verify = in
+	g.check = in
 	return nil
 }
 

@@ -93,7 +93,7 @@ func newCaddyContext(t *testing.T) caddy.Context {
 	return ctx
 }
 
-func TestGuardProvisionErrorsNameTheOption(t *testing.T) {
+func TestGuardIntrospectProvisionErrorsNameTheOption(t *testing.T) {
 	intro := func(mut func(*IntrospectConfig)) *IntrospectConfig {
 		ic := &IntrospectConfig{URL: "http://127.0.0.1:1/oauth/introspect", ClientID: "edge", ClientSecret: "s"}
 		if mut != nil {
