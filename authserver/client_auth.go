@@ -37,7 +37,9 @@ func readClientCredentials(r *http.Request, form url.Values) (clientCredentials,
 		return clientCredentials{id: uid, secret: usecret, basic: true}, nil
 	}
 	if r.Header.Get("Authorization") != "" {
-		return clientCredentials{}, errInvalidClient("unsupported client authentication scheme", false)
+		// The client tried the Authorization header, so the 401 must carry a challenge
+		// (RFC 6749 §5.2); Basic is the scheme we accept there.
+		return clientCredentials{}, errInvalidClient("unsupported client authentication scheme", true)
 	}
 	return clientCredentials{id: formID, secret: formSecret}, nil
 }

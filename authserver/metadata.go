@@ -26,7 +26,8 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		// No authorization endpoint is served yet, so no response type is supported.
 		ResponseTypesSupported: []string{},
 		GrantTypesSupported:    []string{grantClientCC, grantPassword, grantRefresh},
-		TokenAuthMethods:       []string{"client_secret_basic", "client_secret_post"},
+		// "none": a public client (no secret) presents only its client_id.
+		TokenAuthMethods: []string{"client_secret_basic", "client_secret_post", "none"},
 	}
 	if signer := s.cfg.Keys.Signer(); signer != nil {
 		md.AccessTokenSigningAlgs = []string{signer.Alg()}

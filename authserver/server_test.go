@@ -318,7 +318,7 @@ func TestPasswordGrantIssuesUserTokenAndRefreshToken(t *testing.T) {
 	})
 }
 
-func TestPasswordGrantRefusesWildcardForNobodyElse(t *testing.T) {
+func TestPasswordGrantMayRequestTheWildcard(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		r := f.post(url.Values{"grant_type": {"password"}, "username": {userEmail}, "password": {userPass}, "scope": {"*"}}, "app", pwSecret)
 		if r.Status != 200 || r.Body["scope"] != "*" {

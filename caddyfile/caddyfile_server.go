@@ -169,10 +169,16 @@ func parseClient(d *cfparse.Dispenser) (ClientConfig, error) {
 				return c, d.ArgErr()
 			}
 			c.Name = strings.Join(args, " ")
-		case "grants":
-			c.Grants = append(c.Grants, d.RemainingArgs()...)
-		case "redirect_uri":
-			c.RedirectURIs = append(c.RedirectURIs, d.RemainingArgs()...)
+		case "grants", "redirect_uri":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return c, d.Errf("client %s: %s: at least one value is required", c.ID, opt)
+			}
+			if opt == "grants" {
+				c.Grants = append(c.Grants, args...)
+			} else {
+				c.RedirectURIs = append(c.RedirectURIs, args...)
+			}
 		case "provider":
 			if err := oneArg(d, &c.Provider); err != nil {
 				return c, err

@@ -65,6 +65,15 @@ func (c ClientConfig) record(repl *caddy.Replacer) (*store.Client, error) {
 	if secret != "" && len(secret) < 16 {
 		return nil, errors.New("secret must be at least 16 characters")
 	}
+	if secret == "" {
+		// The token endpoint refuses these grants to public clients, so a client declared
+		// this way could never get a token: say so at start instead.
+		for _, g := range grants {
+			if g == "client_credentials" || g == "password" {
+				return nil, fmt.Errorf("grant %q needs a secret (a client without one is public)", g)
+			}
+		}
+	}
 	name := c.Name
 	if name == "" {
 		name = c.ID

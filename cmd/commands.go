@@ -75,11 +75,24 @@ func withTarget(run func(ctx context.Context, c *cobra.Command, args []string, t
 		}
 		t, err := openTarget(ctx, c)
 		if err != nil {
-			return err
+			return oneLine(err)
 		}
 		defer t.store.Close()
-		return run(ctx, c, args, t)
+		return oneLine(run(ctx, c, args, t))
 	}
+}
+
+// oneLine folds a multi-line error (pgx lists every address it tried, one per line) into
+// one line, so a failed command prints one clear line.
+func oneLine(err error) error {
+	if err == nil || !strings.ContainsAny(err.Error(), "\r\n") {
+		return err
+	}
+	fields := strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return errors.New(strings.Join(fields, "; "))
 }
 
 func installCmd() *cobra.Command {
@@ -92,8 +105,13 @@ func installCmd() *cobra.Command {
 			if err := keys.Bootstrap(ctx, t.store, ring, t.alg(), time.Hour); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			asJSON, _ := c.Flags().GetBool("json")
+			// With --json, stdout carries only the JSON, so scripts can parse it whole.
+			note := c.OutOrStdout()
+			if asJSON {
+				note = c.ErrOrStderr()
+			}
+			fmt.Fprintf(note, "Signing key %s (%s) ready.\n", ring.Signer().KeyID(), ring.Signer().Alg())
 			var made []clientOutput
 			for _, spec := range []clientSpec{
 				{kind: "personal", name: "Personal Access Client"},
@@ -197,7 +215,7 @@ type clientSpec struct {
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
 type clientOutput struct {
 	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret,omitempty"`
+	ClientSecret *string  `json:"client_secret"` // null for a public client
 	Name         string   `json:"name"`
 	Grants       []string `json:"grants"`
 	RedirectURIs []string `json:"redirect_uris"`
@@ -243,7 +261,10 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if err := st.CreateClient(ctx, rec); err != nil {
 		return clientOutput{}, fmt.Errorf("creating client: %w", err)
 	}
-	out := clientOutput{ClientID: rec.ID, ClientSecret: secret, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	out := clientOutput{ClientID: rec.ID, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	if secret != "" {
+		out.ClientSecret = &secret
+	}
 	if out.RedirectURIs == nil {
 		out.RedirectURIs = []string{}
 	}
@@ -252,8 +273,8 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 
 func printClient(w io.Writer, o clientOutput) {
 	fmt.Fprintf(w, "%s created.\n  Client ID:     %s\n", o.Name, o.ClientID)
-	if o.ClientSecret != "" {
-		fmt.Fprintf(w, "  Client secret: %s\n  (the secret is stored hashed and will not be shown again)\n", o.ClientSecret)
+	if o.ClientSecret != nil {
+		fmt.Fprintf(w, "  Client secret: %s\n  (the secret is stored hashed and will not be shown again)\n", *o.ClientSecret)
 	}
 }
 
