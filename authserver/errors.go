@@ -17,6 +17,9 @@ type Error struct {
 	Status int
 	// basicChallenge adds WWW-Authenticate: Basic when the client tried Basic auth.
 	basicChallenge bool
+	// challenges are further WWW-Authenticate values, for endpoints that also accept a
+	// Bearer token from the caller (introspection, the revocation feed).
+	challenges []string
 	// retryAfter, in seconds, is sent with temporarily_unavailable.
 	retryAfter int
 }
@@ -57,6 +60,9 @@ func writeError(w http.ResponseWriter, e *Error) {
 	if e.basicChallenge {
 		h.Set("WWW-Authenticate", `Basic realm="oauth", charset="UTF-8"`)
 	}
+	for _, c := range e.challenges {
+		h.Add("WWW-Authenticate", c)
+	}
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
@@ -75,3 +81,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+func errUnsupportedResponseType(desc string) *Error {
+	return &Error{Code: "unsupported_response_type", Description: desc, Status: http.StatusBadRequest}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -39,5 +39,5 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 		s.log.Error("authenticating user", zap.String("provider", providerName), zap.Error(err))
 		return nil, errUnavailable()
 	}
-	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted}, s.cfg.AccessTokenTTL, true)
+	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted, grant: grantPassword}, s.cfg.AccessTokenTTL, true)
 }

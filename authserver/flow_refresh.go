@@ -48,7 +48,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		}
 		granted = requested
 	}
-	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted}
+	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: grantRefresh}
 	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
 	if oerr != nil {
 		return nil, oerr
@@ -63,6 +63,9 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		s.log.Error("rotating refresh token", zap.Error(err))
 		return nil, errUnavailable()
 	}
+	// The presented refresh token is retired by the rotation: say so, then announce the
+	// new pair.
+	s.revoked(ctx, reasonRotated, hintRefreshToken, old.AccessTokenID, old.ClientID, old.UserID)
 	s.announce(ctx, tok)
 	return tok.response, nil
 }
@@ -73,7 +76,5 @@ func (s *Server) revokeFamily(ctx context.Context, rt *store.RefreshToken, why s
 		return
 	}
 	s.log.Warn("revoked refresh token family", zap.String("reason", why), zap.String("client_id", rt.ClientID), zap.String("user_id", rt.UserID))
-	s.emit(ctx, EventTokenRevoked, map[string]any{
-		"token_id": rt.AccessTokenID, "client_id": rt.ClientID, "user_id": rt.UserID, "reason": why,
-	})
+	s.revoked(ctx, reasonReuse, hintRefreshToken, rt.AccessTokenID, rt.ClientID, rt.UserID)
 }

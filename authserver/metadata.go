@@ -5,29 +5,53 @@ import "net/http"
 // serverMetadata is the RFC 8414 document; it lists only what this server really does.
 type serverMetadata struct {
 	Issuer                 string   `json:"issuer"`
+	AuthorizationEndpoint  string   `json:"authorization_endpoint"`
 	TokenEndpoint          string   `json:"token_endpoint"`
 	JWKSURI                string   `json:"jwks_uri"`
 	ScopesSupported        []string `json:"scopes_supported"`
 	ResponseTypesSupported []string `json:"response_types_supported"`
 	GrantTypesSupported    []string `json:"grant_types_supported"`
+	ResponseModesSupported []string `json:"response_modes_supported"`
+	CodeChallengeMethods   []string `json:"code_challenge_methods_supported"`
 	TokenAuthMethods       []string `json:"token_endpoint_auth_methods_supported"`
-	TokenAuthSigningAlgs   []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
-	ServiceDocumentation   string   `json:"service_documentation,omitempty"`
-	AccessTokenSigningAlgs []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	// AuthorizationResponseIss says authorization responses carry iss (RFC 9207).
+	AuthorizationResponseIss bool     `json:"authorization_response_iss_parameter_supported"`
+	TokenAuthSigningAlgs     []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
+	IntrospectionAuth        []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	RevocationAuth           []string `json:"revocation_endpoint_auth_methods_supported"`
+	ServiceDocumentation     string   `json:"service_documentation,omitempty"`
+	AccessTokenSigningAlgs   []string `json:"access_token_signing_alg_values_supported,omitempty"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	iss := s.issuerFor(r)
 	md := serverMetadata{
-		Issuer:          iss,
-		TokenEndpoint:   iss + PathToken,
-		JWKSURI:         iss + PathJWKS,
-		ScopesSupported: append(s.cfg.Scopes.Names(), "*"),
-		// No authorization endpoint is served yet, so no response type is supported.
-		ResponseTypesSupported: []string{},
-		GrantTypesSupported:    []string{grantClientCC, grantPassword, grantRefresh},
-		// "none": a public client (no secret) presents only its client_id.
-		TokenAuthMethods: []string{"client_secret_basic", "client_secret_post", "none"},
+		Issuer:                   iss,
+		AuthorizationEndpoint:    iss + PathAuthorize,
+		TokenEndpoint:            iss + PathToken,
+		JWKSURI:                  iss + PathJWKS,
+		ScopesSupported:          append(s.cfg.Scopes.Names(), "*"),
+		ResponseTypesSupported:   []string{responseCode},
+		ResponseModesSupported:   []string{"query"},
+		GrantTypesSupported:      []string{grantAuthCode, grantClientCC, grantPassword, grantRefresh},
+		CodeChallengeMethods:     []string{"S256"},
+		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
+		AuthorizationResponseIss: true,
+		IntrospectionEndpoint:    iss + PathIntrospect,
+		// Besides Basic, a resource server may present a Bearer token it got by
+		// client_credentials; RFC 8414 has no registered name for that, so only Basic is
+		// listed.
+		IntrospectionAuth:  []string{"client_secret_basic"},
+		RevocationEndpoint: iss + PathRevoke,
+		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
+		RevocationAuth: []string{"client_secret_basic", "client_secret_post", "none"},
+	}
+	if s.cfg.ImplicitGrant {
+		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)
+		md.ResponseModesSupported = append(md.ResponseModesSupported, "fragment")
+		md.GrantTypesSupported = append(md.GrantTypesSupported, "implicit")
 	}
 	if signer := s.cfg.Keys.Signer(); signer != nil {
 		md.AccessTokenSigningAlgs = []string{signer.Alg()}

@@ -44,7 +44,7 @@ func (s *Server) IssuePersonalToken(ctx context.Context, userID, name string, re
 	if issuer == "" {
 		return nil, errors.New("issuing a token outside a request needs the server's issuer to be configured")
 	}
-	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider, scopes: granted, name: name}, s.cfg.PersonalTokenTTL, false)
+	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider, scopes: granted, name: name, grant: GrantPersonalAccess}, s.cfg.PersonalTokenTTL, false)
 	if oerr != nil {
 		return nil, oerr
 	}

@@ -20,14 +20,20 @@ import (
 
 // Endpoint paths served by the Server.
 const (
-	PathToken     = "/oauth/token"
-	PathScopes    = "/oauth/scopes"
-	PathMetadata  = "/.well-known/oauth-authorization-server"
-	PathJWKS      = "/.well-known/jwks.json"
-	grantClientCC = "client_credentials"
-	grantPassword = "password"
-	grantRefresh  = "refresh_token"
-	grantAuthCode = "authorization_code"
+	PathToken       = "/oauth/token"
+	PathIntrospect  = "/oauth/introspect"
+	PathRevoke      = "/oauth/revoke"
+	PathRevocations = "/oauth/revocations"
+	PathScopes      = "/oauth/scopes"
+	PathMetadata    = "/.well-known/oauth-authorization-server"
+	PathJWKS        = "/.well-known/jwks.json"
+	PathAuthorize   = "/oauth/authorize"
+	PathLogin       = "/oauth/login"
+	PathLogout      = "/oauth/logout"
+	grantClientCC   = "client_credentials"
+	grantPassword   = "password"
+	grantRefresh    = "refresh_token"
+	grantAuthCode   = "authorization_code"
 )
 
 // Event names announced through Config.OnEvent.
@@ -50,6 +56,12 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	PersonalTokenTTL time.Duration
+	// SessionTTL is how long a browser session lasts without being used. Default: 2h.
+	// However active, a session ends after 24h (or SessionTTL, if longer).
+	SessionTTL time.Duration
+	// ImplicitGrant enables response_type=token at the authorization endpoint (RFC 6749
+	// §4.2). Off by default: RFC 9700 §2.1.2 advises against it.
+	ImplicitGrant bool
 	// Providers maps a user provider name to its authenticator; clients name one.
 	Providers map[string]UserProvider
 	Logger    *zap.Logger
@@ -57,13 +69,21 @@ type Config struct {
 	Now func() time.Time
 	// OnEvent, if set, is told about tokens created and revoked. Data never holds a token.
 	OnEvent func(ctx context.Context, name string, data map[string]any)
+	// Metrics, if set, counts tokens issued, introspections and revocations.
+	Metrics Metrics
+	// RevokePreviousTokens makes a new user token (password or refresh grant) revoke the
+	// user's other tokens for the same client, and their refresh tokens: one live grant
+	// per user and client. Personal access tokens are left alone.
+	RevokePreviousTokens bool
 }
 
 // Server serves the authorization server's endpoints.
 type Server struct {
-	cfg Config
-	log *zap.Logger
-	now func() time.Time
+	cfg       Config
+	log       *zap.Logger
+	now       func() time.Time
+	usernames usernameCache
+	callers   callerCache
 }
 
 // New checks the config and fills its defaults.
@@ -80,6 +100,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PersonalTokenTTL <= 0 {
 		cfg.PersonalTokenTTL = 365 * 24 * time.Hour
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 2 * time.Hour
+	}
 	if cfg.Providers == nil {
 		cfg.Providers = map[string]UserProvider{}
 	}
@@ -88,6 +111,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Issuer != "" {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {
@@ -103,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 // the next handler.
 func (s *Server) Handles(path string) bool {
 	switch path {
-	case PathToken, PathScopes, PathMetadata, PathJWKS:
+	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
+		PathAuthorize, PathLogin, PathLogout:
 		return true
 	}
 	return false
@@ -117,6 +144,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveToken(w, r)
+	case PathIntrospect:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveIntrospect(w, r)
+		}
+	case PathRevoke:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveRevoke(w, r)
+		}
+	case PathRevocations:
+		if allowMethods(w, r, http.MethodGet) {
+			s.serveRevocations(w, r)
+		}
 	case PathMetadata:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveMetadata(w, r)
@@ -128,6 +167,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathScopes:
 		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
+		}
+	case PathLogin:
+		if allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+			s.serveLogin(w, r)
+		}
+	case PathLogout:
+		if allowMethods(w, r, http.MethodPost) {
+			s.serveLogout(w, r)
+		}
+	case PathAuthorize:
+		// Not HEAD: a GET here may issue a code.
+		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			s.serveAuthorize(w, r)
 		}
 	default:
 		http.NotFound(w, r)
@@ -160,6 +212,9 @@ func (s *Server) issuerFor(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host
 }
+
+// metrics returns where counts go.
+func (s *Server) metrics() Metrics { return s.cfg.Metrics }
 
 func (s *Server) emit(ctx context.Context, name string, data map[string]any) {
 	if s.cfg.OnEvent != nil {

@@ -29,6 +29,7 @@ import (
 const (
 	ccSecret   = "cc-secret-0123456789abcdef"
 	pwSecret   = "pw-secret-0123456789abcdef"
+	rsSecret   = "rs-secret-0123456789abcdef"
 	userEmail  = "ada@example.com"
 	userPass   = "correct horse battery"
 	testIssuer = "https://auth.test"
@@ -36,23 +37,30 @@ const (
 
 // fixture is a server on a real store with one client of each kind and one user.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	st     store.Store
 	ts     *httptest.Server
 	srv    *authserver.Server
 	userID string
 	dump   func() string // a fingerprint of every row, to prove bad input changes nothing
+	ring   *keys.Ring
+	cfg    authserver.Config // as the server was built, for a second server on the same state
 }
 
 // eachStore runs the test body once on SQLite and once on PostgreSQL.
 func eachStore(t *testing.T, body func(t *testing.T, f *fixture)) {
+	eachStoreWith(t, nil, body)
+}
+
+// eachStoreWith is eachStore with a change to the server's config (events, metrics).
+func eachStoreWith(t *testing.T, configure func(*authserver.Config), body func(t *testing.T, f *fixture)) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := testdb.SQLitePath(t)
 		st, err := sqlite.Open(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := newFixture(t, st)
+		f := newFixture(t, st, configure)
 		f.dump = func() string { return testdb.Fingerprint(t, "sqlite", path) }
 		body(t, f)
 	})
@@ -62,13 +70,13 @@ func eachStore(t *testing.T, body func(t *testing.T, f *fixture)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := newFixture(t, st)
+		f := newFixture(t, st, configure)
 		f.dump = func() string { return testdb.Fingerprint(t, "postgres", dsn) }
 		body(t, f)
 	})
 }
 
-func newFixture(t *testing.T, st store.Store) *fixture {
+func newFixture(t testing.TB, st store.Store, configure func(*authserver.Config)) *fixture {
 	t.Helper()
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
@@ -88,6 +96,10 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 		{ID: "svc", Name: "Service", SecretHash: authserver.HashSecret(ccSecret), Grants: []string{"client_credentials"}, CreatedAt: now, UpdatedAt: now},
 		{ID: "app", Name: "App", SecretHash: authserver.HashSecret(pwSecret), Grants: []string{"password", "refresh_token"}, CreatedAt: now, UpdatedAt: now},
 		{ID: "other", Name: "Other", SecretHash: authserver.HashSecret(pwSecret), Grants: []string{"password", "refresh_token"}, CreatedAt: now, UpdatedAt: now},
+		// rs is a resource server allowed to introspect; it may also get user tokens by
+		// password, which must never let it introspect.
+		{ID: "rs", Name: "Resource server", SecretHash: authserver.HashSecret(rsSecret), Grants: []string{"client_credentials", "password"}, Introspect: true, CreatedAt: now, UpdatedAt: now},
+		{ID: "pub", Name: "Public", Grants: []string{"refresh_token"}, Introspect: true, CreatedAt: now, UpdatedAt: now},
 	} {
 		if err := st.CreateClient(ctx, c); err != nil {
 			t.Fatal(err)
@@ -101,13 +113,17 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := authserver.New(authserver.Config{Issuer: testIssuer, Store: st, Keys: ring, Scopes: cat})
+	cfg := authserver.Config{Issuer: testIssuer, Store: st, Keys: ring, Scopes: cat}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := authserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, st: st, ts: ts, srv: srv, userID: u.ID}
+	return &fixture{t: t, st: st, ts: ts, srv: srv, userID: u.ID, ring: ring, cfg: cfg}
 }
 
 type tokenReply struct {
@@ -433,9 +449,38 @@ func TestMetadataAndJWKS(t *testing.T) {
 		if md["issuer"] != testIssuer || md["token_endpoint"] != testIssuer+"/oauth/token" || md["jwks_uri"] != testIssuer+"/.well-known/jwks.json" {
 			t.Errorf("metadata %v", md)
 		}
+		for k, want := range map[string]string{
+			"introspection_endpoint":                        testIssuer + "/oauth/introspect",
+			"introspection_endpoint_auth_methods_supported": `["client_secret_basic"]`,
+			"revocation_endpoint":                           testIssuer + "/oauth/revoke",
+			"revocation_endpoint_auth_methods_supported":    `["client_secret_basic","client_secret_post","none"]`,
+		} {
+			got, _ := md[k].(string)
+			if got == "" {
+				raw, _ := json.Marshal(md[k])
+				got = string(raw)
+			}
+			if got != want {
+				t.Errorf("%s = %s, want %s", k, got, want)
+			}
+		}
 		grants, _ := json.Marshal(md["grant_types_supported"])
-		if string(grants) != `["client_credentials","password","refresh_token"]` {
+		if string(grants) != `["authorization_code","client_credentials","password","refresh_token"]` {
 			t.Errorf("grant_types_supported %s", grants)
+		}
+		for k, want := range map[string]string{
+			"authorization_endpoint":                         testIssuer + "/oauth/authorize",
+			"response_types_supported":                       `["code"]`,
+			"code_challenge_methods_supported":               `["S256"]`,
+			"authorization_response_iss_parameter_supported": "true",
+		} {
+			got, _ := json.Marshal(md[k])
+			if s, ok := md[k].(string); ok {
+				got = []byte(s)
+			}
+			if string(got) != want {
+				t.Errorf("%s = %s, want %s", k, got, want)
+			}
 		}
 		resp, err = http.Get(f.ts.URL + authserver.PathJWKS)
 		if err != nil {

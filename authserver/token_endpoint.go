@@ -44,6 +44,8 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 		handle = s.passwordGrant
 	case grantRefresh:
 		handle = s.refreshGrant
+	case grantAuthCode:
+		handle = s.authorizationCodeGrant
 	default:
 		return nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
 	}

@@ -43,10 +43,12 @@ type grantSubject struct {
 	provider string
 	scopes   []string
 	name     string // personal access token name
+	grant    string // the grant type it comes through, for metrics
 }
 
 // issued is a minted token pair ready to be recorded.
 type issued struct {
+	grant    string
 	response *tokenResponse
 	access   *store.AccessToken
 	refresh  *store.RefreshToken
@@ -103,6 +105,7 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 		return nil, errUnavailable()
 	}
 	out := &issued{
+		grant:  sub.grant,
 		access: at,
 		response: &tokenResponse{
 			TokenType:   "Bearer",
@@ -155,8 +158,13 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 	return tok, nil
 }
 
-// announce emits the creation events of a recorded token pair.
+// announce counts and emits the creation events of a recorded token pair, after
+// revoking the tokens it supersedes when so configured.
 func (s *Server) announce(ctx context.Context, tok *issued) {
+	s.metrics().TokenIssued(tok.grant)
+	if s.cfg.RevokePreviousTokens && tok.access.UserID != "" && tok.access.Name == "" {
+		s.supersede(ctx, tok.access)
+	}
 	s.emit(ctx, EventAccessTokenCreated, map[string]any{
 		"token_id": tok.access.ID, "client_id": tok.access.ClientID, "user_id": tok.access.UserID,
 	})
@@ -178,4 +186,19 @@ func (s *Server) resolveScopes(requested string, allowWildcard bool) ([]string, 
 		return nil, errInvalidScope(err.Error())
 	}
 	return granted, nil
+}
+
+// supersede revokes the user's other tokens for the client of at (RevokePreviousTokens).
+// The new token is already stored and is answered either way: a failure here leaves the
+// older tokens as valid as they were, which is logged.
+func (s *Server) supersede(ctx context.Context, at *store.AccessToken) {
+	ids, err := s.cfg.Store.RevokeOtherTokens(ctx, at.UserID, at.ClientID, at.ID)
+	if err != nil {
+		s.log.Error("revoking the tokens a new token supersedes", zap.String("client_id", at.ClientID),
+			zap.String("user_id", at.UserID), zap.Error(err))
+		return
+	}
+	for _, id := range ids {
+		s.revoked(ctx, reasonSuperseded, hintAccessToken, id, at.ClientID, at.UserID)
+	}
 }

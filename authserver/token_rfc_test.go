@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
-	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/scopes"
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -86,7 +85,7 @@ func (f *fixture) srvKid(t *testing.T) string {
 // A configured audience replaces the client id in aud.
 func TestConfiguredAudienceIsTheAud(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		srv, err := authserver.New(authserver.Config{Issuer: testIssuer, Audience: []string{"https://api.test", "billing"}, Store: f.st, Keys: f.ring(t), Scopes: f.catalog(t)})
+		srv, err := authserver.New(authserver.Config{Issuer: testIssuer, Audience: []string{"https://api.test", "billing"}, Store: f.st, Keys: f.ring, Scopes: f.catalog(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,10 +288,12 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"issuer":                                    `"` + testIssuer + `"`,
 			"token_endpoint":                            `"` + testIssuer + `/oauth/token"`,
 			"jwks_uri":                                  `"` + testIssuer + `/.well-known/jwks.json"`,
-			"grant_types_supported":                     `["client_credentials","password","refresh_token"]`,
+			"authorization_endpoint":                    `"` + testIssuer + `/oauth/authorize"`,
+			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token"]`,
+			"code_challenge_methods_supported":          `["S256"]`,
 			"token_endpoint_auth_methods_supported":     `["client_secret_basic","client_secret_post","none"]`,
 			"scopes_supported":                          `["orders:read","orders:write","*"]`,
-			"response_types_supported":                  `[]`,
+			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
 		}
 		for k, v := range want {
@@ -300,10 +301,12 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 				t.Errorf("%s = %s, want %s", k, md[k], v)
 			}
 		}
-		// Nothing is advertised that is not served yet.
-		for _, k := range []string{"authorization_endpoint", "introspection_endpoint", "revocation_endpoint", "code_challenge_methods_supported"} {
-			if _, has := md[k]; has {
-				t.Errorf("metadata advertises %s", k)
+		for k, v := range map[string]string{
+			"introspection_endpoint": `"` + testIssuer + `/oauth/introspect"`,
+			"revocation_endpoint":    `"` + testIssuer + `/oauth/revoke"`,
+		} {
+			if string(md[k]) != v {
+				t.Errorf("%s = %s, want %s", k, md[k], v)
 			}
 		}
 		// Every advertised grant really works at the token endpoint (no unsupported_grant_type).
@@ -315,16 +318,6 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			}
 		}
 	})
-}
-
-// ring loads the fixture's signing keys from its store.
-func (f *fixture) ring(t *testing.T) *keys.Ring {
-	t.Helper()
-	ring := &keys.Ring{}
-	if err := keys.Reload(context.Background(), f.st, ring, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	return ring
 }
 
 // catalog is the fixture's scope catalog.

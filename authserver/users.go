@@ -22,6 +22,12 @@ type UserProvider interface {
 	Authenticate(ctx context.Context, username, password string) (userID string, err error)
 }
 
+// UsernameResolver is implemented by a UserProvider that can name a user from its id; the
+// introspection endpoint then answers with the username.
+type UsernameResolver interface {
+	Username(ctx context.Context, userID string) (string, error)
+}
+
 // BuiltinUsers authenticates against the users kept in the store.
 type BuiltinUsers struct {
 	Users store.UserStore
@@ -43,4 +49,13 @@ func (b BuiltinUsers) Authenticate(ctx context.Context, username, password strin
 		return "", ErrInvalidCredentials
 	}
 	return u.ID, nil
+}
+
+// Username returns the user's email, the name built-in users log in with.
+func (b BuiltinUsers) Username(ctx context.Context, userID string) (string, error) {
+	u, err := b.Users.GetUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	return u.Email, nil
 }

@@ -34,10 +34,14 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		access_token_ttl   <duration>
 //		refresh_token_ttl  <duration>
 //		personal_token_ttl <duration>
+//		session_ttl        <duration>
+//		implicit_grant
 //		audience           <aud...>
 //		scope              <name> <description...>
 //		default_scope      <name...>
 //		users              builtin
+//		revoke_previous_tokens
+//		purge_interval     <duration>
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -92,7 +96,12 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			default:
 				return d.Errf("signing_alg: %q is not ES256, RS256 or EdDSA", s.SigningAlg)
 			}
-		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl":
+		case "implicit_grant":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.ImplicitGrant = true
+		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl", "session_ttl":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
@@ -106,6 +115,8 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				s.AccessTokenTTL = caddy.Duration(dur)
 			case "refresh_token_ttl":
 				s.RefreshTokenTTL = caddy.Duration(dur)
+			case "session_ttl":
+				s.SessionTTL = caddy.Duration(dur)
 			default:
 				s.PersonalTokenTTL = caddy.Duration(dur)
 			}
@@ -134,6 +145,21 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if kind != "builtin" {
 				return d.Errf("users: %q is not supported (only builtin)", kind)
 			}
+		case "revoke_previous_tokens":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.RevokePreviousTokens = true
+		case "purge_interval":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return d.Errf("purge_interval: %q is not a positive duration", raw)
+			}
+			s.PurgeInterval = caddy.Duration(dur)
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {

@@ -17,8 +17,9 @@ import (
 // Shared state survives config reloads: a reload that keeps the same storage reuses the
 // open pool and key ring, and the last config using one closes it.
 var (
-	storePool = caddy.NewUsagePool()
-	ringPool  = caddy.NewUsagePool()
+	storePool  = caddy.NewUsagePool()
+	ringPool   = caddy.NewUsagePool()
+	purgerPool = caddy.NewUsagePool()
 )
 
 // storeHandle is a pooled open store.
@@ -115,4 +116,53 @@ func acquireRing(ctx context.Context, st store.Store, storeKey, keysDir, alg str
 		return nil, "", err
 	}
 	return val.(*ringHandle).ring, key, nil
+}
+
+// purgerHandle is a pooled background purge of one store.
+type purgerHandle struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Destruct stops the purger, waiting for a purge in progress to end.
+func (h *purgerHandle) Destruct() error {
+	h.cancel()
+	<-h.done
+	return nil
+}
+
+// acquirePurger starts, or shares, the goroutine that purges expired records from st
+// every interval; release with purgerPool.Delete(key). It is keyed by store and
+// interval, so a reload that changes the interval starts a new purger as the old config
+// stops its own.
+func acquirePurger(st store.Store, storeKey string, every time.Duration, log *zap.Logger) (string, error) {
+	key := fmt.Sprintf("%s|purge|%s", storeKey, every)
+	_, _, err := purgerPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		h := &purgerHandle{cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(h.done)
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					n, err := st.Purge(ctx, store.PurgeOptions{Expired: true})
+					switch {
+					case err != nil && ctx.Err() == nil:
+						log.Warn("purging expired tokens", zap.Error(err))
+					case n > 0:
+						log.Info("purged expired tokens, codes and revocation log entries", zap.Int64("deleted", n))
+					}
+				}
+			}
+		}()
+		return h, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return key, nil
 }

@@ -54,6 +54,16 @@ type Server struct {
 	// PersonalTokenTTL is the lifetime of personal access tokens. Default: 8760h (1 year).
 	PersonalTokenTTL caddy.Duration `json:"personal_token_ttl,omitempty"`
 
+	// SessionTTL is how long a browser session (login at /oauth/login) lasts without
+	// being used. Default: 2h. However active, a session ends after 24h (or SessionTTL,
+	// if longer).
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+
+	// ImplicitGrant enables the implicit grant (response_type=token at
+	// /oauth/authorize, the token in the redirect's fragment, no refresh token). Default:
+	// off, as RFC 9700 advises.
+	ImplicitGrant bool `json:"implicit_grant,omitempty"`
+
 	// Audience is the `aud` of every access token. Default: the client id, as Laravel
 	// Passport does.
 	Audience []string `json:"audience,omitempty"`
@@ -68,9 +78,23 @@ type Server struct {
 	// Clients are declared clients, created or updated in the store at every start.
 	Clients []ClientConfig `json:"clients,omitempty"`
 
+	// RevokePreviousTokens makes every new user token (password or refresh_token grant)
+	// revoke the user's other tokens for the same client, and their refresh tokens, so a
+	// user keeps one live grant per client. Personal access tokens and client tokens are
+	// not affected. Default: off.
+	RevokePreviousTokens bool `json:"revoke_previous_tokens,omitempty"`
+
+	// PurgeInterval, if set, deletes expired tokens and authorization codes, and the
+	// revocation log entries of expired tokens, this often, as `caddy oauth purge
+	// --expired` does. Revoked tokens go once they expire (keeping them until then keeps
+	// refresh token reuse detection working). One purger runs per store and interval,
+	// however many sites share them. Default: 0, never (use `caddy oauth purge`).
+	PurgeInterval caddy.Duration `json:"purge_interval,omitempty"`
+
 	server    *authserver.Server
 	storeKey  string
 	ringKey   string
+	purgeKey  string
 	logger    *zap.Logger
 	scopeCat  *scopes.Catalog
 	ctx       caddy.Context
@@ -161,20 +185,41 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	if s.PurgeInterval < 0 {
+		return fmt.Errorf("oauth_server: purge_interval: must be positive")
+	}
+	if s.PurgeInterval > 0 {
+		if s.purgeKey, err = acquirePurger(st, key, time.Duration(s.PurgeInterval), s.logger); err != nil {
+			return fmt.Errorf("oauth_server: purge_interval: %w", err)
+		}
+	}
+
 	if app, err := ctx.App("events"); err == nil {
 		s.eventsApp, _ = app.(*caddyevents.App)
 	}
+	var metrics authserver.Metrics
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		pm, err := authserver.NewPrometheusMetrics(reg)
+		if err != nil {
+			return fmt.Errorf("oauth_server: registering metrics: %w", err)
+		}
+		metrics = pm
+	}
 	s.server, err = authserver.New(authserver.Config{
-		Issuer:           repl.ReplaceKnown(s.Issuer, ""),
-		Audience:         s.Audience,
-		Store:            st,
-		Keys:             ring,
-		Scopes:           cat,
-		AccessTokenTTL:   accessTTL,
-		RefreshTokenTTL:  durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
-		PersonalTokenTTL: personalTTL,
-		Logger:           s.logger,
-		OnEvent:          s.emit,
+		Issuer:               repl.ReplaceKnown(s.Issuer, ""),
+		Audience:             s.Audience,
+		Store:                st,
+		Keys:                 ring,
+		Scopes:               cat,
+		AccessTokenTTL:       accessTTL,
+		RefreshTokenTTL:      durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
+		PersonalTokenTTL:     personalTTL,
+		SessionTTL:           durationOr(s.SessionTTL, 2*time.Hour),
+		ImplicitGrant:        s.ImplicitGrant,
+		Logger:               s.logger,
+		OnEvent:              s.emit,
+		Metrics:              metrics,
+		RevokePreviousTokens: s.RevokePreviousTokens,
 	})
 	if err != nil {
 		return fmt.Errorf("oauth_server: %w", err)
@@ -219,8 +264,14 @@ func (s *Server) Validate() error {
 	return nil
 }
 
-// Cleanup releases the shared store and key ring.
+// Cleanup releases the purger, the key ring and the store, in that order: the first two
+// use the store.
 func (s *Server) Cleanup() error {
+	if s.purgeKey != "" {
+		if _, err := purgerPool.Delete(s.purgeKey); err != nil {
+			return err
+		}
+	}
 	if s.ringKey != "" {
 		if _, err := ringPool.Delete(s.ringKey); err != nil {
 			return err

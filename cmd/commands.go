@@ -384,7 +384,7 @@ func userCmd() *cobra.Command {
 
 	del := &cobra.Command{
 		Use:   "delete ID",
-		Short: "Deletes a user",
+		Short: "Deletes a user and ends their browser sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, args []string, t *target) error {
 			if err := t.store.DeleteUser(ctx, args[0]); err != nil {
@@ -392,6 +392,10 @@ func userCmd() *cobra.Command {
 					return fmt.Errorf("no user with id %s", args[0])
 				}
 				return err
+			}
+			// A deleted user must not stay signed in anywhere.
+			if _, err := t.store.DeleteUserSessions(ctx, authserver.DefaultProvider, args[0]); err != nil {
+				return fmt.Errorf("user %s deleted, but ending their browser sessions failed: %w", args[0], err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "Deleted user %s.\n", args[0])
 			return nil
@@ -465,7 +469,7 @@ func tokenCmd() *cobra.Command {
 func purgeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "purge",
-		Short: "Deletes revoked and/or expired tokens and codes (both when neither flag is given)",
+		Short: "Deletes revoked and/or expired tokens and codes, and expired sessions (both when neither flag is given)",
 		Args:  cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			revoked, _ := c.Flags().GetBool("revoked")
@@ -483,6 +487,6 @@ func purgeCmd() *cobra.Command {
 	}
 	addStoreFlags(c)
 	c.Flags().Bool("revoked", false, "delete revoked tokens and codes")
-	c.Flags().Bool("expired", false, "delete expired tokens and codes")
+	c.Flags().Bool("expired", false, "delete expired tokens, codes and browser sessions")
 	return c
 }

@@ -43,11 +43,7 @@ func NewSigner(rec *store.SigningKey) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
 	}
-	hdr, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Typ string `json:"typ"`
-		Kid string `json:"kid"`
-	}{alg, "at+jwt", rec.ID})
+	hdr, err := protectedHeader(alg, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +52,7 @@ func NewSigner(rec *store.SigningKey) (*Signer, error) {
 		alg:    alg,
 		key:    priv,
 		signer: s,
-		header: base64.RawURLEncoding.EncodeToString(hdr) + ".",
+		header: hdr + ".",
 	}, nil
 }
 
@@ -90,6 +86,8 @@ type ringState struct {
 	signer *Signer
 	jwks   []byte
 	kids   []string
+	// verifiers maps the protected header segment each published key writes to the key.
+	verifiers map[string]*verifyKey
 }
 
 // Signer returns the current signer, or nil before the first Load.
@@ -143,6 +141,7 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	published = append([]*store.SigningKey{current}, published...)
 	set := jwk.NewSet()
 	kids := make([]string, 0, len(published))
+	verifiers := make(map[string]*verifyKey, len(published))
 	for _, rec := range published {
 		priv, err := ParsePrivatePEM(rec.PrivatePEM)
 		if err != nil {
@@ -165,11 +164,20 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 			return fmt.Errorf("signing key %s: %w", rec.ID, err)
 		}
 		kids = append(kids, rec.ID)
+		vk, err := newVerifyKey(rec.ID, alg, priv.Public())
+		if err != nil {
+			return err
+		}
+		hdr, err := protectedHeader(alg, rec.ID)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", rec.ID, err)
+		}
+		verifiers[hdr] = vk
 	}
 	doc, err := json.Marshal(set)
 	if err != nil {
 		return fmt.Errorf("encoding JWKS: %w", err)
 	}
-	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids})
+	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids, verifiers: verifiers})
 	return nil
 }

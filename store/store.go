@@ -112,6 +112,9 @@ type AuthCode struct {
 	Revoked             bool
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	// AccessTokenID is the access token the code was exchanged for, recorded by
+	// ExchangeAuthCode; empty until then.
+	AccessTokenID string
 }
 
 // SigningKey is a private signing key kept in the store so every node signs with it.
@@ -129,7 +132,7 @@ type SigningKey struct {
 type PurgeOptions struct {
 	// Revoked deletes revoked tokens and codes.
 	Revoked bool
-	// Expired deletes tokens and codes that expired before Now.
+	// Expired deletes tokens, codes and sessions that expired before Now.
 	Expired bool
 	Now     time.Time
 }
@@ -141,7 +144,12 @@ type Store interface {
 	UserStore
 	TokenStore
 	KeyStore
-	// Purge deletes revoked and/or expired tokens and codes and returns how many rows went.
+	SessionStore
+	ConsentStore
+	AuthCodeExchangeStore
+	RevocationStore
+	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
+	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -161,7 +169,8 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// UpdateClientSecretHash replaces the stored secret hash (re-hashing an imported bcrypt secret).
 	UpdateClientSecretHash(ctx context.Context, id, secretHash string) error
-	// DeleteClient removes a client and every token and code issued to it; ErrNotFound if absent.
+	// DeleteClient removes a client and every token and code issued to it, recording its
+	// unexpired, unrevoked access tokens in the revocation log; ErrNotFound if absent.
 	DeleteClient(ctx context.Context, id string) error
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // Tables are the store's tables, the ones Fingerprint reads.
-var Tables = []string{"clients", "users", "access_tokens", "refresh_tokens", "auth_codes", "signing_keys"}
+var Tables = []string{"clients", "users", "access_tokens", "refresh_tokens", "auth_codes", "signing_keys",
+	"sessions", "consents", "revocations"}
 
 // Fingerprint returns every row of every store table as text, so a test can prove that a
 // refused request changed nothing: take it before and after and compare.

@@ -96,16 +96,6 @@ func (s *Store) UpdateClientSecretHash(ctx context.Context, id, secretHash strin
 	return wrapErr(fmt.Sprintf("update secret of client %q", id), oneRow(tag, err))
 }
 
-// DeleteClient removes a client and, through ON DELETE CASCADE, every token and code
-// issued to it; store.ErrNotFound if absent.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	err := retry(ctx, func() error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-		return oneRow(tag, err)
-	})
-	return wrapErr(fmt.Sprintf("delete client %q", id), err)
-}
-
 const userCols = `id, email, password_hash, created_at`
 
 func scanUser(row pgx.Row) (*store.User, error) {

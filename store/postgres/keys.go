@@ -113,8 +113,8 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 }
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens and authorization
-// codes in one statement, and returns how many rows went. A zero opts.Now means now.
-// Refresh tokens go first, the lock order of every statement here.
+// codes, and with Expired expired sessions, in one statement, and returns how many rows
+// went. A zero opts.Now means now. Refresh tokens go first, the lock order of every statement here.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
 	var where string
 	var args []any
@@ -128,15 +128,33 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 	default:
 		return 0, nil
 	}
-	var n int64
+	// Sessions are never revoked, only deleted at logout, so only expiry applies to them.
+	sessions := `false`
+	if opts.Expired {
+		sessions = `expires_at < $1`
+	}
+	// Log entries of expired tokens are no use to a guard; the newest stays, so the
+	// highest seq, and with it every cursor handed out, remains known.
+	logSQL := ""
+	if opts.Expired {
+		logSQL = `WITH l AS (DELETE FROM revocations WHERE expires_at < $1
+				AND seq < (SELECT max(seq) FROM revocations) RETURNING 1)
+			SELECT count(*) FROM l`
+	}
+	var n, logged int64
 	err := retry(ctx, func() error {
 		return s.pool.QueryRow(ctx, `WITH
 				r AS (DELETE FROM refresh_tokens WHERE `+where+` RETURNING 1),
 				a AS (DELETE FROM access_tokens WHERE `+where+` RETURNING 1),
-				c AS (DELETE FROM auth_codes WHERE `+where+` RETURNING 1)
-			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM c)`,
+				c AS (DELETE FROM auth_codes WHERE `+where+` RETURNING 1),
+				s AS (DELETE FROM sessions WHERE `+sessions+` RETURNING 1)
+			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM c) + (SELECT count(*) FROM s)`,
 			args...).Scan(&n)
 	})
+	if err == nil && opts.Expired {
+		err = s.pool.QueryRow(ctx, logSQL, purgeNow(opts)).Scan(&logged)
+		n += logged
+	}
 	if err != nil {
 		return 0, wrapErr("purge", err)
 	}

@@ -20,6 +20,10 @@
 //   - Signing-key changes run in a transaction holding a transaction-scoped advisory lock
 //     (pg_advisory_xact_lock) keyed by database and schema, so nodes starting together
 //     create one key, and a partial unique index refuses a second current key anyway.
+//   - Revocations run in a transaction that also appends the revoked access tokens to
+//     the revocation log, under an advisory lock so entries become visible in seq order,
+//     and NOTIFYs a per-schema channel; a dedicated LISTEN connection, opened on first
+//     use, wakes the revocation feed's waiters on every node (revocations.go, listen.go).
 //   - The schema is migrated on Open with golang-migrate (see migrate.go).
 //
 // Beyond store.go: Create*, UpsertClient, RotateSigningKey and the like fill a zero
@@ -49,6 +53,13 @@ type Store struct {
 	pool *pgxpool.Pool
 	// keyLock is the advisory lock key serialising signing-key changes in this schema.
 	keyLock int64
+	// logLock is the advisory lock key serialising revocation log writers in this schema.
+	logLock int64
+	// channel is the NOTIFY channel of this schema's revocation log.
+	channel string
+	// connConfig opens the listener's own connection.
+	connConfig *pgx.ConnConfig
+	listener   revocationListener
 }
 
 var _ store.Store = (*Store)(nil)
@@ -74,9 +85,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "caddy-oauth signing keys\x00%s\x00%s", db, schema)
-	return &Store{pool: pool, keyLock: int64(h.Sum64())}, nil
+	// Keys and the channel name are per database and schema: one database may hold
+	// several stores.
+	hash := func(what string) uint64 {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "caddy-oauth %s\x00%s\x00%s", what, db, schema)
+		return h.Sum64()
+	}
+	return &Store{
+		pool:       pool,
+		keyLock:    int64(hash("signing keys")),
+		logLock:    int64(hash("revocation log")),
+		channel:    fmt.Sprintf("caddy_oauth_revocations_%016x", hash("revocation channel")),
+		connConfig: cfg.ConnConfig,
+	}, nil
 }
 
 // Ping checks that the database answers.
@@ -89,6 +111,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.stopListener()
 	s.pool.Close()
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/postgres"
@@ -174,5 +176,85 @@ func TestConcurrentRevocationsOfOnePairSucceed(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
+	}
+}
+
+// Two stores on one schema stand for two nodes: a revocation on one must wake the
+// revocation feed's waiters on the other (LISTEN/NOTIFY).
+func TestRevocationOnOneNodeWakesWaitersOnAnother(t *testing.T) {
+	dsn := testdb.PostgresDSN(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := context.Background()
+	if err := a.CreateClient(ctx, &store.Client{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	at := &store.AccessToken{ID: "a1", ClientID: "c", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := a.CreateAccessToken(ctx, at, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(b.RevocationSignal(), time.Second) // the listener's first connection wakes once
+	ch := b.RevocationSignal()
+	if waitSignal(ch, 100*time.Millisecond) {
+		t.Fatal("signalled without a revocation")
+	}
+	start := time.Now()
+	if err := a.RevokeAccessToken(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if !waitSignal(ch, 5*time.Second) {
+		t.Fatal("the other node was not woken")
+	}
+	t.Logf("woken %v after the revocation", time.Since(start))
+	got, _, err := b.RevocationsAfter(ctx, 0, 10)
+	if err != nil || len(got) != 1 || got[0].TokenID != "a1" {
+		t.Fatalf("other node reads %+v, %v", got, err)
+	}
+}
+
+// A listener whose connection dies reconnects by itself, and wakes its waiters when it
+// does (notifications sent meanwhile are lost, so they must re-read the log).
+func TestRevocationListenerReconnectsAfterItsConnectionDies(t *testing.T) {
+	app := fmt.Sprintf("listener_test_%d", time.Now().UnixNano())
+	dsn := testdb.PostgresDSN(t) + "&application_name=" + app
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := context.Background()
+	if err := a.CreateClient(ctx, &store.Client{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(b.RevocationSignal(), time.Second)
+	ch := b.RevocationSignal()
+	admin, err := pgx.Connect(ctx, testdb.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE 'LISTEN %'`, app).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminating the listener: killed %d, %v", killed, err)
+	}
+	if !waitSignal(ch, 5*time.Second) {
+		t.Fatal("waiters not woken after the listener reconnected")
+	}
+	// And it listens again.
+	at := &store.AccessToken{ID: "a1", ClientID: "c", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := a.CreateAccessToken(ctx, at, nil); err != nil {
+		t.Fatal(err)
+	}
+	ch = b.RevocationSignal()
+	if err := a.RevokeAccessToken(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if !waitSignal(ch, 5*time.Second) {
+		t.Fatal("not woken by a revocation after reconnecting")
+	}
+}
+
+func waitSignal(ch <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
 	}
 }

@@ -52,12 +52,12 @@ func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id`
 
 func scanCode(row pgx.Row, extra ...any) (*store.AuthCode, error) {
 	var c store.AuthCode
 	dest := append([]any{&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt}, extra...)
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -160,24 +160,6 @@ func (s *Store) ListAccessTokens(ctx context.Context, userID string) ([]*store.A
 	return out, nil
 }
 
-// RevokeAccessToken revokes an access token and the refresh tokens issued with it;
-// store.ErrNotFound (and nothing changed) if the access token is absent.
-//
-// The main UPDATE's condition reads the WITH clause, so the refresh tokens are locked
-// first, in the same order as every other statement here.
-func (s *Store) RevokeAccessToken(ctx context.Context, id string) error {
-	err := retry(ctx, func() error {
-		tag, err := s.pool.Exec(ctx, `WITH r AS (
-				UPDATE refresh_tokens SET revoked = true
-				WHERE access_token_id = $1 AND EXISTS (SELECT 1 FROM access_tokens WHERE id = $1)
-				RETURNING 1
-			)
-			UPDATE access_tokens SET revoked = true WHERE id = $1 AND (SELECT count(*) FROM r) >= 0`, id)
-		return oneRow(tag, err)
-	})
-	return wrapErr(fmt.Sprintf("revoke access token %q", id), err)
-}
-
 // GetRefreshToken returns a refresh token record by id (digest); store.ErrNotFound if
 // absent.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshToken, error) {
@@ -214,46 +196,14 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.
 	return wrapErr("rotate refresh token", err)
 }
 
-// RevokeRefreshFamily revokes every refresh token of the family and every access token
-// issued with them. A family with no tokens is not an error.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
-	err := retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, `WITH r AS (
-				UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 RETURNING access_token_id
-			)
-			UPDATE access_tokens SET revoked = true WHERE id IN (SELECT access_token_id FROM r)`, familyID)
-		return err
-	})
-	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
-}
-
-// RevokeRefreshToken revokes one refresh token and its access token; store.ErrNotFound if
-// the refresh token is absent.
-func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
-	err := retry(ctx, func() error {
-		var n int64
-		err := s.pool.QueryRow(ctx, `WITH r AS (
-				UPDATE refresh_tokens SET revoked = true WHERE id = $1 RETURNING access_token_id
-			), a AS (
-				UPDATE access_tokens SET revoked = true WHERE id IN (SELECT access_token_id FROM r)
-			)
-			SELECT count(*) FROM r`, id).Scan(&n)
-		if err == nil && n == 0 {
-			err = store.ErrNotFound
-		}
-		return err
-	})
-	return wrapErr("revoke refresh token", err)
-}
-
 // CreateAuthCode records an authorization code; store.ErrConflict if the id exists,
 // store.ErrNotFound if the client does not exist.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	fill(&c.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt)
+		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID)
 	return wrapErr("create authorization code", err)
 }
 

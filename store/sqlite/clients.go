@@ -127,10 +127,21 @@ func (s *Store) UpdateClientSecretHash(ctx context.Context, id, secretHash strin
 }
 
 // DeleteClient removes a client and, through ON DELETE CASCADE, every token and code
-// issued to it; store.ErrNotFound if absent.
+// issued to it, logging its live access tokens as revoked; store.ErrNotFound if absent.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
-	return wrapErr(fmt.Sprintf("delete client %q", id), oneRow(res, err))
+	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
+		live, err := scanRevoked(tx.QueryContext(ctx, `SELECT id, expires_at FROM access_tokens
+			WHERE client_id = ? AND revoked = 0 AND expires_at > ?`, id, fmtTime(now())))
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err := oneRow(res, err); err != nil {
+			return nil, err
+		}
+		return live, nil
+	})
+	return wrapErr(fmt.Sprintf("delete client %q", id), err)
 }
 
 // oneRow turns "no row changed" into store.ErrNotFound.

@@ -120,7 +120,7 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 }
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens and authorization
-// codes, in one transaction, and returns how many rows went. A zero opts.Now means now.
+// codes, and with Expired expired sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
 	var where string
 	var args []any
@@ -146,6 +146,27 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 				return err
 			}
 			total += n
+		}
+		if opts.Expired {
+			cutoff := fmtTime(purgeNow(opts))
+			// Sessions are never revoked, only deleted at logout, so only expiry applies.
+			// Revocation log entries of expired tokens are no use to a guard; the newest
+			// stays, so the highest seq, and with it every cursor handed out, remains known.
+			for _, q := range []struct{ what, sql string }{
+				{"sessions", `DELETE FROM sessions WHERE expires_at < ?`},
+				{"revocations", `DELETE FROM revocations WHERE expires_at < ?
+					AND seq < (SELECT max(seq) FROM revocations)`},
+			} {
+				res, err := tx.ExecContext(ctx, q.sql, cutoff)
+				if err != nil {
+					return fmt.Errorf("%s: %w", q.what, err)
+				}
+				n, err := rowsAffected(res)
+				if err != nil {
+					return err
+				}
+				total += n
+			}
 		}
 		return nil
 	})

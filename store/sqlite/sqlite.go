@@ -24,6 +24,8 @@
 //   - foreign_keys=ON makes deleting a client delete its tokens and codes (ON DELETE
 //     CASCADE), and makes issuing a token to an unknown client fail.
 //   - Concurrent CreateAccessToken calls are committed together (batch.go).
+//   - Revocations append the revoked access tokens to the revocation log in the same
+//     transaction and wake this process's feed waiters after the commit (revocations.go).
 //   - The schema is migrated on Open by the small runner of migrate.go rather than by
 //     golang-migrate, whose SQLite driver is not safe for processes opening a new file
 //     at once (see migrateUp).
@@ -79,6 +81,9 @@ type Store struct {
 	issue       chan *issueRequest
 	quit        chan struct{}
 	batcherDone chan struct{}
+
+	// revocations wakes the revocation feed's waiters after a revocation commits.
+	revocations store.Signal
 }
 
 var _ store.Store = (*Store)(nil)

@@ -68,13 +68,13 @@ func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id`
 
 func scanCode(sc scanner) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var scopes, created, expires string
 	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires); err != nil {
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires, &c.AccessTokenID); err != nil {
 		return nil, err
 	}
 	var err error
@@ -160,16 +160,25 @@ func (s *Store) ListAccessTokens(ctx context.Context, userID string) ([]*store.A
 	return out, nil
 }
 
-// RevokeAccessToken revokes an access token and the refresh tokens issued with it;
-// store.ErrNotFound (and nothing changed) if the access token is absent.
+// RevokeAccessToken revokes an access token and the refresh tokens issued with it, and
+// logs the revocation; store.ErrNotFound (and nothing changed) if the access token is
+// absent.
 func (s *Store) RevokeAccessToken(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id = ?`, id)
-		if err := oneRow(res, err); err != nil {
-			return err
+	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM access_tokens WHERE id = ?)`, id).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, store.ErrNotFound
+		}
+		revoked, err := scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
+			WHERE id = ? AND revoked = 0 RETURNING id, expires_at`, id))
+		if err != nil {
+			return nil, err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE access_token_id = ?`, id)
-		return err
+		return revoked, err
 	})
 	return wrapErr(fmt.Sprintf("revoke access token %q", id), err)
 }
@@ -219,33 +228,35 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.
 }
 
 // RevokeRefreshFamily revokes every refresh token of the family and every access token
-// issued with them. A family with no tokens is not an error.
+// issued with them, and logs the access tokens. A family with no tokens is not an error.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id IN
-			(SELECT access_token_id FROM refresh_tokens WHERE family_id = ?)`, familyID); err != nil {
-			return err
+	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
+		revoked, err := scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
+			WHERE revoked = 0 AND id IN (SELECT access_token_id FROM refresh_tokens WHERE family_id = ?)
+			RETURNING id, expires_at`, familyID))
+		if err != nil {
+			return nil, err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?`, familyID)
-		return err
+		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?`, familyID)
+		return revoked, err
 	})
 	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
 }
 
-// RevokeRefreshToken revokes one refresh token and its access token; store.ErrNotFound if
-// the refresh token is absent.
+// RevokeRefreshToken revokes one refresh token and its access token, and logs the access
+// token; store.ErrNotFound if the refresh token is absent.
 func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
 		var atID string
 		err := tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE id = ? RETURNING access_token_id`, id).Scan(&atID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+			return nil, store.ErrNotFound
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id = ?`, atID)
-		return err
+		return scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
+			WHERE id = ? AND revoked = 0 RETURNING id, expires_at`, atID))
 	})
 	return wrapErr("revoke refresh token", err)
 }
@@ -255,9 +266,9 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	fill(&c.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt))
+		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID)
 	return wrapErr("create authorization code", err)
 }
 

@@ -38,8 +38,12 @@ func Cases() []Case {
 	all = append(all, accessTokenCases()...)
 	all = append(all, refreshTokenCases()...)
 	all = append(all, authCodeCases()...)
+	all = append(all, authCodeExchangeCases()...)
+	all = append(all, sessionCases()...)
+	all = append(all, consentCases()...)
 	all = append(all, signingKeyCases()...)
 	all = append(all, purgeCases()...)
+	all = append(all, revocationCases()...)
 	all = append(all, Case{"PingSucceedsOnOpenStore", func(t *testing.T, s store.Store) {
 		if err := s.Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)

@@ -1,0 +1,390 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// authCodeTTL is the life of an authorization code: long enough for a redirect and a
+// token request, short enough that a leaked one is soon worthless (RFC 6749 §4.1.2
+// recommends at most 10 minutes).
+const authCodeTTL = 10 * time.Minute
+
+// Response types of the authorization endpoint.
+const (
+	responseCode  = "code"
+	responseToken = "token"
+)
+
+// The authorization request's parameters carried through the consent form.
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+
+// s256Challenge is the form of an S256 code challenge: base64url of a SHA-256 digest.
+var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// authorizeRequest is a validated authorization request (RFC 6749 §4.1.1, §4.2.1).
+type authorizeRequest struct {
+	client       *store.Client
+	redirectURI  string
+	responseType string
+	scopes       []string
+	state        string
+	challenge    string
+	method       string
+}
+
+// fragment reports whether responses go in the redirect URI's fragment (implicit grant,
+// RFC 6749 §4.2.2) rather than its query.
+func (a *authorizeRequest) fragment() bool { return a.responseType == responseToken }
+
+// pageError is a refusal shown as a page because the redirect URI is not (yet) known
+// to be the client's: sending it there would make this server an open redirector.
+type pageError struct {
+	status  int
+	message string
+	code    string
+}
+
+// parseAuthorize validates an authorization request. Until the client and the redirect
+// URI check out, a failure is a pageError; after that it is an *Error to send to the
+// redirect URI (RFC 6749 §4.1.2.1), and the returned request says where.
+func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authorizeRequest, *pageError, *Error) {
+	single := func(name string) (string, bool) {
+		v := params[name]
+		return params.Get(name), len(v) <= 1
+	}
+	clientID, ok1 := single("client_id")
+	rawRedirect, ok2 := single("redirect_uri")
+	if !ok1 || !ok2 {
+		return nil, &pageError{http.StatusBadRequest, "The request names its client or redirect URI more than once.", "invalid_request"}, nil
+	}
+	if clientID == "" {
+		return nil, &pageError{http.StatusBadRequest, "The request does not say which application is asking (client_id is missing).", "invalid_request"}, nil
+	}
+	client, err := s.cfg.Store.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && client.Revoked) {
+		return nil, &pageError{http.StatusBadRequest, "The application asking for access is not known to this server.", "invalid_client"}, nil
+	}
+	if err != nil {
+		s.log.Error("loading client", zap.String("client_id", clientID), zap.Error(err))
+		return nil, &pageError{http.StatusServiceUnavailable, "The server could not complete the request. Please try again in a moment.", "temporarily_unavailable"}, nil
+	}
+	req := &authorizeRequest{client: client}
+	switch {
+	case rawRedirect != "":
+		for _, registered := range client.RedirectURIs {
+			// Exact string comparison (RFC 9700 §4.1.3): no prefix, case or path leeway.
+			if rawRedirect == registered {
+				req.redirectURI = registered
+				break
+			}
+		}
+	case len(client.RedirectURIs) == 1:
+		req.redirectURI = client.RedirectURIs[0] // RFC 6749 §3.1.2.3
+	}
+	if req.redirectURI == "" {
+		return nil, &pageError{http.StatusBadRequest, "The redirect URI is not one registered for this application, so you cannot be sent back to it.", "invalid_request"}, nil
+	}
+
+	// From here on errors go back to the client, with its state.
+	req.state = params.Get("state")
+	req.responseType = params.Get("response_type")
+	for name, v := range params {
+		if len(v) > 1 {
+			return req, nil, errInvalidRequest("parameter " + quoteForError(name) + " is repeated")
+		}
+	}
+	switch req.responseType {
+	case responseCode:
+	case responseToken:
+		if !s.cfg.ImplicitGrant {
+			return req, nil, errUnsupportedResponseType("the implicit grant (response_type=token) is not enabled")
+		}
+	case "":
+		return req, nil, errInvalidRequest("response_type is required")
+	default:
+		req.responseType = responseCode // answer in the query
+		return req, nil, errUnsupportedResponseType("response_type " + quoteForError(params.Get("response_type")) + " is not supported")
+	}
+	if !client.HasGrant(grantAuthCode) {
+		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
+	}
+	granted, oerr := s.resolveScopes(params.Get("scope"), false)
+	if oerr != nil {
+		return req, nil, oerr
+	}
+	req.scopes = granted
+	if req.responseType == responseCode {
+		// PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; required of public clients.
+		req.challenge, req.method = params.Get("code_challenge"), params.Get("code_challenge_method")
+		switch {
+		case req.challenge == "" && req.method != "":
+			return req, nil, errInvalidRequest("code_challenge_method was sent without code_challenge")
+		case req.challenge == "" && !client.Confidential():
+			return req, nil, errInvalidRequest("a public client must use PKCE: send code_challenge with code_challenge_method=S256")
+		case req.challenge != "" && req.method != "S256":
+			return req, nil, errInvalidRequest("code_challenge_method must be S256 (plain is not supported)")
+		case req.challenge != "" && !s256Challenge.MatchString(req.challenge):
+			return req, nil, errInvalidRequest("code_challenge is not a base64url SHA-256 digest")
+		}
+	}
+	return req, nil, nil
+}
+
+// consentPage is the data of the consent page.
+type consentPage struct {
+	ClientName   string
+	Scopes       []scopes.Definition
+	RedirectHost string
+	Action       string
+	CSRF         string
+	Params       []formParam
+	SignedInAs   string
+	LogoutAction string
+	ReturnTo     string
+}
+
+// formParam is one hidden field of the consent form.
+type formParam struct{ Name, Value string }
+
+// serveAuthorize is GET /oauth/authorize (the request, then login and consent) and POST
+// /oauth/authorize (the consent form's answer, which carries the request again and is
+// validated again in full).
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	params := r.URL.Query()
+	if r.Method == http.MethodPost {
+		form, ok := s.readPageForm(w, r)
+		if !ok {
+			return
+		}
+		params = form
+	}
+	req, perr, oerr := s.parseAuthorize(r.Context(), params)
+	if perr != nil {
+		s.renderError(w, perr.status, "This request cannot be completed", perr.message, perr.code)
+		return
+	}
+	if oerr != nil {
+		s.redirectError(w, r, req, oerr)
+		return
+	}
+	sess, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		// The request comes back here after login; a POST is turned into its GET form.
+		q := url.Values{}
+		for _, name := range authorizeParams {
+			if v := params.Get(name); v != "" {
+				q.Set(name, v)
+			}
+		}
+		redirect(w, r, PathLogin+"?"+url.Values{"return_to": {PathAuthorize + "?" + q.Encode()}}.Encode())
+		return
+	}
+	if err != nil {
+		s.storeFailed(w, "reading session", err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		s.decide(w, r, req, sess, params)
+		return
+	}
+	if req.client.FirstParty {
+		s.grant(w, r, req, sess)
+		return
+	}
+	consent, err := s.cfg.Store.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
+	switch {
+	case err == nil && scopes.HasAll(consent.Scopes, req.scopes):
+		s.grant(w, r, req, sess) // approved before for these scopes or more
+		return
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.storeFailed(w, "reading consent", err)
+		return
+	}
+	s.showConsent(w, r, req, sess, params)
+}
+
+// showConsent renders the consent screen: the client's name, what each scope lets it do,
+// and where the answer goes.
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authorizeRequest, sess *store.Session, params url.Values) {
+	page := consentPage{
+		ClientName:   req.client.Name,
+		Action:       PathAuthorize,
+		CSRF:         sess.CSRFToken,
+		SignedInAs:   sess.Username,
+		LogoutAction: PathLogout,
+		ReturnTo:     r.URL.RequestURI(),
+	}
+	if page.ClientName == "" {
+		page.ClientName = req.client.ID
+	}
+	descriptions := map[string]string{}
+	for _, d := range s.cfg.Scopes.Definitions() {
+		descriptions[d.Name] = d.Description
+	}
+	for _, sc := range req.scopes {
+		d := descriptions[sc]
+		if d == "" {
+			d = sc
+		}
+		page.Scopes = append(page.Scopes, scopes.Definition{Name: sc, Description: d})
+	}
+	for _, name := range authorizeParams {
+		if v := params.Get(name); v != "" {
+			page.Params = append(page.Params, formParam{name, v})
+		}
+	}
+	target := ""
+	if u, err := url.Parse(req.redirectURI); err == nil {
+		page.RedirectHost = u.Host
+		if u.Host == "" {
+			page.RedirectHost = u.Scheme + ":"
+		}
+		// The approval's redirect to the client must be allowed by form-action.
+		target = u.Scheme + ":"
+		if u.Host != "" {
+			target = u.Scheme + "://" + u.Host
+		}
+	}
+	s.renderPage(w, http.StatusOK, "consent", "Authorize "+page.ClientName, page, target)
+}
+
+// decide handles the consent form's answer: it must carry the session's CSRF token, so a
+// third-party page cannot approve on the user's behalf.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRequest, sess *store.Session, params url.Values) {
+	if !s.checkCSRF(r, sess) {
+		s.renderError(w, http.StatusForbidden, "Request refused", "The answer did not come from this site's own consent page. Go back to the application and start again.", "invalid_csrf_token")
+		return
+	}
+	switch params.Get("decision") {
+	case "approve":
+	case "deny":
+		s.redirectError(w, r, req, &Error{Code: "access_denied", Description: "the user denied the request"})
+		return
+	default:
+		s.renderError(w, http.StatusBadRequest, "Bad request", "The answer was neither approve nor deny.", "invalid_request")
+		return
+	}
+	ctx := r.Context()
+	approved := req.scopes
+	if prev, err := s.cfg.Store.GetConsent(ctx, sess.Provider, sess.UserID, req.client.ID); err == nil {
+		approved = union(prev.Scopes, req.scopes)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		s.storeFailed(w, "reading consent", err)
+		return
+	}
+	now := s.now().UTC()
+	if err := s.cfg.Store.SaveConsent(ctx, &store.Consent{
+		Provider: sess.Provider, UserID: sess.UserID, ClientID: req.client.ID,
+		Scopes: approved, CreatedAt: now, UpdatedAt: now,
+	}); err != nil {
+		s.storeFailed(w, "saving consent", err)
+		return
+	}
+	s.grant(w, r, req, sess)
+}
+
+// grant answers an approved request: a code (RFC 6749 §4.1.2) or, for the implicit grant,
+// an access token in the fragment (§4.2.2, never with a refresh token).
+func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeRequest, sess *store.Session) {
+	ctx := r.Context()
+	out := url.Values{}
+	if req.responseType == responseToken {
+		tok, oerr := s.record(ctx, s.issuerFor(r), grantSubject{
+			client: req.client, userID: sess.UserID, provider: sess.Provider, scopes: req.scopes,
+		}, s.cfg.AccessTokenTTL, false)
+		if oerr != nil {
+			s.redirectError(w, r, req, &Error{Code: "temporarily_unavailable", Description: oerr.Description})
+			return
+		}
+		out.Set("access_token", tok.response.AccessToken)
+		out.Set("token_type", tok.response.TokenType)
+		out.Set("expires_in", itoa(tok.response.ExpiresIn))
+		out.Set("scope", tok.response.Scope)
+	} else {
+		value := NewSecret()
+		now := s.now().UTC().Truncate(time.Microsecond)
+		code := &store.AuthCode{
+			ID:                  Digest(value),
+			ClientID:            req.client.ID,
+			UserID:              sess.UserID,
+			Provider:            sess.Provider,
+			Scopes:              req.scopes,
+			RedirectURI:         req.redirectURI,
+			CodeChallenge:       req.challenge,
+			CodeChallengeMethod: req.method,
+			CreatedAt:           now,
+			ExpiresAt:           now.Add(authCodeTTL),
+		}
+		if err := s.cfg.Store.CreateAuthCode(ctx, code); err != nil {
+			s.log.Error("recording authorization code", zap.String("client_id", req.client.ID), zap.Error(err))
+			s.redirectError(w, r, req, &Error{Code: "temporarily_unavailable", Description: "the authorization server's storage is unavailable, retry shortly"})
+			return
+		}
+		out.Set("code", value)
+	}
+	s.redirectBack(w, r, req, out)
+}
+
+// redirectError sends an error to the client's verified redirect URI (RFC 6749
+// §4.1.2.1, §4.2.2.1).
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *Error) {
+	out := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		out.Set("error_description", e.Description)
+	}
+	s.redirectBack(w, r, req, out)
+}
+
+// redirectBack sends the browser to the verified redirect URI with out, the state and
+// the issuer (RFC 9207, against mix-up attacks), in the query or, for the implicit
+// grant, the fragment. Parameters already in the registered URI's query are kept.
+func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, req *authorizeRequest, out url.Values) {
+	if req.state != "" {
+		out.Set("state", req.state)
+	}
+	out.Set("iss", s.issuerFor(r))
+	u, err := url.Parse(req.redirectURI)
+	if err != nil { // registered URIs are validated when the client is made
+		s.renderError(w, http.StatusInternalServerError, "This request cannot be completed", "The application's redirect URI is malformed.", "server_error")
+		return
+	}
+	if req.fragment() {
+		u.Fragment, u.RawFragment = "", ""
+		redirect(w, r, u.String()+"#"+out.Encode())
+		return
+	}
+	q := u.Query()
+	for k, v := range out {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	redirect(w, r, u.String())
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, x := range b {
+		found := false
+		for _, y := range a {
+			if x == y {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,223 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// Token type hints of RFC 7009 §2.1 and RFC 7662 §2.1.
+const (
+	hintAccessToken  = "access_token"
+	hintRefreshToken = "refresh_token"
+)
+
+// TokenTypeRefresh is the token_type an introspection answer gives a refresh token, so a
+// resource server can never take one for an access token (whose token_type is Bearer).
+const TokenTypeRefresh = "refresh_token"
+
+// introspection is the RFC 7662 §2.2 answer for an active token. An inactive token is
+// answered with inactiveAnswer and nothing else.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope"`
+	ClientID  string   `json:"client_id"`
+	Subject   string   `json:"sub"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type"`
+	Expires   int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	ID        string   `json:"jti,omitempty"`
+	Issuer    string   `json:"iss"`
+	Audience  []string `json:"aud"`
+	// Provider is the user provider of a user's token (an extension, as in the JWT), so
+	// a guard in introspection mode can apply its provider rule.
+	Provider string `json:"provider,omitempty"`
+}
+
+// inactiveAnswer is the whole answer for an unknown, expired, revoked or foreign token:
+// RFC 7662 §2.2 says nothing more may be revealed about it.
+var inactiveAnswer = struct {
+	Active bool `json:"active"`
+}{false}
+
+// serveIntrospect is POST /oauth/introspect (RFC 7662). The caller is a resource server:
+// a client allowed to introspect (see authenticateResourceServer). An access token is
+// verified locally with the server's own keys and then looked up by its jti; a refresh
+// token by its digest. Either way the store is asked one indexed question.
+func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	answer, oerr := s.introspect(r)
+	if oerr != nil {
+		writeError(w, oerr)
+		return
+	}
+	if answer == nil {
+		s.metrics().Introspected(false, time.Since(start))
+		writeJSON(w, http.StatusOK, inactiveAnswer)
+		return
+	}
+	s.metrics().Introspected(true, time.Since(start))
+	writeJSON(w, http.StatusOK, answer)
+}
+
+func (s *Server) introspect(r *http.Request) (*introspection, *Error) {
+	if _, oerr := s.authenticateResourceServer(r); oerr != nil {
+		return nil, oerr
+	}
+	form, oerr := readForm(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	token := form.Get("token")
+	if token == "" {
+		return nil, errInvalidRequest("token is required")
+	}
+	// The hint only says where to look first (RFC 7662 §2.1); our two kinds of token
+	// cannot be mistaken for each other, a JWT having dots and a refresh token none, so
+	// the token's form decides and any hint value is accepted.
+	var (
+		answer *introspection
+		err    error
+	)
+	if strings.Contains(token, ".") {
+		answer, err = s.introspectAccess(r, token)
+	} else {
+		answer, err = s.introspectRefresh(r, token)
+	}
+	if err != nil {
+		return nil, errUnavailable()
+	}
+	return answer, nil
+}
+
+func (s *Server) introspectAccess(r *http.Request, token string) (*introspection, error) {
+	v, err := s.verifyAccessToken(r.Context(), token)
+	if v == nil || err != nil {
+		return nil, err
+	}
+	c := v.claims
+	return &introspection{
+		Active:    true,
+		Scope:     c.Scope,
+		ClientID:  c.ClientID,
+		Subject:   c.Subject,
+		Username:  s.username(r.Context(), v.record.Provider, v.record.UserID),
+		TokenType: "Bearer",
+		Expires:   c.Expires,
+		IssuedAt:  c.IssuedAt,
+		NotBefore: c.NotBefore,
+		ID:        c.ID,
+		Issuer:    c.Issuer,
+		Audience:  c.Audience,
+		Provider:  c.Provider,
+	}, nil
+}
+
+func (s *Server) introspectRefresh(r *http.Request, token string) (*introspection, error) {
+	rt, err := s.cfg.Store.GetRefreshToken(r.Context(), Digest(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		s.log.Error("loading refresh token", zap.Error(err))
+		return nil, err
+	}
+	if rt.Revoked || !s.now().Before(rt.ExpiresAt) {
+		return nil, nil
+	}
+	subject := rt.UserID
+	if subject == "" {
+		subject = rt.ClientID
+	}
+	// A refresh token has no public id: its stored id is a digest of its value and is
+	// not given out, so the answer carries no jti.
+	return &introspection{
+		Active:    true,
+		Scope:     scopes.Format(rt.Scopes),
+		ClientID:  rt.ClientID,
+		Subject:   subject,
+		Username:  s.username(r.Context(), rt.Provider, rt.UserID),
+		TokenType: TokenTypeRefresh,
+		Expires:   rt.ExpiresAt.Unix(),
+		IssuedAt:  rt.CreatedAt.Unix(),
+		NotBefore: rt.CreatedAt.Unix(),
+		Issuer:    s.issuerFor(r),
+		Audience:  s.audienceFor(rt.ClientID),
+		Provider:  rt.Provider,
+	}, nil
+}
+
+// audienceFor is the aud the server puts in a client's tokens.
+func (s *Server) audienceFor(clientID string) []string {
+	if len(s.cfg.Audience) > 0 {
+		return s.cfg.Audience
+	}
+	return []string{clientID}
+}
+
+// usernameTTL is how long a looked-up username is reused. Introspection must stay one
+// store lookup per request; a name changed or a user deleted shows within this time,
+// while the token itself is checked on every request.
+const usernameTTL = time.Minute
+
+// maxUsernames bounds the username cache; when full it is emptied, which is cheap and
+// only costs lookups.
+const maxUsernames = 10000
+
+// usernameCache remembers usernames by provider and user id for usernameTTL.
+type usernameCache struct {
+	mu      sync.Mutex
+	entries map[string]usernameEntry
+}
+
+type usernameEntry struct {
+	name  string
+	until time.Time
+}
+
+// username returns the user's name when the user's provider can tell it ("where known",
+// RFC 7662 §2.2), or "".
+func (s *Server) username(ctx context.Context, provider, userID string) string {
+	if userID == "" {
+		return ""
+	}
+	if provider == "" {
+		provider = DefaultProvider
+	}
+	resolver, ok := s.cfg.Providers[provider].(UsernameResolver)
+	if !ok {
+		return ""
+	}
+	key := provider + "\x00" + userID
+	now := s.now()
+	s.usernames.mu.Lock()
+	e, hit := s.usernames.entries[key]
+	s.usernames.mu.Unlock()
+	if hit && now.Before(e.until) {
+		return e.name
+	}
+	name, err := resolver.Username(ctx, userID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("looking up a username for introspection", zap.String("provider", provider), zap.Error(err))
+		}
+		return ""
+	}
+	s.usernames.mu.Lock()
+	if s.usernames.entries == nil || len(s.usernames.entries) >= maxUsernames {
+		s.usernames.entries = make(map[string]usernameEntry)
+	}
+	s.usernames.entries[key] = usernameEntry{name: name, until: now.Add(usernameTTL)}
+	s.usernames.mu.Unlock()
+	return name
+}

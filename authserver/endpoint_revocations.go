@@ -1,0 +1,132 @@
+package authserver
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// Limits of the revocation feed.
+const (
+	// feedMaxWait is the longest long poll a caller may ask for, in seconds.
+	feedMaxWait = 30
+	// feedPage bounds the entries of one incremental answer; a caller behind by more
+	// gets the rest on its next request, which returns at once.
+	feedPage = 1000
+	// feedRecheck is how often a long poll re-reads the log even without a wake-up: it
+	// bounds the delay when the wake-up cannot come (several processes on one SQLite
+	// file, a Postgres listener reconnecting).
+	feedRecheck = time.Second
+)
+
+// feedEntry is one revoked access token of the feed.
+type feedEntry struct {
+	ID      string `json:"jti"`
+	Expires int64  `json:"exp"`
+}
+
+// feedAnswer is the body of GET /oauth/revocations.
+type feedAnswer struct {
+	Revocations []feedEntry `json:"revocations"`
+	Cursor      string      `json:"cursor"`
+	Reset       bool        `json:"reset"`
+}
+
+// serveRevocations is GET /oauth/revocations, the feed of revoked access token ids that
+// guards follow so they can refuse a revoked JWT without asking the server:
+//
+//   - without after: every revoked token id not yet expired, and a cursor;
+//   - with after=<cursor>: the revocations recorded since, in order, and a new cursor;
+//     with wait=<seconds> (at most 30) the answer waits for the next revocation when
+//     there is none yet, and comes as soon as one is recorded, on any node;
+//   - an unknown cursor gets the full list with reset true: the caller replaces its set.
+//
+// Callers are those of introspection (authenticateResourceServer).
+func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
+	if _, oerr := s.authenticateResourceServer(r); oerr != nil {
+		writeError(w, oerr)
+		return
+	}
+	q := r.URL.Query()
+	wait := 0
+	if raw := q.Get("wait"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			writeError(w, errInvalidRequest("wait must be a whole number of seconds, 0 to 30"))
+			return
+		}
+		wait = min(n, feedMaxWait)
+	}
+	ctx := r.Context()
+	raw := q.Get("after")
+	after, err := strconv.ParseInt(raw, 10, 64)
+	if raw == "" || err != nil || after < 0 {
+		s.answerSnapshot(w, r, raw != "")
+		return
+	}
+	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	for {
+		// Take the signal before reading, so a revocation between the read and the wait
+		// still wakes us.
+		signal := s.cfg.Store.RevocationSignal()
+		entries, latest, err := s.cfg.Store.RevocationsAfter(ctx, after, feedPage)
+		if err != nil {
+			s.log.Error("reading the revocation log", zap.Error(err))
+			writeError(w, errUnavailable())
+			return
+		}
+		if after > latest {
+			// A cursor beyond anything recorded is not one of ours (or the log was
+			// emptied): start over.
+			s.answerSnapshot(w, r, true)
+			return
+		}
+		remaining := time.Until(deadline)
+		if len(entries) > 0 || remaining <= 0 {
+			s.answerEntries(w, entries, after)
+			return
+		}
+		timer := time.NewTimer(min(remaining, feedRecheck))
+		select {
+		case <-signal:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		timer.Stop()
+	}
+}
+
+// answerEntries answers the entries after the cursor; expired ones are left out (the
+// caller would drop them anyway) but still move the cursor.
+func (s *Server) answerEntries(w http.ResponseWriter, entries []store.Revocation, after int64) {
+	now := s.now()
+	out := feedAnswer{Revocations: make([]feedEntry, 0, len(entries)), Cursor: strconv.FormatInt(after, 10)}
+	for _, e := range entries {
+		if e.ExpiresAt.After(now) {
+			out.Revocations = append(out.Revocations, feedEntry{ID: e.TokenID, Expires: e.ExpiresAt.Unix()})
+		}
+		out.Cursor = strconv.FormatInt(e.Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// answerSnapshot answers every revoked token not yet expired.
+func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bool) {
+	entries, latest, err := s.cfg.Store.RevocationSnapshot(r.Context(), s.now())
+	if err != nil {
+		s.log.Error("reading the revocation log", zap.Error(err))
+		writeError(w, errUnavailable())
+		return
+	}
+	out := feedAnswer{Revocations: make([]feedEntry, 0, len(entries)), Cursor: strconv.FormatInt(latest, 10), Reset: reset}
+	for _, e := range entries {
+		out.Revocations = append(out.Revocations, feedEntry{ID: e.TokenID, Expires: e.ExpiresAt.Unix()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

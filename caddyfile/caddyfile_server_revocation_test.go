@@ -1,0 +1,55 @@
+package caddyfile
+
+import (
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	cfparse "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
+	var s Server
+	d := cfparse.NewTestDispenser(`oauth_server {
+		revoke_previous_tokens
+		purge_interval 90m
+		client rs {
+			secret s3cret-s3cret-s3cret
+			introspect
+		}
+	}`)
+	if err := s.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect {
+		t.Fatalf("parsed %+v", s)
+	}
+}
+
+func TestServerCaddyfileRefusesBadRevocationAndPurgeOptions(t *testing.T) {
+	for _, in := range []string{
+		`oauth_server {
+			revoke_previous_tokens yes
+		}`,
+		`oauth_server {
+			purge_interval
+		}`,
+		`oauth_server {
+			purge_interval 0s
+		}`,
+		`oauth_server {
+			purge_interval -1h
+		}`,
+		`oauth_server {
+			purge_interval soon
+		}`,
+		`oauth_server {
+			purge_interval 1h 2h
+		}`,
+	} {
+		var s Server
+		if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser(in)); err == nil {
+			t.Errorf("accepted %q", in)
+		}
+	}
+}

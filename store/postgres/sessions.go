@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const sessionCols = `id, user_id, provider, username, csrf_token, created_at, last_seen_at, expires_at`
+
+func scanSession(row pgx.Row) (*store.Session, error) {
+	var s store.Session
+	if err := row.Scan(&s.ID, &s.UserID, &s.Provider, &s.Username, &s.CSRFToken,
+		&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt); err != nil {
+		return nil, err
+	}
+	utc(&s.CreatedAt)
+	utc(&s.LastSeenAt)
+	utc(&s.ExpiresAt)
+	return &s, nil
+}
+
+// CreateSession inserts a session; store.ErrConflict if the id exists.
+func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	fill(&sess.CreatedAt)
+	if sess.LastSeenAt.IsZero() {
+		sess.LastSeenAt = sess.CreatedAt
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		sess.ID, sess.UserID, sess.Provider, sess.Username, sess.CSRFToken,
+		sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt)
+	return wrapErr("create session", err)
+}
+
+// GetSession returns a session by id, expired or not; store.ErrNotFound if absent.
+func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrapErr("get session", notFound(err))
+	}
+	return sess, nil
+}
+
+// TouchSession sets the session's last use and expiry; store.ErrNotFound if absent.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, expiresAt time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
+		id, lastSeen, expiresAt)
+	return wrapErr("touch session", oneRow(tag, err))
+}
+
+// DeleteSession removes a session; store.ErrNotFound if absent.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return wrapErr("delete session", oneRow(tag, err))
+}
+
+// DeleteUserSessions removes every session of a user and returns how many went.
+func (s *Store) DeleteUserSessions(ctx context.Context, provider, userID string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE provider = $1 AND user_id = $2`, provider, userID)
+	if err != nil {
+		return 0, wrapErr("delete user sessions", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+const consentCols = `provider, user_id, client_id, scopes, created_at, updated_at`
+
+func scanConsent(row pgx.Row) (*store.Consent, error) {
+	var c store.Consent
+	if err := row.Scan(&c.Provider, &c.UserID, &c.ClientID, &c.Scopes, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return nil, err
+	}
+	c.Scopes = readList(c.Scopes)
+	utc(&c.CreatedAt)
+	utc(&c.UpdatedAt)
+	return &c, nil
+}
+
+// GetConsent returns the user's consent for a client; store.ErrNotFound if none.
+func (s *Store) GetConsent(ctx context.Context, provider, userID, clientID string) (*store.Consent, error) {
+	c, err := scanConsent(s.pool.QueryRow(ctx, `SELECT `+consentCols+` FROM consents
+		WHERE provider = $1 AND user_id = $2 AND client_id = $3`, provider, userID, clientID))
+	if err != nil {
+		return nil, wrapErr("get consent", notFound(err))
+	}
+	return c, nil
+}
+
+// SaveConsent inserts a consent or replaces the scopes of the existing one, keeping its
+// creation time; store.ErrNotFound if the client does not exist.
+func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
+	fill(&c.CreatedAt)
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (provider, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
+		c.Provider, c.UserID, c.ClientID, list(c.Scopes), c.CreatedAt, c.UpdatedAt)
+	return wrapErr(fmt.Sprintf("save consent for client %q", c.ClientID), err)
+}
+
+// ListConsents lists a user's consents ordered by creation time (then client id).
+func (s *Store) ListConsents(ctx context.Context, provider, userID string) ([]*store.Consent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+consentCols+` FROM consents
+		WHERE provider = $1 AND user_id = $2 ORDER BY created_at, client_id`, provider, userID)
+	if err != nil {
+		return nil, wrapErr("list consents", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Consent, error) { return scanConsent(r) })
+	if err != nil {
+		return nil, wrapErr("list consents", err)
+	}
+	return out, nil
+}
+
+// DeleteConsent removes the user's consent for a client; store.ErrNotFound if absent.
+func (s *Store) DeleteConsent(ctx context.Context, provider, userID, clientID string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM consents WHERE provider = $1 AND user_id = $2 AND client_id = $3`,
+		provider, userID, clientID)
+	return wrapErr("delete consent", oneRow(tag, err))
+}
+
+// GetAuthCode returns a code by id (digest), used or not; store.ErrNotFound if absent.
+func (s *Store) GetAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
+	c, err := scanCode(s.pool.QueryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrapErr("get authorization code", notFound(err))
+	}
+	return c, nil
+}
+
+// exchangeSQL marks the code $1 used and records the access token on it only if it was
+// unused, and only then inserts the tokens; it reports whether it used the code and
+// whether the code exists, to tell ErrAlreadyUsed from ErrNotFound (as rotateSQL does).
+var (
+	exchangeSQL = `WITH c AS (
+			UPDATE auth_codes SET revoked = true, access_token_id = $2 WHERE id = $1 AND NOT revoked RETURNING id
+		), a AS (
+			INSERT INTO access_tokens (` + accessCols + `)
+			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
+		)
+		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM auth_codes WHERE id = $1)`
+
+	exchangePairSQL = `WITH c AS (
+			UPDATE auth_codes SET revoked = true, access_token_id = $2 WHERE id = $1 AND NOT revoked RETURNING id
+		), a AS (
+			INSERT INTO access_tokens (` + accessCols + `)
+			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
+		), r AS (
+			INSERT INTO refresh_tokens (` + refreshCols + `)
+			SELECT ` + params(12, refreshTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
+		)
+		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM auth_codes WHERE id = $1)`
+)
+
+// ExchangeAuthCode marks the code used, records the access token on it and stores the
+// tokens, in one statement. Of two concurrent exchanges the second waits on the row lock
+// of the first, then finds the code used, inserts nothing and gets store.ErrAlreadyUsed.
+func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.AccessToken, refresh *store.RefreshToken) error {
+	prepareIssue(at, refresh)
+	var used, exists bool
+	var err error
+	if refresh == nil {
+		err = s.pool.QueryRow(ctx, exchangeSQL, append([]any{codeID}, accessArgs(at)...)...).Scan(&used, &exists)
+	} else {
+		args := append(append([]any{codeID}, accessArgs(at)...), refreshArgs(refresh)...)
+		err = s.pool.QueryRow(ctx, exchangePairSQL, args...).Scan(&used, &exists)
+	}
+	switch {
+	case err != nil:
+	case used:
+	case exists:
+		err = store.ErrAlreadyUsed
+	default:
+		err = store.ErrNotFound
+	}
+	return wrapErr("exchange authorization code", err)
+}
+
+// RevokeAuthCodeTokens revokes the access token the code was exchanged for and the whole
+// refresh family issued with it, in one statement that locks refresh tokens first.
+func (s *Store) RevokeAuthCodeTokens(ctx context.Context, codeID string) error {
+	err := retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `WITH code AS (
+				SELECT access_token_id FROM auth_codes WHERE id = $1 AND access_token_id <> ''
+			), r AS (
+				UPDATE refresh_tokens SET revoked = true WHERE family_id IN
+					(SELECT family_id FROM refresh_tokens WHERE access_token_id IN (SELECT access_token_id FROM code))
+				RETURNING access_token_id
+			)
+			UPDATE access_tokens SET revoked = true
+			WHERE id IN (SELECT access_token_id FROM r) OR id IN (SELECT access_token_id FROM code)`, codeID)
+		return err
+	})
+	return wrapErr("revoke tokens of authorization code", err)
+}
