@@ -473,6 +473,19 @@ func TestIntrospectionWithLocalJWTNeedsBothChecks(t *testing.T) {
 	srv.register(odd, oc2)
 	_, err = in.Verify(context.Background(), odd)
 	wantRefusal(t, err, InvalidToken, "introspection answer names another token")
+
+	// A well-signed token the server cannot be asked about: 503, never a pass on the
+	// signature alone.
+	down, dc := mk("tok-down")
+	srv.register(down, dc)
+	in.cache.Wait()
+	srv.mode.Store("503")
+	_, err = in.Verify(context.Background(), down)
+	wantRefusal(t, err, Unavailable, "")
+	// The token checked earlier is still cached and passes.
+	if _, err := in.Verify(context.Background(), good); err != nil {
+		t.Fatalf("cached token with the server failing: %v", err)
+	}
 }
 
 func TestIntrospectorOptionsAreChecked(t *testing.T) {
