@@ -115,7 +115,9 @@ func (Guard) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the rules and acquires the shared key source and token cache.
+// Provision builds the rules, registers the guard's metrics, and acquires the shared
+// resources its mode needs: key source and token cache (jwks), introspection cache
+// (introspect), revocation feed subscription (revocations).
 func (g *Guard) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
 	g.metrics = guardMetrics()
