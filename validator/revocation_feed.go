@@ -25,7 +25,7 @@ const (
 	// cover the clock leeway verifiers allow past exp.
 	DefaultFeedRetention  = time.Minute
 	defaultFeedMinBackoff = 250 * time.Millisecond
-	defaultFeedMaxBackoff = 30 * time.Second
+	defaultFeedMaxBackoff = 5 * time.Second
 	// maxFeedAnswer bounds one answer: a snapshot of a million ids is ~60 MiB, far more
 	// than any real deployment keeps unexpired.
 	maxFeedAnswer     = 64 << 20
@@ -49,7 +49,8 @@ type RevocationFeedOptions struct {
 	// DefaultFeedRetention.
 	Retention time.Duration
 	// MinBackoff and MaxBackoff bound the wait between failed polls (doubling, jittered).
-	// Zero means 250 ms and 30 s.
+	// Zero means 250 ms and 5 s: a dead feed costs little to retry, and every second
+	// spent waiting after it is back is a second revoked tokens still pass.
 	MinBackoff, MaxBackoff time.Duration
 	// OnBehind is called once when the feed has been unreachable for BehindAfter, with
 	// the last error; OnCaughtUp once it answers again, with how long it was out.
