@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -197,4 +198,114 @@ func revokeAt(t *testing.T, node, token string) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("revoke at %s: %d", node, resp.StatusCode)
 	}
+}
+
+// TestGuardFeedCatchesUpAfterItsNodeRestarts: the node whose feed a guard follows goes
+// down; a token is revoked on the other node meanwhile; the guard says it is behind (log
+// line and metric), and once the node is back it resumes from its cursor and refuses the
+// token, without a restart of its own.
+func TestGuardFeedCatchesUpAfterItsNodeRestarts(t *testing.T) {
+	dsn := testdb.PostgresDSN(t)
+	if _, err := caddyBinary(); err != nil {
+		t.Fatal(err)
+	}
+	portA, portB, jwtPort, metricsPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	issuer := "http://cluster.example"
+	nodeA := fmt.Sprintf("http://127.0.0.1:%d", portA)
+	nodeB := fmt.Sprintf("http://127.0.0.1:%d", portB)
+	a := startCaddyProcess(t, "node A", processGlobals+clusterServerSite(portA, issuer, dsn))
+	a.waitListening(t, fmt.Sprintf("127.0.0.1:%d", portA))
+	b := startCaddyProcess(t, "node B", processGlobals+clusterServerSite(portB, issuer, dsn))
+	b.waitListening(t, fmt.Sprintf("127.0.0.1:%d", portB))
+	up := newUpstream(t)
+	guard := startCaddyProcess(t, "guard", processGlobals+fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
+	oauth_guard {
+		jwks %[3]s/.well-known/jwks.json
+		issuer %[4]s
+		revocations %[3]s/oauth/revocations {
+			client_id edge
+			client_secret %[5]s
+			behind_after 1s
+		}
+	}
+	reverse_proxy %[6]s
+}
+
+http://127.0.0.1:%[2]d {
+	metrics
+}
+`, jwtPort, metricsPort, nodeA, issuer, edgeSecret, strings.TrimPrefix(up.URL, "http://")))
+	guard.waitListening(t, fmt.Sprintf("127.0.0.1:%d", jwtPort))
+	guard.waitListening(t, fmt.Sprintf("127.0.0.1:%d", metricsPort))
+	api := fmt.Sprintf("http://127.0.0.1:%d/orders", jwtPort)
+	behind := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		_, _ = io.Copy(&sb, resp.Body)
+		for _, line := range strings.Split(sb.String(), "\n") {
+			if strings.HasPrefix(line, "caddy_oauth_guard_revocation_feed_behind{") {
+				return line[strings.LastIndexByte(line, ' ')+1:]
+			}
+		}
+		return ""
+	}
+
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: svcSecret, TokenURL: nodeB + "/oauth/token",
+		Scopes: []string{"orders:read"}, AuthStyle: oauth2.AuthStyleInHeader}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for call(t, "GET", api, tok.AccessToken, nil).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the guard never passed a fresh token")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := behind(); got != "0" {
+		t.Fatalf("feed behind = %q before the outage", got)
+	}
+
+	_ = a.cmd.Process.Kill()
+	<-a.done
+	revokeAt(t, nodeB, tok.AccessToken)
+	deadline = time.Now().Add(15 * time.Second)
+	for behind() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the guard never reported its feed behind")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(guard.output(), "revocation feed unreachable") {
+		t.Errorf("no log line says the feed is unreachable:\n%s", guard.output())
+	}
+
+	a = startCaddyProcess(t, "node A again", processGlobals+clusterServerSite(portA, issuer, dsn))
+	a.waitListening(t, fmt.Sprintf("127.0.0.1:%d", portA))
+	restarted := time.Now()
+	for {
+		r := call(t, "GET", api, tok.AccessToken, nil)
+		if r.status == 401 {
+			break
+		}
+		if time.Since(restarted) > 15*time.Second {
+			t.Fatalf("15s after node A came back, the guard still answers %d for a token revoked during the outage", r.status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the guard refused the token revoked during the outage %v after node A came back", time.Since(restarted))
+	if got := behind(); got != "0" {
+		t.Errorf("feed behind = %q after catching up", got)
+	}
+	if !strings.Contains(guard.output(), "revocation feed reachable again") {
+		t.Errorf("no log line says the feed is back")
+	}
+	// The guard goes first: a server's graceful stop waits for the feed polls it holds.
+	guard.stop()
 }
