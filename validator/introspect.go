@@ -161,6 +161,10 @@ func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
 // InvalidToken for an inactive, expired or mismatched token, Unavailable when the server
 // could not be asked (or gave no usable answer) and nothing is cached.
 func (in *Introspector) Verify(ctx context.Context, token string) (*Identity, error) {
+	// Refused before it is hashed for the cache or sent anywhere: real tokens are ~1 KiB.
+	if len(token) > maxTokenSize {
+		return nil, invalidToken("token too large", nil)
+	}
 	now := in.now()
 	if in.cache != nil {
 		if id, ok := in.cache.getActive(token); ok {
@@ -175,9 +179,6 @@ func (in *Introspector) Verify(ctx context.Context, token string) (*Identity, er
 		if in.cache.isInactive(token) {
 			return nil, invalidToken("token is not active", nil)
 		}
-	}
-	if len(token) > maxTokenSize {
-		return nil, invalidToken("token too large", nil)
 	}
 	var local *Identity
 	if in.local != nil {

@@ -502,3 +502,17 @@ func TestIntrospectorOptionsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestIntrospectionRefusesOversizedTokensWithoutACall(t *testing.T) {
+	srv := newAuthServer(t)
+	in := newIntrospector(t, srv, nil)
+	huge := make([]byte, maxTokenSize+1)
+	for i := range huge {
+		huge[i] = 'a'
+	}
+	_, err := in.Verify(context.Background(), string(huge))
+	wantRefusal(t, err, InvalidToken, "token too large")
+	if srv.introspections.Load() != 0 {
+		t.Fatal("an oversized token was sent to the server")
+	}
+}
