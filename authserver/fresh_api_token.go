@@ -22,6 +22,9 @@ import (
 // Angular copy it into the X-XSRF-TOKEN header by themselves.
 const XSRFCookie = "XSRF-TOKEN"
 
+// grantFirstPartyCookie labels cookie tokens in the tokens-issued metric.
+const grantFirstPartyCookie = "first_party_cookie"
+
 // cookieTokenTTL is the lifetime of a first-party cookie token; the page asks for a
 // fresh one before it runs out.
 const cookieTokenTTL = 10 * time.Minute
@@ -44,7 +47,7 @@ func (s *Server) issueCookieToken(ctx context.Context, issuer, provider, userID 
 	csrf := NewSecret()
 	ttl := min(cookieTokenTTL, s.cfg.AccessTokenTTL)
 	tok, oerr := s.record(ctx, issuer, grantSubject{client: client, userID: userID, provider: provider,
-		scopes: []string{scopes.Wildcard}, csrf: csrf}, ttl, false)
+		scopes: []string{scopes.Wildcard}, csrf: csrf, grant: grantFirstPartyCookie}, ttl, false)
 	if oerr != nil {
 		return nil, oerr
 	}
