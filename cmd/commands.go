@@ -475,7 +475,7 @@ func tokenCmd() *cobra.Command {
 			if userID == "" || name == "" {
 				return errors.New("--user and --name are required")
 			}
-			srv, err := t.authServer(ctx, issuer)
+			srv, err := t.authServer(ctx, issuer, provider)
 			if err != nil {
 				return err
 			}

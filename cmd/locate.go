@@ -67,9 +67,10 @@ func (t *target) checkProvider(name string) error {
 	return fmt.Errorf("--provider %q: the config has no such user provider (have: %s)", name, strings.Join(t.providerNames(), ", "))
 }
 
-// providers builds the config's user providers, opening the application databases of
-// sql providers (closed with the target).
-func (t *target) providers(ctx context.Context) (map[string]authserver.UserProvider, error) {
+// providers builds the config's user providers. The application database of a sql
+// provider is opened (and closed with the target) only for the provider named want, so a
+// command about one provider does not depend on another's database being up.
+func (t *target) providers(ctx context.Context, want string) (map[string]authserver.UserProvider, error) {
 	out := map[string]authserver.UserProvider{}
 	repl := caddy.NewReplacer()
 	for _, u := range t.server.Users {
@@ -79,6 +80,9 @@ func (t *target) providers(ctx context.Context) (map[string]authserver.UserProvi
 		}
 		switch u.Kind {
 		case "sql":
+			if name != want {
+				continue
+			}
 			driver, dsn := t.driver, t.dsn
 			if u.Database != nil {
 				driver, dsn = u.Database.Driver, repl.ReplaceKnown(u.Database.DSN, "")
@@ -197,8 +201,12 @@ func (t *target) alg() string {
 }
 
 // authServer builds the protocol server for commands that issue tokens.
-func (t *target) authServer(ctx context.Context, issuerFlag string) (*authserver.Server, error) {
-	providers, err := t.providers(ctx)
+// The user provider named provider (default: users) is usable; others may not be.
+func (t *target) authServer(ctx context.Context, issuerFlag, provider string) (*authserver.Server, error) {
+	if provider == "" {
+		provider = authserver.DefaultProvider
+	}
+	providers, err := t.providers(ctx, provider)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the Caddyfile adapter --config uses
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	_ "modernc.org/sqlite" // the application database of the sql provider test
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	oauthcmd "github.com/caddyoauth/caddy-oauth/cmd"
@@ -235,4 +237,60 @@ func verifiedClaims(t *testing.T, st store.Store, token string) map[string]any {
 		t.Fatal(err)
 	}
 	return cl
+}
+
+// A sql provider's database is opened only when a command is about that provider: a
+// token for a built-in user does not depend on it, and a token for the sql provider's
+// user goes through that provider's personal access client.
+func TestTokenCommandOpensOnlyTheRequestedSQLProvider(t *testing.T) {
+	dir := t.TempDir()
+	storePath, appPath := filepath.Join(dir, "oauth.db"), filepath.Join(dir, "app.sqlite")
+	app, err := sql.Open("sqlite", appPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Exec(`CREATE TABLE users (id integer PRIMARY KEY, email text, password text)`); err != nil {
+		t.Fatal(err)
+	}
+	app.Close()
+	config := filepath.Join(dir, "Caddyfile")
+	cf := fmt.Sprintf(`http://127.0.0.1:1 {
+	oauth_server {
+		issuer https://auth.test
+		storage sqlite %q
+		users shop sql {
+			database sqlite %q
+		}
+		users broken sql {
+			database sqlite %q
+			query "SELECT id, password FROM no_such_table WHERE email = $1"
+		}
+	}
+}
+`, storePath, appPath, appPath)
+	if err := os.WriteFile(config, []byte(cf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	userID := strings.TrimSpace(mustRun(t, "a long password\n", "user", "add", "--config", config, "--email", "pat@example.com", "--password-stdin"))
+	mustRun(t, "", "install", "--config", config)
+	mustRun(t, "", "token", "--config", config, "--user", userID, "--name", "builtin")
+	out := mustRun(t, "", "token", "--config", config, "--user", "42", "--name", "shop", "--provider", "shop", "--json")
+	var got struct {
+		TokenID string `json:"token_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	st, err := drivers.Open(context.Background(), "sqlite", storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := st.GetAccessToken(context.Background(), got.TokenID)
+	if err != nil || rec.Provider != "shop" || rec.UserID != "42" {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	if _, err := oauthRun("", "token", "--config", config, "--user", "42", "--name", "x", "--provider", "broken"); err == nil || !strings.Contains(err.Error(), "no_such_table") {
+		t.Fatalf("a broken provider's query: %v", err)
+	}
 }
