@@ -11,7 +11,8 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
-// Tables are the store's tables, the ones Fingerprint reads.
+// Tables are the store's tables, the ones Fingerprint reads. login_failures is left out
+// on purpose: a refused login is meant to be counted there (login throttling).
 var Tables = []string{"clients", "users", "access_tokens", "refresh_tokens", "auth_codes", "signing_keys",
 	"sessions", "consents", "revocations"}
 
