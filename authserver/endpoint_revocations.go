@@ -97,6 +97,10 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
+		case <-s.closing:
+			timer.Stop()
+			s.answerEntries(w, nil, after)
+			return
 		}
 		timer.Stop()
 	}

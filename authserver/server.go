@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -97,6 +98,17 @@ type Server struct {
 	callers   callerCache
 	throttle  LoginThrottle
 	api       *http.ServeMux // the JSON API (api.go)
+	// closing ends held long polls when the server is shutting down, so a graceful stop
+	// or a config reload does not wait for them.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// Shutdown answers every held revocation-feed long poll at once (with nothing new, so
+// callers reconnect, to the next config or another node) and makes later ones answer
+// without waiting. Other endpoints keep working. Safe to call more than once.
+func (s *Server) Shutdown() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // New checks the config and fills its defaults.
@@ -128,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, throttle: cfg.LoginThrottle.withDefaults()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults()}
 	s.api = s.apiRoutes()
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -16,10 +16,12 @@ BIN=$WORK/caddy
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-# Build Caddy with the plugin once; rebuild only when the Go sources changed.
+# Build Caddy with the plugin once; rebuild only when the Go sources changed. cmd/caddy is
+# the binary `xcaddy build --with github.com/caddyoauth/caddy-oauth` makes (standard
+# modules plus this plugin), built from this checkout without an xcaddy build directory.
 if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
 	echo "building Caddy with the plugin (cached in $BIN)..."
-	go tool xcaddy build v2.11.9 --with "github.com/caddyoauth/caddy-oauth=$PWD" --output "$BIN" >/dev/null
+	go build -o "$BIN" ./cmd/caddy
 fi
 
 pids=()

@@ -233,6 +233,13 @@ func (s *Server) Provision(ctx caddy.Context) error {
 	if app, err := ctx.App("events"); err == nil {
 		s.eventsApp, _ = app.(*caddyevents.App)
 	}
+	if s.eventsApp != nil {
+		// Caddy announces "stopping" before it shuts the HTTP servers down gracefully,
+		// which waits for every request in flight: held feed long polls must end first.
+		if err := s.eventsApp.On("stopping", caddyevents.Handler(shutdownOnStop{s})); err != nil {
+			return fmt.Errorf("oauth_server: subscribing to the stopping event: %w", err)
+		}
+	}
 	var metrics authserver.Metrics
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		pm, err := authserver.NewPrometheusMetrics(reg)
@@ -263,6 +270,17 @@ func (s *Server) Provision(ctx caddy.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("oauth_server: %w", err)
+	}
+	return nil
+}
+
+// shutdownOnStop ends the server's held long polls when its config stops.
+type shutdownOnStop struct{ s *Server }
+
+// Handle implements caddyevents.Handler.
+func (h shutdownOnStop) Handle(context.Context, caddy.Event) error {
+	if h.s.server != nil {
+		h.s.server.Shutdown()
 	}
 	return nil
 }
@@ -307,6 +325,9 @@ func (s *Server) Validate() error {
 // Cleanup releases the purger, the key ring and the store, in that order: the first two
 // use the store.
 func (s *Server) Cleanup() error {
+	if s.server != nil {
+		s.server.Shutdown()
+	}
 	if s.purgeKey != "" {
 		if _, err := purgerPool.Delete(s.purgeKey); err != nil {
 			return err

@@ -169,24 +169,9 @@ func (s *Store) GetAuthCode(ctx context.Context, id string) (*store.AuthCode, er
 func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.AccessToken, refresh *store.RefreshToken) error {
 	prepareIssue(at, refresh)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET revoked = 1, access_token_id = ?
-			WHERE id = ? AND revoked = 0`, at.ID, codeID)
-		if err != nil {
+		if err := markUsed(ctx, tx, "auth_codes", codeID, `UPDATE auth_codes SET revoked = 1, access_token_id = ?
+			WHERE id = ? AND revoked = 0`, at.ID, codeID); err != nil {
 			return err
-		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			var exists bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM auth_codes WHERE id = ?)`, codeID).Scan(&exists); err != nil {
-				return err
-			}
-			if exists {
-				return store.ErrAlreadyUsed
-			}
-			return store.ErrNotFound
 		}
 		return s.insertPair(ctx, tx, at, refresh)
 	})

@@ -204,23 +204,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshT
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.AccessToken, refresh *store.RefreshToken) error {
 	prepareIssue(at, refresh)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND revoked = 0`, oldID)
-		if err != nil {
+		if err := markUsed(ctx, tx, "refresh_tokens", oldID,
+			`UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND revoked = 0`, oldID); err != nil {
 			return err
-		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			var exists bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ?)`, oldID).Scan(&exists); err != nil {
-				return err
-			}
-			if exists {
-				return store.ErrAlreadyUsed
-			}
-			return store.ErrNotFound
 		}
 		return s.insertPair(ctx, tx, at, refresh)
 	})
@@ -301,4 +287,30 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (*store.AuthCode
 		return nil, wrapErr("consume authorization code", err)
 	}
 	return code, nil
+}
+
+// markUsed runs update, which marks the unused row id of table used (or revoked). When it
+// changes nothing, it tells a row already used (store.ErrAlreadyUsed) from a missing one
+// (store.ErrNotFound), so one-use records (refresh tokens, authorization codes) get the
+// same answers everywhere.
+func markUsed(ctx context.Context, tx *sql.Tx, table, id, update string, args ...any) error {
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return err
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = ?)`, id).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return store.ErrAlreadyUsed
+	}
+	return store.ErrNotFound
 }
