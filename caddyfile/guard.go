@@ -71,7 +71,8 @@ type Guard struct {
 
 	// Cookie, if set, also accepts a first-party token from the cookie of this name when
 	// the request has no Authorization header, but only together with an X-CSRF-TOKEN or
-	// X-XSRF-TOKEN header equal to the token's csrf claim (see guard_cookie.go).
+	// X-XSRF-TOKEN header equal to the token's csrf claim (see guard_cookie.go). It needs
+	// the local JWT check: an introspection answer does not carry the csrf claim.
 	Cookie string `json:"cookie,omitempty"`
 
 	// Headers are extra request headers set from placeholders after a token passes, such as
