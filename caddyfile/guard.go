@@ -136,6 +136,9 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if g.JWKS == "" && g.Introspect == nil {
 		return errors.New("oauth_guard: jwks: a JWKS URL or file is required (or an introspect endpoint)")
 	}
+	if g.Cookie != "" && g.JWKS == "" {
+		return errors.New("oauth_guard: cookie: cookie tokens are checked against their csrf claim, which needs jwks (introspection answers do not carry it)")
+	}
 	if g.JWKS != "" && g.Issuer == "" {
 		return errors.New("oauth_guard: issuer: the token issuer is required")
 	}

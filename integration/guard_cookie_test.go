@@ -130,3 +130,26 @@ func TestGuardCookieTokenNeedsMatchingCSRFHeader(t *testing.T) {
 		t.Fatalf("bearer with a stray cookie: %d %v", r.status, r.body)
 	}
 }
+
+// A guard that could never check a cookie token's CSRF claim does not start.
+func TestGuardCookieWithoutJWKSFailsToStart(t *testing.T) {
+	port := freePort(t)
+	err := tryCaddy(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:%d {
+	oauth_guard {
+		introspect http://127.0.0.1:1/oauth/introspect {
+			client_id rs
+			client_secret rs-secret-0123456789
+		}
+		cookie api_token
+	}
+	respond ok
+}`, port))
+	if err == nil || !strings.Contains(err.Error(), "cookie tokens are checked against their csrf claim") {
+		t.Fatalf("got %v", err)
+	}
+}
