@@ -244,8 +244,11 @@ func TestRevocationReachesGuardsThroughTheFeed(t *testing.T) {
 		if p99 > 250*time.Millisecond {
 			t.Errorf("p99 %v from revocation to refusal, target 250ms", p99)
 		}
-		if n := s.metric(t, `caddy_oauth_guard_requests_total{reason="revoked"}`) - revokedBefore; n < 2*rounds {
-			t.Errorf("revoked outcomes counted: %v, want at least %d", n, 2*rounds)
+		// Every JWT-guard refusal is the feed's doing, so counted as revoked. The
+		// introspecting guard's refusal may instead be the server's "inactive" when
+		// ristretto did not admit the cached entry (its admission policy may drop a Set).
+		if n := s.metric(t, `caddy_oauth_guard_requests_total{reason="revoked"}`) - revokedBefore; n < rounds {
+			t.Errorf("revoked outcomes counted: %v, want at least %d", n, rounds)
 		}
 	})
 }
