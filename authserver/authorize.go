@@ -177,8 +177,19 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, req, oerr)
 		return
 	}
+	// Users sign in with the provider the client is bound to (Passport's provider
+	// clients); a session of another provider's user does not count here.
+	providerName := req.client.Provider
+	if providerName == "" {
+		providerName = DefaultProvider
+	}
+	if _, ok := s.cfg.Providers[providerName]; !ok {
+		s.log.Error("client names an unknown user provider", zap.String("client_id", req.client.ID), zap.String("provider", providerName))
+		s.redirectError(w, r, req, errUnauthorizedClient("the client's user provider is not configured"))
+		return
+	}
 	sess, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) {
+	if errors.Is(err, errNoSession) || (err == nil && sess.Provider != providerName) {
 		// The request comes back here after login; a POST is turned into its GET form.
 		q := url.Values{}
 		for _, name := range authorizeParams {
@@ -186,7 +197,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 				q.Set(name, v)
 			}
 		}
-		redirect(w, r, PathLogin+"?"+url.Values{"return_to": {PathAuthorize + "?" + q.Encode()}}.Encode())
+		login := url.Values{"return_to": {PathAuthorize + "?" + q.Encode()}}
+		if providerName != DefaultProvider {
+			login.Set("provider", providerName)
+		}
+		redirect(w, r, PathLogin+"?"+login.Encode())
 		return
 	}
 	if err != nil {

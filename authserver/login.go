@@ -19,6 +19,8 @@ type loginPage struct {
 	Action   string
 	CSRF     string
 	ReturnTo string
+	// Provider names the user provider the form signs in with; empty for the default.
+	Provider string
 	Username string
 	Error    string
 	// SignedInAs is set when the browser already has a session: the page then offers
@@ -35,8 +37,11 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	returnTo, _ := safeReturnTo(r.URL.Query().Get("return_to"))
+	providerName := s.loginProvider(r.URL.Query().Get("provider"))
 	sess, err := s.currentSession(r)
 	switch {
+	case err == nil && sess.Provider != providerName:
+		// Signed in with another provider's account: this sign-in replaces it.
 	case err == nil && returnTo != "":
 		redirect(w, r, returnTo)
 		return
@@ -49,12 +54,22 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, "reading session", err)
 		return
 	}
-	s.showLoginForm(w, r, http.StatusOK, returnTo, "", "")
+	s.showLoginForm(w, r, http.StatusOK, returnTo, providerName, "", "")
+}
+
+// loginProvider is the configured provider a login form signs in with: the one named, if
+// configured, else the default. An unknown name falls back to the default rather than
+// failing, because it only ever comes from our own links.
+func (s *Server) loginProvider(name string) string {
+	if _, ok := s.cfg.Providers[name]; ok && name != "" {
+		return name
+	}
+	return DefaultProvider
 }
 
 // showLoginForm renders the login form with a login CSRF token, reusing the browser's
 // current one so that two open login tabs both work.
-func (s *Server) showLoginForm(w http.ResponseWriter, r *http.Request, status int, returnTo, username, message string) {
+func (s *Server) showLoginForm(w http.ResponseWriter, r *http.Request, status int, returnTo, providerName, username, message string) {
 	token := ""
 	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == len(NewSecret()) {
 		token = c.Value
@@ -62,51 +77,55 @@ func (s *Server) showLoginForm(w http.ResponseWriter, r *http.Request, status in
 		token = NewSecret()
 	}
 	s.setCookie(w, r, loginCSRFCookie, token, PathLogin, 0)
-	s.renderPage(w, status, "login", "Sign in", loginPage{
-		Action: PathLogin, CSRF: token, ReturnTo: returnTo, Username: username, Error: message,
-	})
+	page := loginPage{Action: PathLogin, CSRF: token, ReturnTo: returnTo, Username: username, Error: message}
+	if providerName != DefaultProvider {
+		page.Provider = providerName
+	}
+	s.renderPage(w, status, "login", "Sign in", page)
 }
 
-// login is POST /oauth/login: check the form's CSRF token, authenticate with the default
-// user provider, and start a new session (a new id: any earlier one is deleted).
+// login is POST /oauth/login: check the form's CSRF token, authenticate with the form's
+// user provider (the default unless the authorization request's client is bound to
+// another), and start a new session (a new id: any earlier one is deleted).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	form, ok := s.readPageForm(w, r)
 	if !ok {
 		return
 	}
 	returnTo, _ := safeReturnTo(form.Get("return_to"))
+	providerName := s.loginProvider(form.Get("provider"))
 	username := strings.TrimSpace(form.Get("username"))
 	cookie, _ := r.Cookie(loginCSRFCookie)
 	if cookie == nil || !sameOrigin(r) || !tokenEqual(form.Get(CSRFField), cookie.Value) {
-		s.showLoginForm(w, r, http.StatusForbidden, returnTo, username, "The form expired. Please sign in again.")
+		s.showLoginForm(w, r, http.StatusForbidden, returnTo, providerName, username, "The form expired. Please sign in again.")
 		return
 	}
 	password := form.Get("password")
 	if username == "" || password == "" {
-		s.showLoginForm(w, r, http.StatusUnprocessableEntity, returnTo, username, "Enter your email and password.")
+		s.showLoginForm(w, r, http.StatusUnprocessableEntity, returnTo, providerName, username, "Enter your email and password.")
 		return
 	}
-	provider, ok := s.cfg.Providers[DefaultProvider]
+	provider, ok := s.cfg.Providers[providerName]
 	if !ok {
-		s.log.Error("the default user provider is not configured", zap.String("provider", DefaultProvider))
+		s.log.Error("the user provider is not configured", zap.String("provider", providerName))
 		s.renderError(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is not available right now.", "temporarily_unavailable")
 		return
 	}
 	// The same throttled check as the password grant's (login_throttle.go).
-	userID, oerr := s.authenticateUser(r, DefaultProvider, provider, username, password)
+	userID, oerr := s.authenticateUser(r, providerName, provider, username, password)
 	switch {
 	case oerr != nil && oerr.Status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(oerr.retryAfter))
-		s.showLoginForm(w, r, http.StatusTooManyRequests, returnTo, username, "Too many failed sign-ins. Wait a few minutes and try again.")
+		s.showLoginForm(w, r, http.StatusTooManyRequests, returnTo, providerName, username, "Too many failed sign-ins. Wait a few minutes and try again.")
 		return
 	case oerr != nil && oerr.Code == "invalid_grant":
-		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, username, "The email or password is incorrect.")
+		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, providerName, username, "The email or password is incorrect.")
 		return
 	case oerr != nil:
 		s.storeFailed(w, "authenticating user", oerr)
 		return
 	}
-	if _, err := s.startSession(w, r, userID, DefaultProvider, username); err != nil {
+	if _, err := s.startSession(w, r, userID, providerName, username); err != nil {
 		s.storeFailed(w, "creating session", err)
 		return
 	}
