@@ -33,13 +33,25 @@ var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // authorizeRequest is a validated authorization request (RFC 6749 §4.1.1, §4.2.1).
 type authorizeRequest struct {
-	client       *store.Client
-	redirectURI  string
-	responseType string
-	scopes       []string
-	state        string
-	challenge    string
-	method       string
+	client      *store.Client
+	redirectURI string
+	// redirectGiven is whether the request named redirect_uri; if it did, the token
+	// request must name the same one (RFC 6749 §4.1.3).
+	redirectGiven bool
+	responseType  string
+	scopes        []string
+	state         string
+	challenge     string
+	method        string
+}
+
+// codeRedirectURI is the redirect URI a code is bound to: the one the request named, or
+// "" when it named none and the client's only registered URI was used.
+func (req *authorizeRequest) codeRedirectURI() string {
+	if req.redirectGiven {
+		return req.redirectURI
+	}
+	return ""
 }
 
 // fragment reports whether responses go in the redirect URI's fragment (implicit grant,
@@ -78,7 +90,7 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 		s.log.Error("loading client", zap.String("client_id", clientID), zap.Error(err))
 		return nil, &pageError{http.StatusServiceUnavailable, "The server could not complete the request. Please try again in a moment.", "temporarily_unavailable"}, nil
 	}
-	req := &authorizeRequest{client: client}
+	req := &authorizeRequest{client: client, redirectGiven: rawRedirect != ""}
 	switch {
 	case rawRedirect != "":
 		for _, registered := range client.RedirectURIs {
@@ -329,12 +341,14 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 		value := NewSecret()
 		now := s.now().UTC().Truncate(time.Microsecond)
 		code := &store.AuthCode{
-			ID:                  Digest(value),
-			ClientID:            req.client.ID,
-			UserID:              sess.UserID,
-			Provider:            sess.Provider,
-			Scopes:              req.scopes,
-			RedirectURI:         req.redirectURI,
+			ID:       Digest(value),
+			ClientID: req.client.ID,
+			UserID:   sess.UserID,
+			Provider: sess.Provider,
+			Scopes:   req.scopes,
+			// Empty when the request relied on the one registered URI: the token request
+			// may then omit it too.
+			RedirectURI:         req.codeRedirectURI(),
 			CodeChallenge:       req.challenge,
 			CodeChallengeMethod: req.method,
 			CreatedAt:           now,

@@ -47,10 +47,14 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	if !s.now().Before(code.ExpiresAt) {
 		return nil, errInvalidGrant("the authorization code has expired")
 	}
-	// The code goes only to the redirect URI it was issued for. Omitting redirect_uri is
-	// allowed only where the authorization request could omit it too: a client with one
-	// registered URI, which is then the only place the code can have gone.
-	if uri := form.Get("redirect_uri"); uri != code.RedirectURI && (uri != "" || len(client.RedirectURIs) != 1) {
+	// RFC 6749 §4.1.3: redirect_uri is required, and identical, when the authorization
+	// request named one (code.RedirectURI set). When it named none (the client's only
+	// registered URI was used), the token request may omit it, or name that URI.
+	uri := form.Get("redirect_uri")
+	switch {
+	case code.RedirectURI != "" && uri != code.RedirectURI:
+		return nil, errInvalidGrant("redirect_uri does not match the one the code was issued for")
+	case code.RedirectURI == "" && uri != "" && (len(client.RedirectURIs) != 1 || uri != client.RedirectURIs[0]):
 		return nil, errInvalidGrant("redirect_uri does not match the one the code was issued for")
 	}
 	verifier := form.Get("code_verifier")
