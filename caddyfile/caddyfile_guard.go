@@ -19,6 +19,21 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 //	oauth_guard [<matcher>] {
 //		jwks       <url | file>
+//		introspect <url> {
+//			client_id           <id>
+//			client_secret       <secret>
+//			token_url           <url>
+//			cache_ttl           <duration>
+//			negative_cache_ttl  <duration>
+//			negative_cache_size <entries>
+//			timeout             <duration>
+//		}
+//		revocations <url> [{
+//			client_id     <id>        # default: those of introspect
+//			client_secret <secret>
+//			token_url     <url>
+//			behind_after  <duration>
+//		}]
 //		issuer     <url>
 //		audience   <aud...>
 //		scopes     all|any <scope...>
@@ -29,6 +44,10 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		leeway     <duration>
 //		cache_size <entries>
 //	}
+//
+// jwks or introspect (or both) is required. With both, a token must pass the local
+// signature check and introspection on first sight. revocations without its own
+// credentials uses those of introspect.
 func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -41,6 +60,24 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if err := oneArg(d, &g.JWKS); err != nil {
 				return err
 			}
+		case "introspect":
+			ic := &IntrospectConfig{}
+			if err := oneArg(d, &ic.URL); err != nil {
+				return err
+			}
+			if err := parseIntrospect(d, ic); err != nil {
+				return err
+			}
+			g.Introspect = ic
+		case "revocations":
+			rc := &RevocationsConfig{}
+			if err := oneArg(d, &rc.URL); err != nil {
+				return err
+			}
+			if err := parseRevocations(d, rc); err != nil {
+				return err
+			}
+			g.Revocations = rc
 		case "issuer":
 			if err := oneArg(d, &g.Issuer); err != nil {
 				return err
@@ -109,6 +146,99 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseIntrospect reads the block of `introspect <url> { ... }`.
+func parseIntrospect(d *cfparse.Dispenser, ic *IntrospectConfig) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "client_id":
+			if err := oneArg(d, &ic.ClientID); err != nil {
+				return err
+			}
+		case "client_secret":
+			if err := oneArg(d, &ic.ClientSecret); err != nil {
+				return err
+			}
+		case "token_url":
+			if err := oneArg(d, &ic.TokenURL); err != nil {
+				return err
+			}
+		case "cache_ttl", "negative_cache_ttl", "timeout":
+			dur, err := durationArg(d, opt)
+			if err != nil {
+				return err
+			}
+			switch opt {
+			case "cache_ttl":
+				ic.CacheTTL = dur
+			case "negative_cache_ttl":
+				ic.NegativeCacheTTL = dur
+			default:
+				ic.Timeout = dur
+			}
+		case "negative_cache_size":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil || n <= 0 {
+				return d.Errf("introspect: negative_cache_size: %q is not a positive number", raw)
+			}
+			ic.NegativeCacheSize = n
+		default:
+			return d.Errf("introspect: unknown option %q", opt)
+		}
+	}
+	if ic.ClientID == "" || ic.ClientSecret == "" {
+		return d.Errf("introspect: client_id and client_secret are required")
+	}
+	return nil
+}
+
+// parseRevocations reads the optional block of `revocations <url> { ... }`.
+func parseRevocations(d *cfparse.Dispenser, rc *RevocationsConfig) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "client_id":
+			if err := oneArg(d, &rc.ClientID); err != nil {
+				return err
+			}
+		case "client_secret":
+			if err := oneArg(d, &rc.ClientSecret); err != nil {
+				return err
+			}
+		case "token_url":
+			if err := oneArg(d, &rc.TokenURL); err != nil {
+				return err
+			}
+		case "behind_after":
+			dur, err := durationArg(d, opt)
+			if err != nil {
+				return err
+			}
+			rc.BehindAfter = dur
+		default:
+			return d.Errf("revocations: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// durationArg reads one non-negative duration argument of option opt.
+func durationArg(d *cfparse.Dispenser, opt string) (caddy.Duration, error) {
+	var raw string
+	if err := oneArg(d, &raw); err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(raw)
+	if err != nil || dur < 0 {
+		return 0, d.Errf("%s: %q is not a duration", opt, raw)
+	}
+	return caddy.Duration(dur), nil
 }
 
 var _ cfparse.Unmarshaler = (*Guard)(nil)

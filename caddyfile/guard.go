@@ -37,10 +37,23 @@ const (
 // and passes the request on. Refusals follow RFC 6750.
 type Guard struct {
 	// JWKS is the URL or file of the JSON Web Key Set that signs tokens. Keys are cached;
-	// an unknown kid triggers a refetch at most every 10s.
+	// an unknown kid triggers a refetch at most every 10s. Required unless Introspect is
+	// set; with both, a token must pass the local signature check and, on first sight
+	// (and again after cache_ttl), introspection: the server's word on every new token.
 	JWKS string `json:"jwks,omitempty"`
 
-	// Issuer is the `iss` every token must carry. Required.
+	// Introspect, when set, checks tokens by RFC 7662 introspection at the authorization
+	// server, caching answers in memory. Without JWKS every token (opaque or JWT) is
+	// introspected.
+	Introspect *IntrospectConfig `json:"introspect,omitempty"`
+
+	// Revocations, when set, follows the authorization server's feed of revoked token
+	// ids (GET /oauth/revocations) so a revoked token is refused at once, without a
+	// per-request call, in both JWT and introspection modes.
+	Revocations *RevocationsConfig `json:"revocations,omitempty"`
+
+	// Issuer is the `iss` every token must carry. Required with JWKS; with introspection
+	// only, an answer that names an issuer must name this one.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Audience, if set, requires the token's `aud` to contain one of these values.
@@ -73,10 +86,15 @@ type Guard struct {
 	rules     []scopes.Rule
 	strip     []string
 	extra     [][2]string
-	verify    *lazyVerifier
+	verify    *lazyVerifier      // the JWT check; nil with introspection only
+	check     validator.Verifier // what requests go through: verify, or an Introspector
+	feed      *validator.RevocationFeed
 	keysKey   string
 	cacheKey  string
+	icacheKey string
+	feedKey   string
 	logger    *zap.Logger
+	metrics   *guardCollectors
 	requireUs bool
 	requireCl bool
 }
@@ -97,16 +115,22 @@ func (Guard) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the rules and acquires the shared key source and token cache.
+// Provision builds the rules, registers the guard's metrics, and acquires the shared
+// resources its mode needs: key source and token cache (jwks), introspection cache
+// (introspect), revocation feed subscription (revocations).
 func (g *Guard) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
+	g.metrics = guardMetrics()
+	if err := g.metrics.register(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("oauth_guard: registering metrics: %w", err)
+	}
 	repl := caddy.NewReplacer()
 	g.JWKS = repl.ReplaceKnown(g.JWKS, "")
 	g.Issuer = repl.ReplaceKnown(g.Issuer, "")
-	if g.JWKS == "" {
-		return errors.New("oauth_guard: jwks: a JWKS URL or file is required")
+	if g.JWKS == "" && g.Introspect == nil {
+		return errors.New("oauth_guard: jwks: a JWKS URL or file is required (or an introspect endpoint)")
 	}
-	if g.Issuer == "" {
+	if g.JWKS != "" && g.Issuer == "" {
 		return errors.New("oauth_guard: issuer: the token issuer is required")
 	}
 	for i, r := range g.Scopes {
@@ -155,22 +179,60 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if size <= 0 {
 		size = 100_000
 	}
-	var err error
-	g.verify, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
-	if err != nil {
-		return fmt.Errorf("oauth_guard: %w", err)
+	if err := g.provisionVerifiers(repl, leeway, size); err != nil {
+		g.release()
+		return err
 	}
 	return nil
 }
 
-// Cleanup releases the shared key source and cache.
-func (g *Guard) Cleanup() error {
+// provisionVerifiers builds the token check the options ask for: JWT, introspection,
+// or both, and the revocation feed.
+func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, size int64) error {
+	if g.JWKS != "" {
+		var err error
+		g.verify, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
+		if err != nil {
+			return fmt.Errorf("oauth_guard: %w", err)
+		}
+		g.check = g.verify
+	}
+	if g.Revocations != nil {
+		if err := g.provisionFeed(repl, leeway); err != nil {
+			return err
+		}
+	}
+	if g.Introspect != nil {
+		if err := g.provisionIntrospection(repl, g.verify, leeway, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release gives back every pooled resource this guard holds.
+func (g *Guard) release() {
+	if g.feedKey != "" {
+		_, _ = feedPool.Delete(g.feedKey)
+		g.feedKey = ""
+	}
+	if g.icacheKey != "" {
+		_, _ = introspectionCachePool.Delete(g.icacheKey)
+		g.icacheKey = ""
+	}
 	if g.cacheKey != "" {
 		_, _ = cachePool.Delete(g.cacheKey)
+		g.cacheKey = ""
 	}
 	if g.keysKey != "" {
 		_, _ = keySourcePool.Delete(g.keysKey)
+		g.keysKey = ""
 	}
+}
+
+// Cleanup releases the shared key source, caches and revocation feed.
+func (g *Guard) Cleanup() error {
+	g.release()
 	return nil
 }
 
@@ -184,9 +246,14 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if err != nil {
 		return g.refuse(w, err)
 	}
-	id, err := g.verify.Verify(r.Context(), token)
+	id, err := g.check.Verify(r.Context(), token)
 	if err != nil {
 		return g.refuse(w, err)
+	}
+	// Checked on every request, cached token or not: the set is swapped atomically, so
+	// this is one map lookup.
+	if g.feed != nil && id.TokenID != "" && g.feed.Revoked(id.TokenID) {
+		return g.refuse(w, revokedRefusal)
 	}
 	switch {
 	case g.requireUs && !id.IsUser():
@@ -231,10 +298,16 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	for _, hv := range g.extra {
 		h[hv[0]] = []string{repl.ReplaceAll(hv[1], "")}
 	}
+	g.metrics.pass.Inc()
 	return next.ServeHTTP(w, r)
 }
 
+// revokedRefusal is the answer to a token the revocation feed names; one shared value,
+// so refusing it allocates nothing.
+var revokedRefusal = &validator.Refusal{Kind: validator.InvalidToken, Description: "token revoked", Err: validator.ErrRevoked}
+
 func (g *Guard) refuse(w http.ResponseWriter, err error) error {
+	g.metrics.outcome[refusalReason(err)].Inc()
 	if ref, ok := validator.AsRefusal(err); ok && ref.Kind == validator.Unavailable {
 		if ce := g.logger.Check(zap.WarnLevel, "token check unavailable"); ce != nil {
 			ce.Write(zap.Error(err))
@@ -368,6 +441,7 @@ type cacheHandle struct{ *validator.TokenCache }
 
 // Destruct frees the cache.
 func (h cacheHandle) Destruct() error {
+	guardMetrics().live.removeCache(h.TokenCache)
 	h.Close()
 	return nil
 }
@@ -401,6 +475,7 @@ func acquireVerifier(location, issuer string, audience []string, leeway time.Dur
 		if err != nil {
 			return nil, err
 		}
+		guardMetrics().live.addCache(c, "jwt")
 		return cacheHandle{c}, nil
 	})
 	if err != nil {

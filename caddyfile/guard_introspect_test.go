@@ -1,0 +1,197 @@
+package caddyfile
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	cfparse "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func parseGuardConfig(t *testing.T, src string) (*Guard, error) {
+	t.Helper()
+	g := new(Guard)
+	err := g.UnmarshalCaddyfile(cfparse.NewTestDispenser(src))
+	return g, err
+}
+
+func TestGuardCaddyfileIntrospectAndRevocations(t *testing.T) {
+	g, err := parseGuardConfig(t, `oauth_guard {
+		introspect https://auth.example.com/oauth/introspect {
+			client_id     edge
+			client_secret {env.GUARD_SECRET}
+			token_url     https://auth.example.com/oauth/token
+			cache_ttl     30s
+			negative_cache_ttl 2s
+			negative_cache_size 500
+			timeout       3s
+		}
+		revocations https://auth.example.com/oauth/revocations
+		scopes all orders:read
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(g)
+	want := `{"introspect":{"url":"https://auth.example.com/oauth/introspect","client_id":"edge","client_secret":"{env.GUARD_SECRET}",` +
+		`"token_url":"https://auth.example.com/oauth/token","cache_ttl":30000000000,"negative_cache_ttl":2000000000,` +
+		`"negative_cache_size":500,"timeout":3000000000},"revocations":{"url":"https://auth.example.com/oauth/revocations"},` +
+		`"scopes":[{"mode":"all","scopes":["orders:read"]}]}`
+	if string(raw) != want {
+		t.Fatalf("JSON\n got %s\nwant %s", raw, want)
+	}
+
+	g, err = parseGuardConfig(t, `oauth_guard {
+		jwks https://auth.example.com/.well-known/jwks.json
+		issuer https://auth.example.com
+		revocations https://auth.example.com/oauth/revocations {
+			client_id edge
+			client_secret s
+			behind_after 1m
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := g.Revocations; r == nil || r.ClientID != "edge" || r.ClientSecret != "s" || time.Duration(r.BehindAfter) != time.Minute {
+		t.Fatalf("revocations = %+v", g.Revocations)
+	}
+}
+
+func TestGuardCaddyfileRejectsBadIntrospectOptions(t *testing.T) {
+	for src, want := range map[string]string{
+		`oauth_guard { introspect }`:                                                                     "introspect: a value is required",
+		`oauth_guard { introspect https://a/i }`:                                                         "client_id and client_secret are required",
+		`oauth_guard { introspect https://a/i { client_id x } }`:                                         "client_id and client_secret are required",
+		`oauth_guard { introspect https://a/i { client_id x; client_secret y; cache_ttl soon } }`:        "cache_ttl",
+		`oauth_guard { introspect https://a/i { client_id x; client_secret y; negative_cache_size 0 } }`: "negative_cache_size",
+		`oauth_guard { introspect https://a/i { client_id x; client_secret y; cache_size 1 } }`:          `unknown option "cache_size"`,
+		`oauth_guard { revocations https://a/r { lag 1s } }`:                                             `revocations: unknown option "lag"`,
+	} {
+		src = strings.ReplaceAll(src, "; ", "\n")
+		src = strings.ReplaceAll(src, "{ ", "{\n")
+		src = strings.ReplaceAll(src, " }", "\n}")
+		_, err := parseGuardConfig(t, src)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", src, err, want)
+		}
+	}
+}
+
+func newCaddyContext(t *testing.T) caddy.Context {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestGuardIntrospectProvisionErrorsNameTheOption(t *testing.T) {
+	intro := func(mut func(*IntrospectConfig)) *IntrospectConfig {
+		ic := &IntrospectConfig{URL: "http://127.0.0.1:1/oauth/introspect", ClientID: "edge", ClientSecret: "s"}
+		if mut != nil {
+			mut(ic)
+		}
+		return ic
+	}
+	cases := []struct {
+		name string
+		g    Guard
+		want string
+	}{
+		{"neither jwks nor introspect", Guard{}, "jwks: a JWKS URL or file is required (or an introspect endpoint)"},
+		{"jwks without issuer", Guard{JWKS: "http://127.0.0.1:1/jwks"}, "issuer: the token issuer is required"},
+		{"introspect without url", Guard{Introspect: intro(func(c *IntrospectConfig) { c.URL = "" })}, "introspect: the endpoint URL is required"},
+		{"introspect bad url", Guard{Introspect: intro(func(c *IntrospectConfig) { c.URL = "ftp://x" })}, `introspect "ftp://x": not an http(s) URL`},
+		{"introspect without client_id", Guard{Introspect: intro(func(c *IntrospectConfig) { c.ClientID = "" })}, "introspect: client_id is required"},
+		{"introspect without secret", Guard{Introspect: intro(func(c *IntrospectConfig) { c.ClientSecret = "{env.IT_UNSET_SECRET}" })}, "introspect: client_secret is required"},
+		{"introspect bad token_url", Guard{Introspect: intro(func(c *IntrospectConfig) { c.TokenURL = "nope" })}, "introspect: token_url"},
+		{"revocations without creds in JWT mode", Guard{JWKS: "http://127.0.0.1:1/jwks", Issuer: "x", Revocations: &RevocationsConfig{URL: "http://127.0.0.1:1/r"}}, "revocations: client_id is required"},
+		{"revocations without url", Guard{Introspect: intro(nil), Revocations: &RevocationsConfig{}}, "revocations: the feed URL is required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.g
+			err := g.Provision(newCaddyContext(t))
+			if err == nil {
+				_ = g.Cleanup()
+				t.Fatal("provisioned")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestGuardIntrospectionOnlyModeNeedsNoJWKSAndRefusesWith503WhenUnreachable provisions
+// a guard whose introspection endpoint is down: every request is refused with 503 and
+// Retry-After, and the outcome is counted; a second guard in the same config and a
+// "reload" into a new registry register the metrics without error.
+func TestGuardIntrospectionOnlyModeRefusesWith503WhenUnreachable(t *testing.T) {
+	ctx := newCaddyContext(t)
+	mk := func() *Guard {
+		g := &Guard{Introspect: &IntrospectConfig{URL: "http://127.0.0.1:1/oauth/introspect", ClientID: "edge", ClientSecret: "s",
+			Timeout: caddy.Duration(500 * time.Millisecond)},
+			Revocations: &RevocationsConfig{URL: "http://127.0.0.1:1/oauth/revocations"}}
+		if err := g.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Cleanup() })
+		return g
+	}
+	g, _ := mk(), mk()
+	reloaded := newCaddyContext(t)
+	if err := g.metrics.register(reloaded.GetMetricsRegistry()); err != nil {
+		t.Fatalf("registering into a second registry: %v", err)
+	}
+	before := counterValue(t, g.metrics.outcome[reasonUnavailable])
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer opaque-token")
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	rec := httptest.NewRecorder()
+	passed := false
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { passed = true; return nil })
+	if err := g.ServeHTTP(rec, req, next); err != nil {
+		t.Fatal(err)
+	}
+	if passed || rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("passed %v, status %d, Retry-After %q", passed, rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if got := counterValue(t, g.metrics.outcome[reasonUnavailable]) - before; got != 1 {
+		t.Fatalf("unavailable outcomes counted: %v, want 1", got)
+	}
+	// The registry the guard was provisioned with gathers cleanly (it is pedantic), with
+	// one feed series although two guards share the feed.
+	families, err := ctx.GetMetricsRegistry().Gather()
+	if err != nil {
+		t.Fatalf("gathering metrics: %v", err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() == "caddy_oauth_guard_revocation_feed_lag_seconds" {
+			found = len(f.GetMetric()) == 1
+		}
+	}
+	if !found {
+		t.Fatal("no single revocation feed lag series")
+	}
+}
+
+// counterValue reads a counter's current value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
