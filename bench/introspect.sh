@@ -13,8 +13,11 @@
 # scope sets); 5% of them are then revoked through /oauth/revoke and 5% more are copies
 # with a broken signature, so the mix is 90% active, 10% inactive (revoked: a store
 # lookup; forged: refused before the store). Before measuring, every token is
-# introspected once, in order, and its answer checked against what it should be.
-# The caller is a resource server authenticating with HTTP Basic.
+# introspected once, in order, and its answer checked against what it should be; the
+# server's CPU over that pass is the cost of a token's first introspection (signature
+# check included). The measured runs then introspect tokens seen before, as a server
+# behind several guards does: the signature check is remembered, the store lookup is
+# made every time. The caller is a resource server authenticating with HTTP Basic.
 #
 # Usage: bench/introspect.sh [seconds-per-run] [rounds]
 set -euo pipefail
@@ -163,7 +166,9 @@ for port in 9310 9311; do
 	shuf -o "$all" "$all"
 	# Every token introspected once: active for lines tagged A, exactly {"active":false} for I.
 	cut -c3- "$all" | sed 's/^/token=/' >"$all.check"
+	t0=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
 	curl_each "rs:$RS_SECRET" "http://127.0.0.1:$port/oauth/introspect" "$all.check" "$all.checked"
+	t1=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
 	act=$(grep -c '^A' "$all"); ina=$(grep -c '^I' "$all")
 	ok=$(awk 'NR == FNR {want[NR] = substr($0, 1, 1); next}
 		/^http/ {split($0, a, "\t"); sub(/.*[?]n=/, "", a[1]); n = a[1]
@@ -171,19 +176,24 @@ for port in 9310 9311; do
 			next}
 		$0 != "" {prev = $0}
 		END {print ok + 0}' "$all" "$all.checked")
-	echo "$store: $act active and $ina inactive tokens (revoked or forged); introspected each once: $ok of $((act + ina)) answers right"
+	echo "$store: $act active and $ina inactive tokens (revoked or forged); introspected each once: $ok of $((act + ina)) answers right," \
+		"server CPU $(awk -v d=$((t1 - t0)) -v n=$((act + ina)) -v t="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", d/t*1e6/n}') us per first introspection of a token"
 	[ "$ok" -eq $((act + ina)) ] || { echo "wrong introspection answers on $store" >&2; exit 1; }
 done
 
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 pg_backends() { "${PSQL[@]}" -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$APP'"; }
-pg_cpu() { local s=0 p; for p in $(pg_backends); do s=$((s + $(cpu "$p" 2>/dev/null || echo 0))); done; echo $s; }
+# pg_cpu: "pid ticks" for each of the server's Postgres backends.
+pg_cpu() { local p; for p in $(pg_backends); do echo "$p $(cpu "$p" 2>/dev/null || echo 0)"; done; }
+# pg_delta <before> <after>: CPU ticks the backends used in between (a backend opened
+# meanwhile counts from zero; one closed meanwhile loses its last ticks).
+pg_delta() { awk 'NR == FNR {t[$1] = $2; next} {d += $2 - t[$1]} END {print d + 0}' <(echo "$1") <(echo "$2"); }
 # run <port> <token-file> -> "rps mean-latency caddy-us/req pg-us/req"
 run() {
 	local c0 c1 p0 p1 out reqs rps lat
 	c0=$(cpu "$AUTH"); p0=$(pg_cpu)
 	out=$(TOKEN_FILE=$2 AUTH=$RS_AUTH THREADS=$THREADS wrk -t$THREADS -c$CONC -d${DUR}s -s "$WORK/introspect-rotate.lua" "http://127.0.0.1:$1/oauth/introspect")
-	c1=$(cpu "$AUTH"); p1=$(pg_cpu)
+	c1=$(cpu "$AUTH"); p1=$(pg_delta "$p0" "$(pg_cpu)"); p0=0
 	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "errors on port $1:" >&2; echo "$out" >&2; exit 1; fi
 	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
 	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
