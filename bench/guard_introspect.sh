@@ -5,7 +5,8 @@
 #
 # Processes: an upstream answering "ok" (9400), oauth_server on SQLite (9401), and the
 # gateway (9402 plain reverse_proxy, 9403 oauth_guard in introspection mode with Basic
-# credentials and cache_ttl 10m, both proxying to the upstream). 2,000 client_credentials
+# credentials and cache_ttl 10m, 9404 oauth_guard in JWT mode for comparison, all
+# proxying to the upstream). 2,000 client_credentials
 # tokens are minted and each is sent through the guard once, so every measured request
 # is a cache hit; the auth server's CPU during each guard run shows it was not asked.
 #
@@ -84,11 +85,19 @@ http://127.0.0.1:9403 {
 	}
 	reverse_proxy 127.0.0.1:9400
 }
+http://127.0.0.1:9404 {
+	oauth_guard {
+		jwks http://127.0.0.1:9401/.well-known/jwks.json
+		issuer http://127.0.0.1:9401
+		scopes all orders:read
+	}
+	reverse_proxy 127.0.0.1:9400
+}
 CF
 start upstream "$WORK/gi-upstream.caddyfile"
 start auth "$WORK/gi-auth.caddyfile"
 start gateway "$WORK/gi-gateway.caddyfile"
-for p in 9400 9401 9402 9403; do wait_port $p; done
+for p in 9400 9401 9402 9403 9404; do wait_port $p; done
 GW=$(cat "$WORK/gateway.pid")
 AUTH=$(cat "$WORK/auth.pid")
 TCK=$(getconf CLK_TCK)
@@ -142,10 +151,11 @@ run() {
 # is covered in order), then the pools.
 TOKEN_FILE=$WORK/gi-tokens.txt THREADS=1 wrk -t1 -c8 -d4s -s "$WORK/rotate.lua" http://127.0.0.1:9403/orders | grep -q "Non-2xx" && { echo "the warm-up pass was refused" >&2; exit 1; }
 TOKEN_FILE=$WORK/gi-tokens.txt THREADS=1 wrk -t1 -c$CONC -d1s -s "$WORK/rotate.lua" http://127.0.0.1:9403/orders >/dev/null
+TOKEN_FILE=$WORK/gi-tokens.txt THREADS=1 wrk -t1 -c8 -d2s -s "$WORK/rotate.lua" http://127.0.0.1:9404/orders >/dev/null
 TOKEN_FILE=$WORK/gi-one-token.txt wrk -t1 -c$CONC -d1s http://127.0.0.1:9402/orders >/dev/null
 
 echo "load before the run: $(uptime)"
-printf "%-6s %-22s %10s %12s %10s %12s %12s %8s\n" round scenario plain_rps plain_us/req guard_rps guard_us/req auth_us/req ratio
+printf "%-6s %-20s %9s %8s | %9s %8s %8s %6s | %9s %8s %6s\n" round scenario plain_rps us/req intro_rps us/req auth_us ratio jwt_rps us/req ratio
 declare -A sum
 for r in $(seq 1 "$ROUNDS"); do
 	for scen in same rotate; do
@@ -153,13 +163,17 @@ for r in $(seq 1 "$ROUNDS"); do
 		[ $scen = rotate ] && tf=$WORK/gi-tokens.txt
 		read -r prps pcpu _ < <(run 9402 "$WORK/$scen.lua" "$tf")
 		read -r grps gcpu acpu < <(run 9403 "$WORK/$scen.lua" "$tf")
+		read -r jrps jcpu _ < <(run 9404 "$WORK/$scen.lua" "$tf")
 		ratio=$(awk -v g="$grps" -v p="$prps" 'BEGIN {printf "%.3f", g/p}')
+		jratio=$(awk -v g="$jrps" -v p="$prps" 'BEGIN {printf "%.3f", g/p}')
 		name="repeated token"; [ $scen = rotate ] && name="$NTOK tokens, cached"
-		printf "%-6s %-22s %10s %12s %10s %12s %12s %8s\n" "$r" "$name" "$prps" "$pcpu" "$grps" "$gcpu" "$acpu" "$ratio"
+		printf "%-6s %-20s %9s %8s | %9s %8s %8s %6s | %9s %8s %6s\n" "$r" "$name" "$prps" "$pcpu" "$grps" "$gcpu" "$acpu" "$ratio" "$jrps" "$jcpu" "$jratio"
 		sum[$scen]=$(awk -v a="${sum[$scen]:-0}" -v b="$ratio" 'BEGIN {print a+b}')
+		sum[$scen-jwt]=$(awk -v a="${sum[$scen-jwt]:-0}" -v b="$jratio" 'BEGIN {print a+b}')
 	done
 done
 echo "load after the run:  $(uptime)"
 echo "gateway RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$GW/status)"
-printf "mean guard/plain ratio, introspection mode, warm cache: repeated token %.3f, %d tokens %.3f (JWT mode target >= 0.97)\n" \
-	"$(awk -v s="${sum[same]}" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$NTOK" "$(awk -v s="${sum[rotate]}" -v n="$ROUNDS" 'BEGIN {print s/n}')"
+mean() { awk -v s="$1" -v n="$ROUNDS" 'BEGIN {printf "%.3f", s/n}'; }
+echo "mean guard/plain ratio, repeated token: introspection mode $(mean "${sum[same]}"), JWT mode $(mean "${sum[same-jwt]}") (target >= 0.97)"
+echo "mean guard/plain ratio, $NTOK tokens:   introspection mode $(mean "${sum[rotate]}"), JWT mode $(mean "${sum[rotate-jwt]}")"
