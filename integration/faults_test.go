@@ -229,8 +229,9 @@ http://127.0.0.1:%d {
 	wg.Wait()
 
 	// Judge every answer. A cached answer expires between warmStart+ttl and
-	// warmEnd+ttl; 100ms either side absorbs the request's own time.
-	expiresEarliest := warmStart.Add(cacheTTL).Sub(killAt) - 100*time.Millisecond
+	// warmEnd+ttl; the margins absorb the time a request spends queued on a loaded
+	// machine between being sent and being checked.
+	expiresEarliest := warmStart.Add(cacheTTL).Sub(killAt) - 300*time.Millisecond
 	expiresLatest := warmEnd.Add(cacheTTL).Sub(killAt) + 100*time.Millisecond
 	count := map[string]int{}
 	passed := 0
@@ -431,7 +432,8 @@ http://127.0.0.1:%d {
 	}
 
 	// The server recovers by itself: allow it a second after the outage, then every
-	// answer must be 200.
+	// answer must be 200. A request sent just before the first termination may still be
+	// running on a connection it kills, so the outage begins 200ms early for the count.
 	const recovery = time.Second
 	count := map[string]int{}
 	for _, o := range outcomes {
@@ -439,7 +441,7 @@ http://127.0.0.1:%d {
 		switch {
 		case o.sent >= faultEnd.Sub(faultStart)+recovery:
 			phase = "after"
-		case o.sent >= 0:
+		case o.sent >= -200*time.Millisecond:
 			phase = "during"
 		}
 		count[fmt.Sprintf("%s %s %d", o.kind, phase, o.status)]++
