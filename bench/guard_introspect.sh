@@ -156,7 +156,7 @@ TOKEN_FILE=$WORK/gi-one-token.txt wrk -t1 -c$CONC -d1s http://127.0.0.1:9402/ord
 
 echo "load before the run: $(uptime)"
 printf "%-6s %-20s %9s %8s | %9s %8s %8s %6s | %9s %8s %6s\n" round scenario plain_rps us/req intro_rps us/req auth_us ratio jwt_rps us/req ratio
-declare -A sum
+declare -A sum cpus
 for r in $(seq 1 "$ROUNDS"); do
 	for scen in same rotate; do
 		tf=$WORK/gi-one-token.txt
@@ -170,6 +170,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		printf "%-6s %-20s %9s %8s | %9s %8s %8s %6s | %9s %8s %6s\n" "$r" "$name" "$prps" "$pcpu" "$grps" "$gcpu" "$acpu" "$ratio" "$jrps" "$jcpu" "$jratio"
 		sum[$scen]=$(awk -v a="${sum[$scen]:-0}" -v b="$ratio" 'BEGIN {print a+b}')
 		sum[$scen-jwt]=$(awk -v a="${sum[$scen-jwt]:-0}" -v b="$jratio" 'BEGIN {print a+b}')
+		for k in p g j; do
+			v=${k}cpu
+			cpus[$k]=$(awk -v a="${cpus[$k]:-0}" -v b="${!v}" 'BEGIN {print a+b}')
+		done
 	done
 done
 echo "load after the run:  $(uptime)"
@@ -177,3 +181,6 @@ echo "gateway RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$GW/status)"
 mean() { awk -v s="$1" -v n="$ROUNDS" 'BEGIN {printf "%.3f", s/n}'; }
 echo "mean guard/plain ratio, repeated token: introspection mode $(mean "${sum[same]}"), JWT mode $(mean "${sum[same-jwt]}") (target >= 0.97)"
 echo "mean guard/plain ratio, $NTOK tokens:   introspection mode $(mean "${sum[rotate]}"), JWT mode $(mean "${sum[rotate-jwt]}")"
+# Throughput ratios swing with whatever else the machine runs; CPU per request does not.
+awk -v p="${cpus[p]}" -v g="${cpus[g]}" -v j="${cpus[j]}" -v n=$((ROUNDS * 2)) 'BEGIN {
+	printf "mean gateway CPU per request: plain %.1f us, introspection mode %.1f us (plain/guard %.3f), JWT mode %.1f us (plain/guard %.3f)\n", p/n, g/n, p/g, j/n, p/j }'
