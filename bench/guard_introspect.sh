@@ -32,6 +32,7 @@ fi
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 start() { # name caddyfile-path
 	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
 	pids+=($!)
@@ -104,7 +105,7 @@ TCK=$(getconf CLK_TCK)
 
 echo "minting $NTOK client_credentials tokens..."
 awk -v n="$NTOK" -v s="$SVC_SECRET" 'BEGIN {for (i = 1; i <= n; i++) printf "url = \"http://127.0.0.1:9401/oauth/token?n=%d\"\nuser = \"svc:%s\"\ndata = \"grant_type=client_credentials\"\nsilent\n%s", i, s, (i < n ? "next\n" : "")}' >"$WORK/gi-mint.cfg"
-curl --parallel --parallel-max 16 -K "$WORK/gi-mint.cfg" 2>/dev/null | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4 >"$WORK/gi-tokens.txt"
+timeout 120 curl --parallel --parallel-max 16 -K "$WORK/gi-mint.cfg" 2>/dev/null | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4 >"$WORK/gi-tokens.txt"
 [ "$(wc -l <"$WORK/gi-tokens.txt")" -eq "$NTOK" ] || { echo "minted $(wc -l <"$WORK/gi-tokens.txt") tokens, want $NTOK" >&2; exit 1; }
 head -1 "$WORK/gi-tokens.txt" >"$WORK/gi-one-token.txt"
 

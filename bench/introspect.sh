@@ -50,6 +50,7 @@ cleanup() {
 	"${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 start() { # name caddyfile-path
 	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
@@ -138,7 +139,7 @@ LUA
 # --parallel) keep each body next to its status line.
 curl_each() {
 	awk -v u="$1" -v url="$2" 'NR > 1 {print "next"} {printf "url = \"%s?n=%d\"\nuser = \"%s\"\ndata = \"%s\"\nsilent\nshow-error\nwrite-out = \"\\n%%{url}\\t%%{http_code}\\n\"\n", url, NR, u, $0}' "$3" >"$4.cfg"
-	curl "${@:5}" -K "$4.cfg" >"$4" 2>"$4.err"
+	timeout 120 curl "${@:5}" -K "$4.cfg" >"$4" 2>"$4.err"
 }
 # statuses <out>: line-number and status of each answer, by line number.
 statuses() { awk -F'\t' '/^http/ {sub(/.*[?]n=/, "", $1); print $1, $2}' "$1" | sort -n; }
