@@ -97,6 +97,7 @@ type Server struct {
 	usernames usernameCache
 	callers   callerCache
 	throttle  LoginThrottle
+	verified  verifiedCache
 	api       *http.ServeMux // the JSON API (api.go)
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.

@@ -166,7 +166,7 @@ CF
 {
 	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
 	server_site 9210 "storage sqlite $PWD/$WORK/bench.db"
-	server_site 9211 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable\&search_path=oauth_bench\""
+	server_site 9211 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=oauth_bench\""
 } >"$WORK/auth.caddyfile"
 start auth "$WORK/auth.caddyfile"
 wait_port 9210
