@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -50,6 +52,10 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 	if cred.id == "" {
 		return nil, errInvalidClient("client authentication required", cred.basic)
 	}
+	if !storableText(cred.id) {
+		VerifySecret(secretHashPrefix, cred.secret)
+		return nil, errInvalidClient("client authentication failed", cred.basic)
+	}
 	c, err := s.cfg.Store.GetClient(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend a digest on unknown clients too, so timing does not reveal client ids.
@@ -79,4 +85,12 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		}
 	}
 	return c, nil
+}
+
+// storableText reports whether s can name something in the store: valid UTF-8 without
+// NUL. PostgreSQL refuses any other parameter with an error, so a caller's garbage id
+// or username would otherwise be answered as a storage outage (503, an error log) rather
+// than refused like any unknown one.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

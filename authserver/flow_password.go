@@ -31,7 +31,7 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 		s.log.Error("client names an unknown user provider", zap.String("client_id", client.ID), zap.String("provider", providerName))
 		return nil, errUnauthorizedClient("the client's user provider is not configured")
 	}
-	userID, err := provider.Authenticate(ctx, username, password)
+	userID, err := authenticateUser(ctx, provider, username, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		return nil, errInvalidGrant("the user credentials were incorrect")
 	}

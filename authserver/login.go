@@ -91,7 +91,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is not available right now.", "temporarily_unavailable")
 		return
 	}
-	userID, err := provider.Authenticate(r.Context(), username, password)
+	userID, err := authenticateUser(r.Context(), provider, username, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, username, "The email or password is incorrect.")
 		return
