@@ -59,13 +59,3 @@ func (b BuiltinUsers) Username(ctx context.Context, userID string) (string, erro
 	}
 	return u.Email, nil
 }
-
-// authenticateUser asks provider, except for a username no store can hold (see
-// storableText), which is refused like an unknown one, after the same password work.
-func authenticateUser(ctx context.Context, provider UserProvider, username, password string) (string, error) {
-	if !storableText(username) {
-		passwords.SpendVerifyTime(password)
-		return "", ErrInvalidCredentials
-	}
-	return provider.Authenticate(ctx, username, password)
-}
