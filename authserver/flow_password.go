@@ -31,8 +31,14 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 		s.log.Error("client names an unknown user provider", zap.String("client_id", client.ID), zap.String("provider", providerName))
 		return nil, errUnauthorizedClient("the client's user provider is not configured")
 	}
-	userID, err := authenticateUser(ctx, provider, username, password)
-	if errors.Is(err, ErrInvalidCredentials) {
+	userID, err := s.authenticateUser(r, providerName, provider, username, password)
+	var throttled *throttledError
+	switch {
+	case errors.As(err, &throttled):
+		// 429, as Laravel's throttle answers: the client should not simply retry.
+		return nil, &Error{Code: "invalid_grant", Description: "too many failed attempts for this user; retry later",
+			Status: http.StatusTooManyRequests, retryAfter: throttled.retryAfterSeconds()}
+	case errors.Is(err, ErrInvalidCredentials):
 		return nil, errInvalidGrant("the user credentials were incorrect")
 	}
 	if err != nil {

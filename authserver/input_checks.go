@@ -1,7 +1,8 @@
 package authserver
 
 import (
-	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -16,12 +17,30 @@ func storableText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
-// authenticateUser asks provider, except for a username no store can hold (see
-// storableText), which is refused like an unknown one, after the same password work.
-func authenticateUser(ctx context.Context, provider UserProvider, username, password string) (string, error) {
-	if !storableText(username) {
-		passwords.SpendVerifyTime(password)
-		return "", ErrInvalidCredentials
+// authenticateUser asks the user provider named providerName to check a password,
+// unless the username from this address is locked out for guessing (a *throttledError),
+// or is a username no store can hold (see storableText), which is refused like an
+// unknown one after the same password work.
+func (s *Server) authenticateUser(r *http.Request, providerName string, provider UserProvider, username, password string) (string, error) {
+	key := throttleKey(r, providerName, username)
+	if wait := s.throttle.wait(key, s.now()); wait > 0 {
+		return "", &throttledError{retryAfter: wait}
 	}
-	return provider.Authenticate(ctx, username, password)
+	var (
+		userID string
+		err    error
+	)
+	if storableText(username) {
+		userID, err = provider.Authenticate(r.Context(), username, password)
+	} else {
+		passwords.SpendVerifyTime(password)
+		err = ErrInvalidCredentials
+	}
+	switch {
+	case err == nil:
+		s.throttle.succeeded(key)
+	case errors.Is(err, ErrInvalidCredentials):
+		s.throttle.failed(key, s.now())
+	}
+	return userID, err
 }

@@ -3,6 +3,7 @@ package authserver
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -91,7 +92,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is not available right now.", "temporarily_unavailable")
 		return
 	}
-	userID, err := authenticateUser(r.Context(), provider, username, password)
+	userID, err := s.authenticateUser(r, DefaultProvider, provider, username, password)
+	var throttled *throttledError
+	if errors.As(err, &throttled) {
+		w.Header().Set("Retry-After", strconv.Itoa(throttled.retryAfterSeconds()))
+		s.showLoginForm(w, r, http.StatusTooManyRequests, returnTo, username, "Too many failed attempts. Please wait a minute and try again.")
+		return
+	}
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, username, "The email or password is incorrect.")
 		return

@@ -84,6 +84,7 @@ type Server struct {
 	now       func() time.Time
 	usernames usernameCache
 	callers   callerCache
+	throttle  loginThrottle
 }
 
 // New checks the config and fills its defaults.
