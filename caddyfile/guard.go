@@ -24,7 +24,7 @@ func init() {
 }
 
 // Identity headers the upstream receives. Any header of these names sent by the caller, in
-// any case and with '_' for '-', is removed before the token is even looked at.
+// any case and with '_' or '.' for '-', is removed before the token is even looked at.
 const (
 	HeaderUserID   = "X-Oauth-User-Id"
 	HeaderClientID = "X-Oauth-Client-Id"
@@ -233,10 +233,12 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 }
 
 // stripSpoofed removes every caller header an upstream could take for one of names:
-// any spelling that differs only in case or in '_' for '-'. CGI and FastCGI (Caddy's
-// php_fastcgi among them), and the frameworks that read headers the CGI way, fold
-// "X_OAuth_User_Id" and "X-OAuth-User-Id" into the same HTTP_X_OAUTH_USER_ID variable,
-// so deleting only the canonical name would let a caller choose the user id PHP sees.
+// any spelling that differs only in case or in '_' or '.' for '-'. CGI and FastCGI
+// (Caddy's php_fastcgi among them), PHP, and the frameworks that read headers the CGI
+// way, fold "X_OAuth_User_Id", "X.OAuth.User.Id" and "X-OAuth-User-Id" into the same
+// HTTP_X_OAUTH_USER_ID variable, so deleting only the canonical name would let a caller
+// choose the user id PHP sees. Caddy drops such names itself unless a site allows them
+// (expected_underscore_headers, expected_dot_headers); the guard does not rely on that.
 func stripSpoofed(h http.Header, names []string) {
 	for key := range h {
 		for _, name := range names {
@@ -248,17 +250,17 @@ func stripSpoofed(h http.Header, names []string) {
 	}
 }
 
-// sameHeaderName compares header names ASCII case-insensitively, '_' matching '-'.
+// sameHeaderName compares header names ASCII case-insensitively, '_' and '.' matching '-'.
 func sameHeaderName(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
-		if x == '_' {
+		if x == '_' || x == '.' {
 			x = '-'
 		}
-		if y == '_' {
+		if y == '_' || y == '.' {
 			y = '-'
 		}
 		if 'A' <= x && x <= 'Z' {

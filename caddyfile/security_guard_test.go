@@ -44,7 +44,7 @@ func cgiName(header string) string {
 	for i := 0; i < len(header); i++ {
 		c := header[i]
 		switch {
-		case c == '-':
+		case c == '-' || c == '.':
 			c = '_'
 		case 'a' <= c && c <= 'z':
 			c -= 'a' - 'A'
@@ -55,8 +55,8 @@ func cgiName(header string) string {
 }
 
 // A caller cannot get its own identity header past the guard in any spelling an
-// upstream might read as the real one: other case, several copies, or '_' for '-'
-// (which FastCGI folds into the same HTTP_X_OAUTH_USER_ID variable as the real header).
+// upstream might read as the real one: other case, several copies, or '_' or '.' for '-'
+// (which FastCGI and PHP fold into the same HTTP_X_OAUTH_USER_ID variable as the real one).
 // With a client token the guard sets no user header, so a surviving spoof would be the
 // only X-OAuth-User-Id the upstream sees.
 func TestGuardStripsSpoofedIdentityHeadersInEverySpelling(t *testing.T) {
@@ -69,10 +69,10 @@ func TestGuardStripsSpoofedIdentityHeadersInEverySpelling(t *testing.T) {
 	protected := []string{"X-OAuth-User-Id", "X-OAuth-Client-Id", "X-OAuth-Scopes", "X-OAuth-Token-Id", "X-User-Email"}
 	spoofs := http.Header{}
 	for _, name := range protected {
-		under := []byte(name)
+		under, dots := []byte(name), []byte(name)
 		for i := range under {
 			if under[i] == '-' {
-				under[i] = '_'
+				under[i], dots[i] = '_', '.'
 			}
 		}
 		for _, variant := range []string{
@@ -81,6 +81,8 @@ func TestGuardStripsSpoofedIdentityHeadersInEverySpelling(t *testing.T) {
 			textproto.CanonicalMIMEHeaderKey(string(under)), // what Go's server makes of X_OAuth_User_Id
 			string(under),
 			strings.ToLower(string(under)),
+			string(dots), // PHP folds dots to underscores too
+			textproto.CanonicalMIMEHeaderKey(string(dots)),
 		} {
 			spoofs[variant] = append(spoofs[variant], "admin", "root")
 		}
