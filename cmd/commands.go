@@ -243,6 +243,11 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
+	for _, u := range spec.redirectURIs {
+		if err := authserver.CheckRedirectURI(u); err != nil {
+			return clientOutput{}, err
+		}
+	}
 	now := time.Now().UTC()
 	rec := &store.Client{
 		ID:           uuid.NewString(),
