@@ -6,6 +6,7 @@ package caddyfile
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -289,6 +290,15 @@ func (s *Server) Cleanup() error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !s.server.Handles(r.URL.Path) {
 		return next.ServeHTTP(w, r)
+	}
+	// The server throttles password guessing per client address (RemoteAddr). Behind a
+	// trusted proxy (the trusted_proxies server option) that is the address Caddy
+	// determined, not the proxy's, which every client would otherwise share.
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || host != ip {
+			r = r.WithContext(r.Context()) // a shallow copy, so the change stays here
+			r.RemoteAddr = net.JoinHostPort(ip, "0")
+		}
 	}
 	s.server.ServeHTTP(w, r)
 	return nil
