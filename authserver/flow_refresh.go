@@ -41,7 +41,11 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if gone, oerr := s.userGone(ctx, old.Provider, old.UserID); oerr != nil {
 		return nil, oerr
 	} else if gone {
-		s.revokeFamily(ctx, old, "user deleted")
+		if err := s.cfg.Store.RevokeRefreshFamily(ctx, old.FamilyID); err != nil {
+			s.log.Error("revoking the refresh tokens of a deleted user", zap.Error(err))
+		} else {
+			s.revoked(ctx, reasonUserGone, hintRefreshToken, old.AccessTokenID, old.ClientID, old.UserID)
+		}
 		return nil, errInvalidGrant("the refresh token's user no longer exists")
 	}
 	granted := old.Scopes

@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
@@ -13,7 +14,11 @@ import (
 // nor by exchanging an authorization code issued before it. The refused refresh token's
 // family is revoked.
 func TestDeletedUserCannotRefreshOrExchangeACode(t *testing.T) {
-	eachStore(t, func(t *testing.T, f *fixture) {
+	rec := &recorded{}
+	eachStoreWith(t, rec.configure, func(t *testing.T, f *fixture) {
+		rec.mu.Lock()
+		rec.events = nil
+		rec.mu.Unlock()
 		s := browserSite(t, f, nil)
 		_, refresh := f.userTokens()
 		b := s.browser(t)
@@ -28,6 +33,9 @@ func TestDeletedUserCannotRefreshOrExchangeACode(t *testing.T) {
 		}
 		if rt, err := f.st.GetRefreshToken(context.Background(), authserver.Digest(refresh)); err != nil || !rt.Revoked {
 			t.Errorf("the deleted user's refresh token is not revoked: %v %+v", err, rt)
+		}
+		if !strings.Contains(rec.text(), "reason:user_deleted") {
+			t.Errorf("no revocation event says why: %s", rec.text())
 		}
 		x := s.exchange("spa", "", url.Values{"code": {code}, "redirect_uri": {spaCB}, "code_verifier": {verifier}})
 		if x.Status != 400 || x.Body["error"] != "invalid_grant" || x.Body["access_token"] != nil {

@@ -9,6 +9,10 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
+// reasonUserGone is the revocation reason (events, metrics) of a refresh token refused
+// because its user no longer exists.
+const reasonUserGone = "user_deleted"
+
 // userGone reports whether the user a grant is for no longer exists, as far as the
 // user's provider can tell (a provider that cannot name users from ids, see
 // UsernameResolver, is taken at its word that they exist). The refresh and code grants
