@@ -23,7 +23,7 @@ func storableText(s string) bool {
 // unknown one after the same password work.
 func (s *Server) authenticateUser(r *http.Request, providerName string, provider UserProvider, username, password string) (string, error) {
 	key := throttleKey(r, providerName, username)
-	if wait := s.throttle.wait(key, s.now()); wait > 0 {
+	if wait := s.throttle.begin(key, s.now()); wait > 0 {
 		return "", &throttledError{retryAfter: wait}
 	}
 	var (
@@ -39,8 +39,8 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 	switch {
 	case err == nil:
 		s.throttle.succeeded(key)
-	case errors.Is(err, ErrInvalidCredentials):
-		s.throttle.failed(key, s.now())
+	case !errors.Is(err, ErrInvalidCredentials):
+		s.throttle.undo(key)
 	}
 	return userID, err
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +69,34 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 		}
 		if r := pw(userPass); r.Status != 200 {
 			t.Fatalf("four wrong passwords after a success: %d %v", r.Status, r.Body)
+		}
+	})
+}
+
+// Guesses sent all at once cannot slip past the limit while the first ones are still
+// being checked: of twenty concurrent wrong passwords, at most five are checked.
+func TestConcurrentPasswordGuessesAreThrottledToo(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		var wg sync.WaitGroup
+		var checked, throttled atomic.Int32
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := f.post(url.Values{"grant_type": {"password"}, "username": {userEmail}, "password": {"guess-" + strconv.Itoa(i)}}, "app", pwSecret)
+				switch r.Status {
+				case http.StatusBadRequest:
+					checked.Add(1)
+				case http.StatusTooManyRequests:
+					throttled.Add(1)
+				default:
+					t.Errorf("guess %d: %d %v", i, r.Status, r.Body)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if checked.Load() > 5 || checked.Load()+throttled.Load() != 20 {
+			t.Fatalf("%d concurrent guesses checked, %d throttled; want at most 5 checked", checked.Load(), throttled.Load())
 		}
 	})
 }

@@ -31,15 +31,15 @@ func (e *throttledError) retryAfterSeconds() int {
 	return max(1, int((e.retryAfter+time.Second-1)/time.Second))
 }
 
-// loginThrottle counts failed password checks per username and client address.
+// loginThrottle counts password attempts per username and client address.
 type loginThrottle struct {
 	mu      sync.Mutex
 	entries map[string]*failures
 }
 
 type failures struct {
-	count int
-	until time.Time // end of the window opened by the first failure
+	count int       // attempts not (yet) followed by a success
+	until time.Time // end of the window opened by the first of them
 }
 
 // throttleKey names a username (as the provider compares it, roughly) tried from the
@@ -52,25 +52,20 @@ func throttleKey(r *http.Request, provider, username string) string {
 	return provider + "\x00" + strings.ToLower(strings.TrimSpace(username)) + "\x00" + host
 }
 
-// wait returns how long key must wait before its password may be checked again; zero
-// when it may be now.
-func (l *loginThrottle) wait(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f, ok := l.entries[key]
-	if !ok || f.count < maxFailures || !now.Before(f.until) {
-		return 0
-	}
-	return f.until.Sub(now)
-}
-
-// failed records a wrong password for key.
-func (l *loginThrottle) failed(key string, now time.Time) {
+// begin counts an attempt for key before its password is checked, so guesses sent all
+// at once cannot slip in while the first ones are still being checked; a success then
+// clears the count (succeeded) and an attempt that could not be checked is taken back
+// (undo). It returns how long key must wait when it is locked out, and then counts
+// nothing.
+func (l *loginThrottle) begin(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if f, ok := l.entries[key]; ok && now.Before(f.until) {
+		if f.count >= maxFailures {
+			return f.until.Sub(now)
+		}
 		f.count++
-		return
+		return 0
 	}
 	if l.entries == nil {
 		l.entries = make(map[string]*failures)
@@ -86,6 +81,17 @@ func (l *loginThrottle) failed(key string, now time.Time) {
 		}
 	}
 	l.entries[key] = &failures{count: 1, until: now.Add(failureWindow)}
+	return 0
+}
+
+// undo takes back an attempt begin counted whose password could not be checked (the
+// store failed), so an outage does not lock users out.
+func (l *loginThrottle) undo(key string) {
+	l.mu.Lock()
+	if f, ok := l.entries[key]; ok && f.count > 0 {
+		f.count--
+	}
+	l.mu.Unlock()
 }
 
 // succeeded clears key's count.
