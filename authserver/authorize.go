@@ -82,7 +82,10 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 	if clientID == "" {
 		return nil, &pageError{http.StatusBadRequest, "The request does not say which application is asking (client_id is missing).", "invalid_request"}, nil
 	}
-	client, err := s.cfg.Store.GetClient(ctx, clientID)
+	client, err := (*store.Client)(nil), store.ErrNotFound
+	if storableText(clientID) {
+		client, err = s.cfg.Store.GetClient(ctx, clientID)
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && client.Revoked) {
 		return nil, &pageError{http.StatusBadRequest, "The application asking for access is not known to this server.", "invalid_client"}, nil
 	}

@@ -50,6 +50,10 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 	if cred.id == "" {
 		return nil, errInvalidClient("client authentication required", cred.basic)
 	}
+	if !storableText(cred.id) {
+		VerifySecret(secretHashPrefix, cred.secret)
+		return nil, errInvalidClient("client authentication failed", cred.basic)
+	}
 	c, err := s.cfg.Store.GetClient(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend a digest on unknown clients too, so timing does not reveal client ids.

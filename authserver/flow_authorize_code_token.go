@@ -72,6 +72,12 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 		return nil, errInvalidGrant("code_verifier does not match the code_challenge")
 	}
 
+	if gone, oerr := s.userGone(ctx, code.Provider, code.UserID); oerr != nil {
+		return nil, oerr
+	} else if gone {
+		return nil, errInvalidGrant("the authorization code's user no longer exists")
+	}
+
 	sub := grantSubject{client: client, userID: code.UserID, provider: code.Provider, scopes: code.Scopes}
 	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(grantRefresh), "")
 	if oerr != nil {

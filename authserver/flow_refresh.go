@@ -38,6 +38,16 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if !s.now().Before(old.ExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired")
 	}
+	if gone, oerr := s.userGone(ctx, old.Provider, old.UserID); oerr != nil {
+		return nil, oerr
+	} else if gone {
+		if err := s.cfg.Store.RevokeRefreshFamily(ctx, old.FamilyID); err != nil {
+			s.log.Error("revoking the refresh tokens of a deleted user", zap.Error(err))
+		} else {
+			s.revoked(ctx, reasonUserGone, hintRefreshToken, old.AccessTokenID, old.ClientID, old.UserID)
+		}
+		return nil, errInvalidGrant("the refresh token's user no longer exists")
+	}
 	granted := old.Scopes
 	if requested := scopes.Parse(form.Get("scope")); len(requested) > 0 {
 		// A refresh may narrow the scopes, never widen them (RFC 6749 §6).

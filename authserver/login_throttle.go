@@ -142,6 +142,11 @@ func errLoginThrottled(retryAfter time.Duration) *Error {
 // path by which the password grant (and the login page) verifies a password.
 func (s *Server) authenticateUser(r *http.Request, providerName string, provider UserProvider, username, password string) (string, *Error) {
 	ctx := r.Context()
+	if !storableText(username) {
+		// No user can have this name, and PostgreSQL would refuse it as a parameter (an
+		// outage, not a refusal): refuse it like an unknown user, counting nothing.
+		return "", errInvalidGrant("the user credentials were incorrect")
+	}
 	ip := s.clientIP(r)
 	ok, retryAfter, err := s.allowLogin(ctx, providerName, username, ip)
 	if err != nil {

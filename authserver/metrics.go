@@ -16,7 +16,7 @@ type Metrics interface {
 	// Introspected counts an introspection answer and how long it took to make.
 	Introspected(active bool, took time.Duration)
 	// Revoked counts a revocation, by why it happened (revoke_endpoint, refresh_reuse,
-	// superseded, or rotated for a refresh token retired by its rotation).
+	// superseded, user_deleted, or rotated for a refresh token retired by its rotation).
 	Revoked(reason string)
 }
 

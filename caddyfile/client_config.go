@@ -3,7 +3,6 @@ package caddyfile
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -53,9 +52,8 @@ func (c ClientConfig) record(repl *caddy.Replacer) (*store.Client, error) {
 		}
 	}
 	for _, u := range c.RedirectURIs {
-		parsed, err := url.Parse(u)
-		if err != nil || !parsed.IsAbs() || parsed.Fragment != "" {
-			return nil, fmt.Errorf("redirect_uri %q: must be an absolute URI without a fragment", u)
+		if err := authserver.CheckRedirectURI(u); err != nil {
+			return nil, fmt.Errorf("redirect_uri: %w", err)
 		}
 	}
 	secret := repl.ReplaceKnown(c.Secret, "")

@@ -23,8 +23,8 @@ func init() {
 	caddy.RegisterModule(Guard{})
 }
 
-// Identity headers the upstream receives. Any header of these names sent by the caller is
-// removed before the token is even looked at.
+// Identity headers the upstream receives. Any header of these names sent by the caller, in
+// any case and with '_' or '.' for '-', is removed before the token is even looked at.
 const (
 	HeaderUserID   = "X-Oauth-User-Id"
 	HeaderClientID = "X-Oauth-Client-Id"
@@ -248,9 +248,7 @@ func (g *Guard) Cleanup() error {
 // ServeHTTP checks the token and passes the request on with the identity headers set.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h := r.Header
-	for _, name := range g.strip {
-		delete(h, name)
-	}
+	stripSpoofed(h, g.strip)
 	token, fromCookie, err := g.requestToken(r)
 	if err != nil {
 		return g.refuse(w, err)
@@ -316,6 +314,50 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 // revokedRefusal is the answer to a token the revocation feed names; one shared value,
 // so refusing it allocates nothing.
 var revokedRefusal = &validator.Refusal{Kind: validator.InvalidToken, Description: "token revoked", Err: validator.ErrRevoked}
+
+// stripSpoofed removes every caller header an upstream could take for one of names:
+// any spelling that differs only in case or in '_' or '.' for '-'. CGI and FastCGI
+// (Caddy's php_fastcgi among them), PHP, and the frameworks that read headers the CGI
+// way, fold "X_OAuth_User_Id", "X.OAuth.User.Id" and "X-OAuth-User-Id" into the same
+// HTTP_X_OAUTH_USER_ID variable, so deleting only the canonical name would let a caller
+// choose the user id PHP sees. Caddy drops such names itself unless a site allows them
+// (expected_underscore_headers, expected_dot_headers); the guard does not rely on that.
+func stripSpoofed(h http.Header, names []string) {
+	for key := range h {
+		for _, name := range names {
+			if sameHeaderName(key, name) {
+				delete(h, key) // deleting the current key while ranging is safe
+				break
+			}
+		}
+	}
+}
+
+// sameHeaderName compares header names ASCII case-insensitively, '_' and '.' matching '-'.
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' || x == '.' {
+			x = '-'
+		}
+		if y == '_' || y == '.' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
 
 func (g *Guard) refuse(w http.ResponseWriter, err error) error {
 	g.metrics.outcome[refusalReason(err)].Inc()

@@ -278,6 +278,11 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
+	for _, u := range spec.redirectURIs {
+		if err := authserver.CheckRedirectURI(u); err != nil {
+			return clientOutput{}, err
+		}
+	}
 	now := time.Now().UTC()
 	rec := &store.Client{
 		ID:           uuid.NewString(),
@@ -422,7 +427,7 @@ func userCmd() *cobra.Command {
 
 	del := &cobra.Command{
 		Use:   "delete ID",
-		Short: "Deletes a user and ends their browser sessions",
+		Short: "Deletes a user, ends their browser sessions and revokes their tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, args []string, t *target) error {
 			if err := t.store.DeleteUser(ctx, args[0]); err != nil {
@@ -434,6 +439,12 @@ func userCmd() *cobra.Command {
 			// A deleted user must not stay signed in anywhere.
 			if _, err := t.store.DeleteUserSessions(ctx, authserver.DefaultProvider, args[0]); err != nil {
 				return fmt.Errorf("user %s deleted, but ending their browser sessions failed: %w", args[0], err)
+			}
+			// Nor keep API access: every token of theirs is revoked (with the refresh tokens
+			// issued with it), so introspection and the guards' revocation feed refuse it now
+			// rather than at its expiry.
+			if err := revokeUserTokens(ctx, t.store, args[0]); err != nil {
+				return fmt.Errorf("user %s deleted, but revoking their tokens failed: %w", args[0], err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "Deleted user %s.\n", args[0])
 			return nil
@@ -536,4 +547,23 @@ func purgeCmd() *cobra.Command {
 	c.Flags().Bool("revoked", false, "delete revoked tokens and codes")
 	c.Flags().Bool("expired", false, "delete expired tokens, codes and browser sessions")
 	return c
+}
+
+// revokeUserTokens revokes every live access token of a user, and the refresh tokens
+// issued with them, which are the user's only live refresh tokens (rotation revokes the
+// older ones).
+func revokeUserTokens(ctx context.Context, st store.Store, userID string) error {
+	tokens, err := st.ListAccessTokens(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, tok := range tokens {
+		if tok.Revoked {
+			continue
+		}
+		if err := st.RevokeAccessToken(ctx, tok.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }

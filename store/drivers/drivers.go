@@ -60,6 +60,10 @@ func ParseSpec(spec string) (driver, dsn string, err error) {
 	}
 	name, rest, ok := strings.Cut(spec, ":")
 	if !ok {
+		if strings.ContainsAny(spec, "= @") {
+			// A key=value DSN ("host=db password=...") lands here: not quoted.
+			return "", "", errors.New("store: database spec has no driver; want sqlite:<file> or postgres:<dsn>")
+		}
 		return "", "", fmt.Errorf("store: database spec %q has no driver; want sqlite:<file> or postgres:<dsn>", spec)
 	}
 	switch strings.ToLower(name) {

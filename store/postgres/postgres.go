@@ -201,9 +201,15 @@ func oneRow(tag pgconn.CommandTag, err error) error {
 // isNoRows reports whether err is pgx.ErrNoRows.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// notFound maps pgx.ErrNoRows to store.ErrNotFound.
+// notFound maps pgx.ErrNoRows, and a key the database cannot hold, to store.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	// A key PostgreSQL cannot even compare (NUL, invalid UTF-8) names no row: looked up
+	// with a caller's garbage it is "not found", as on SQLite, not a database failure.
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == pgerrcode.CharacterNotInRepertoire || pe.Code == pgerrcode.UntranslatableCharacter) {
 		return store.ErrNotFound
 	}
 	return err

@@ -46,6 +46,7 @@ func Cases() []Case {
 	all = append(all, loginThrottleCases()...)
 	all = append(all, dashboardCases()...)
 	all = append(all, revocationCases()...)
+	all = append(all, securityCases()...)
 	all = append(all, Case{"PingSucceedsOnOpenStore", func(t *testing.T, s store.Store) {
 		if err := s.Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)
