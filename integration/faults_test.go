@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,6 +301,11 @@ http://127.0.0.1:%d {
 // a hang), recovers by itself once its connections may live again, and the JWT guard
 // answers 200 to every request throughout. The cluster itself is not restarted: other
 // tests share it.
+// pgRestartEnv, set to 1, makes TestPostgresConnectionsKilledUnderLoad restart the whole
+// local PostgreSQL cluster (pg_ctlcluster) instead of terminating the server's
+// connections. Run it alone: go test -run TestPostgresConnectionsKilledUnderLoad.
+const pgRestartEnv = "OAUTH_FAULT_PG_RESTART"
+
 func TestPostgresConnectionsKilledUnderLoad(t *testing.T) {
 	dsn := testdb.PostgresDSN(t)
 	if _, err := caddyBinary(); err != nil {
@@ -394,15 +401,17 @@ http://127.0.0.1:%d {
 		outcomes   []outcome
 		faultStart = time.Now().Add(700 * time.Millisecond)
 		faultEnd   = faultStart.Add(1500 * time.Millisecond)
-		stopAt     = faultEnd.Add(2 * time.Second)
-		wg         sync.WaitGroup
+		// stopAt moves once the fault is over: a cluster restart takes as long as it takes.
+		stopAt atomic.Int64
+		wg     sync.WaitGroup
 	)
+	stopAt.Store(faultStart.Add(time.Minute).UnixNano())
 	for w := range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for time.Now().Before(stopAt) {
+			for time.Now().UnixNano() < stopAt.Load() {
 				kind := kinds[rng.IntN(len(kinds))]
 				sent := time.Now()
 				status, retry, e := do(client, requests[kind](rng))
@@ -413,25 +422,42 @@ http://127.0.0.1:%d {
 		}()
 	}
 
-	// The outage: every 20ms, terminate whatever connections the server has (re)opened.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testdb.DefaultPostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	time.Sleep(time.Until(faultStart))
 	killed := 0
-	for time.Now().Before(faultEnd) {
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n); err != nil {
-			t.Fatalf("terminating the server's connections: %v", err)
+	if os.Getenv(pgRestartEnv) == "1" {
+		// The real outage: the whole cluster restarts under load. Opt-in, because every
+		// other test using the cluster at that moment fails.
+		versions, err := os.ReadDir("/etc/postgresql")
+		if err != nil || len(versions) == 0 {
+			t.Fatalf("%s=1 needs a Debian PostgreSQL cluster: %v", pgRestartEnv, err)
 		}
-		killed += n
-		time.Sleep(20 * time.Millisecond)
+		out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", versions[0].Name(), "main", "restart").CombinedOutput()
+		if err != nil {
+			t.Fatalf("restarting PostgreSQL: %v\n%s", err, out)
+		}
+		faultEnd = time.Now()
+		t.Logf("PostgreSQL restarted in %v", faultEnd.Sub(faultStart).Round(time.Millisecond))
+		killed = 1
+	} else {
+		// The outage: every 20ms, terminate whatever connections the server has (re)opened.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, testdb.DefaultPostgresURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		for time.Now().Before(faultEnd) {
+			var n int
+			if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n); err != nil {
+				t.Fatalf("terminating the server's connections: %v", err)
+			}
+			killed += n
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
+	stopAt.Store(faultEnd.Add(3 * time.Second).UnixNano())
 	wg.Wait()
 	if killed == 0 {
 		t.Fatalf("no connection of application %s was found to terminate", app)
