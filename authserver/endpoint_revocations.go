@@ -20,9 +20,8 @@ const (
 	// large because a guard copies its set at every answer: catching up on N entries
 	// costs it about N²/(2·feedPage) map insertions.
 	feedPage = 50_000
-	// feedRecheck is how often a long poll re-reads the log even without a wake-up: it
-	// bounds the delay when the wake-up cannot come (several processes on one SQLite
-	// file, a Postgres listener reconnecting).
+	// feedRecheck is how often a long poll re-reads the log even without a wake-up when
+	// the store does not say (store RevocationRecheck <= 0).
 	feedRecheck = time.Second
 )
 
@@ -72,6 +71,12 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	// The store's signal wakes us; the periodic re-read is only its fallback, as often
+	// as the store needs (every second on SQLite, ten on Postgres).
+	recheck := s.cfg.Store.RevocationRecheck()
+	if recheck <= 0 {
+		recheck = feedRecheck
+	}
 	for {
 		// Take the signal before reading, so a revocation between the read and the wait
 		// still wakes us.
@@ -93,7 +98,7 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 			s.answerEntries(w, entries, after)
 			return
 		}
-		timer := time.NewTimer(min(remaining, feedRecheck))
+		timer := time.NewTimer(min(remaining, recheck))
 		select {
 		case <-signal:
 		case <-timer.C:

@@ -39,6 +39,11 @@ type RevocationStore interface {
 	// call: by this store, or by any process sharing a Postgres database. Take the channel
 	// before reading the log, then wait on it, so no entry slips in between.
 	RevocationSignal() <-chan struct{}
+	// RevocationRecheck is how long a waiter may rely on RevocationSignal alone before it
+	// re-reads the log anyway: short where the signal can miss entries (processes sharing
+	// one SQLite file do not signal each other), long where it covers every writer and
+	// the re-read only guards against a listener stuck without noticing.
+	RevocationRecheck() time.Duration
 	// RevokeOtherTokens revokes the user's access tokens issued to the client, except
 	// keepAccessTokenID and personal access tokens (those with a Name), and the user's
 	// refresh tokens of the client except those issued with keepAccessTokenID. It returns

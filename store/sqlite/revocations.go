@@ -138,6 +138,10 @@ func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time, limit int)
 // wake each other's waiters (their feed still catches up at the next poll).
 func (s *Store) RevocationSignal() <-chan struct{} { return s.revocations.Wait() }
 
+// RevocationRecheck is one second: another process's revocations on the same file wake
+// no waiter here, so a waiter re-reads the log every second to see them.
+func (s *Store) RevocationRecheck() time.Duration { return time.Second }
+
 // RevokeOtherTokens revokes the user's other tokens of the client (see store.RevocationStore).
 func (s *Store) RevokeOtherTokens(ctx context.Context, userID, clientID, keepAccessTokenID string) ([]string, error) {
 	revoked, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {

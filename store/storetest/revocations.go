@@ -205,6 +205,13 @@ func revocationCases() []Case {
 			}
 			sameSet(t, "snapshot at t0", ids, []string{soon.ID, late.ID})
 		}},
+		{"RevocationRecheckIsBetweenZeroAndTheLongestLongPoll", func(t *testing.T, s store.Store) {
+			// A waiter's fallback re-read must happen within a long poll (30 s at most),
+			// or a missed signal would be noticed only by the next request.
+			if d := s.RevocationRecheck(); d <= 0 || d > 30*time.Second {
+				t.Fatalf("RevocationRecheck %v, want within (0, 30s]", d)
+			}
+		}},
 		{"RevocationSnapshotPagesInSeqOrderAndRevocationsAfterGivesTheRest", func(t *testing.T, s store.Store) {
 			client := withClient(t, s)
 			var live []string
