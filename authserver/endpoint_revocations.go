@@ -14,12 +14,14 @@ import (
 const (
 	// feedMaxWait is the longest long poll a caller may ask for, in seconds.
 	feedMaxWait = 30
-	// feedPage bounds the entries of one incremental answer; a caller behind by more
-	// gets the rest on its next request, which returns at once.
-	feedPage = 1000
-	// feedRecheck is how often a long poll re-reads the log even without a wake-up: it
-	// bounds the delay when the wake-up cannot come (several processes on one SQLite
-	// file, a Postgres listener reconnecting).
+	// feedPage bounds the entries of one answer, snapshot or incremental, so that a
+	// million revoked live tokens never make one huge answer (~3 MiB at most). A caller
+	// behind by more gets the rest on its next request, which returns at once. It is
+	// large because a guard copies its set at every answer: catching up on N entries
+	// costs it about N²/(2·feedPage) map insertions.
+	feedPage = 50_000
+	// feedRecheck is how often a long poll re-reads the log even without a wake-up when
+	// the store does not say (store RevocationRecheck <= 0).
 	feedRecheck = time.Second
 )
 
@@ -69,11 +71,17 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	// The store's signal wakes us; the periodic re-read is only its fallback, as often
+	// as the store needs (every second on SQLite, ten on Postgres).
+	recheck := s.cfg.Store.RevocationRecheck()
+	if recheck <= 0 {
+		recheck = feedRecheck
+	}
 	for {
 		// Take the signal before reading, so a revocation between the read and the wait
 		// still wakes us.
 		signal := s.cfg.Store.RevocationSignal()
-		entries, latest, err := s.cfg.Store.RevocationsAfter(ctx, after, feedPage)
+		entries, latest, err := s.cfg.Store.RevocationsAfter(ctx, after, s.feedPage())
 		if err != nil {
 			s.log.Error("reading the revocation log", zap.Error(err))
 			writeError(w, errUnavailable())
@@ -90,7 +98,7 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 			s.answerEntries(w, entries, after)
 			return
 		}
-		timer := time.NewTimer(min(remaining, feedRecheck))
+		timer := time.NewTimer(min(remaining, recheck))
 		select {
 		case <-signal:
 		case <-timer.C:
@@ -120,17 +128,35 @@ func (s *Server) answerEntries(w http.ResponseWriter, entries []store.Revocation
 	writeJSON(w, http.StatusOK, out)
 }
 
-// answerSnapshot answers every revoked token not yet expired.
+// answerSnapshot answers every revoked token not yet expired, in pages: when there are
+// more than a page, the answer holds the oldest page (in log order) and a cursor at its
+// last entry, so the caller's next request (after=cursor, which extends its set) brings
+// the rest through the incremental path, which holds every id left out (store
+// RevocationSnapshot). The wire protocol does not change: a guard that follows cursors
+// ends up with the full set, only over several answers.
 func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bool) {
-	entries, latest, err := s.cfg.Store.RevocationSnapshot(r.Context(), s.now())
+	page := s.feedPage()
+	entries, latest, err := s.cfg.Store.RevocationSnapshot(r.Context(), s.now(), page)
 	if err != nil {
 		s.log.Error("reading the revocation log", zap.Error(err))
 		writeError(w, errUnavailable())
 		return
 	}
-	out := feedAnswer{Revocations: make([]feedEntry, 0, len(entries)), Cursor: strconv.FormatInt(latest, 10), Reset: reset}
+	cursor := latest
+	if len(entries) == page {
+		cursor = entries[len(entries)-1].Seq
+	}
+	out := feedAnswer{Revocations: make([]feedEntry, 0, len(entries)), Cursor: strconv.FormatInt(cursor, 10), Reset: reset}
 	for _, e := range entries {
 		out.Revocations = append(out.Revocations, feedEntry{ID: e.TokenID, Expires: e.ExpiresAt.Unix()})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// feedPage is the page size of the feed: feedPage, or the tests' smaller one.
+func (s *Server) feedPage() int {
+	if s.cfg.feedPage > 0 {
+		return s.cfg.feedPage
+	}
+	return feedPage
 }

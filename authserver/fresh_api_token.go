@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyoauth/caddy-oauth/scopes"
@@ -85,13 +84,18 @@ func (s *Server) serveFreshAPIToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // setFreshAPIToken issues a cookie token for the session's user and sets its two
-// cookies, for the whole site (Path=/) since the APIs are elsewhere on it.
+// cookies, for the whole site (Path=/) since the APIs are elsewhere on it. Their names
+// stay as configured: XSRF-TOKEN is the name axios and Angular read, and the token
+// cookie's name is the operator's (the guard reads the same name). Both are set Secure,
+// Path=/ and without Domain, so an operator who wants a sibling subdomain unable to
+// plant them can name the token cookie "__Host-..." (a planted XSRF-TOKEN alone cannot
+// pass, as it must match the csrf claim inside the token).
 func (s *Server) setFreshAPIToken(w http.ResponseWriter, r *http.Request, sess *store.Session) error {
 	tok, err := s.issueCookieToken(r.Context(), s.issuerFor(r), sess.Provider, sess.UserID)
 	if err != nil {
 		return err
 	}
-	secure := r.TLS != nil || strings.HasPrefix(s.cfg.Issuer, "https://")
+	secure := s.secureRequest(r)
 	maxAge := int(tok.expires.Sub(s.now()) / time.Second)
 	if maxAge <= 0 {
 		maxAge = 1

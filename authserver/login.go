@@ -12,7 +12,26 @@ import (
 // loginCSRFCookie protects the login form itself (login CSRF: a site making the browser
 // sign in to the attacker's account). There is no session yet, so the form's token is
 // the double-submit kind: the same random value in this HttpOnly cookie and in the form.
+// A double-submit cookie is only as good as the guarantee that no one else can set it: a
+// sibling subdomain (evil.example.com for auth.example.com) may set a cookie for the
+// parent domain, which the browser then sends here. Served securely (secureRequest), the
+// cookie is therefore named with the "__Host-" prefix, which browsers accept only from
+// this very host, Secure, with Path=/ and no Domain; only that name is read then, so a
+// planted plain-named cookie is ignored. Over plain http no prefix is possible (browsers
+// refuse "__Host-" cookies that are not Secure) and the plain name on PathLogin is used.
 const loginCSRFCookie = "oauth_login_csrf"
+
+// hostCookiePrefix is the cookie-name prefix a browser accepts only from the host itself
+// over https, Secure, Path=/ and without Domain (RFC 6265bis, "__Host-" prefix).
+const hostCookiePrefix = "__Host-"
+
+// loginCSRFName is the name of the login CSRF cookie for r, and the path it is set on.
+func (s *Server) loginCSRFName(r *http.Request) (name, path string) {
+	if s.secureRequest(r) {
+		return hostCookiePrefix + loginCSRFCookie, "/"
+	}
+	return loginCSRFCookie, PathLogin
+}
 
 // loginPage is the data of the login page.
 type loginPage struct {
@@ -71,12 +90,13 @@ func (s *Server) loginProvider(name string) string {
 // current one so that two open login tabs both work.
 func (s *Server) showLoginForm(w http.ResponseWriter, r *http.Request, status int, returnTo, providerName, username, message string) {
 	token := ""
-	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == len(NewSecret()) {
+	name, path := s.loginCSRFName(r)
+	if c, err := r.Cookie(name); err == nil && len(c.Value) == len(NewSecret()) {
 		token = c.Value
 	} else {
 		token = NewSecret()
 	}
-	s.setCookie(w, r, loginCSRFCookie, token, PathLogin, 0)
+	s.setCookie(w, r, name, token, path, 0)
 	page := loginPage{Action: PathLogin, CSRF: token, ReturnTo: returnTo, Username: username, Error: message}
 	if providerName != DefaultProvider {
 		page.Provider = providerName
@@ -95,7 +115,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	returnTo, _ := safeReturnTo(form.Get("return_to"))
 	providerName := s.loginProvider(form.Get("provider"))
 	username := strings.TrimSpace(form.Get("username"))
-	cookie, _ := r.Cookie(loginCSRFCookie)
+	csrfName, csrfPath := s.loginCSRFName(r)
+	cookie, _ := r.Cookie(csrfName)
 	if cookie == nil || !sameOrigin(r) || !tokenEqual(form.Get(CSRFField), cookie.Value) {
 		s.showLoginForm(w, r, http.StatusForbidden, returnTo, providerName, username, "The form expired. Please sign in again.")
 		return
@@ -129,7 +150,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, "creating session", err)
 		return
 	}
-	s.setCookie(w, r, loginCSRFCookie, "", PathLogin, -1)
+	s.setCookie(w, r, csrfName, "", csrfPath, -1)
 	if returnTo == "" {
 		returnTo = PathLogin
 	}

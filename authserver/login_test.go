@@ -221,3 +221,58 @@ func TestEveryPageForbidsFramingAndLoadsNothingFromElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// A sibling subdomain can plant a cookie for the parent domain. Served securely, the
+// login CSRF cookie is a "__Host-" cookie (only this host can set it) and a planted
+// plain-named cookie with a matching form token is not accepted.
+func TestLoginCSRFCookieIsAHostCookieWhenSecureAndAPlantedPlainOneIsIgnored(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, func(c *authserver.Config) { c.Issuer = "https://auth.test" })
+		b := s.browser(t)
+		form := b.get(authserver.PathLogin)
+		set := form.header.Get("Set-Cookie")
+		if !strings.HasPrefix(set, "__Host-oauth_login_csrf=") || !strings.Contains(set, "; Path=/;") ||
+			!strings.Contains(set, "Secure") || strings.Contains(strings.ToLower(set), "domain=") {
+			t.Fatalf("login CSRF cookie is not a __Host- cookie: %q", set)
+		}
+		token := form.csrf(t)
+		creds := url.Values{"_csrf": {token}, "username": {userEmail}, "password": {userPass}}
+		post := func(cookie string) page {
+			req, _ := http.NewRequest(http.MethodPost, s.url+authserver.PathLogin, strings.NewReader(creds.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", cookie)
+			// A browser without a jar: only the cookie given is sent.
+			return (&browser{t: t, site: s, c: &http.Client{CheckRedirect: b.c.CheckRedirect}}).do(req)
+		}
+		before := f.dump()
+		if p := post("oauth_login_csrf=" + token); p.status != http.StatusForbidden {
+			t.Errorf("planted plain-named cookie: status %d, want 403", p.status)
+		}
+		if f.dump() != before {
+			t.Error("a refused login changed the store")
+		}
+		p := post("__Host-oauth_login_csrf=" + token)
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("with the __Host- cookie: status %d, want 303", p.status)
+		}
+		cleared := false
+		for _, c := range p.header.Values("Set-Cookie") {
+			cleared = cleared || (strings.HasPrefix(c, "__Host-oauth_login_csrf=;") && strings.Contains(c, "Path=/;"))
+		}
+		if !cleared {
+			t.Errorf("login did not delete the __Host- CSRF cookie: %q", p.header.Values("Set-Cookie"))
+		}
+	})
+}
+
+// Over plain http a "__Host-" cookie would be refused by the browser: the plain name on
+// the login path stays.
+func TestLoginCSRFCookieKeepsItsPlainNameOverHTTP(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, nil)
+		set := s.browser(t).get(authserver.PathLogin).header.Get("Set-Cookie")
+		if !strings.HasPrefix(set, "oauth_login_csrf=") || !strings.Contains(set, "Path="+authserver.PathLogin) || strings.Contains(set, "Secure") {
+			t.Errorf("login CSRF cookie over http: %q", set)
+		}
+	})
+}

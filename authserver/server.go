@@ -87,6 +87,10 @@ type Config struct {
 	// user's other tokens for the same client, and their refresh tokens: one live grant
 	// per user and client. Personal access tokens are left alone.
 	RevokePreviousTokens bool
+
+	// feedPage, when > 0, replaces the revocation feed's page size; only tests set it
+	// (export_test.go), to page through a few entries instead of 50,000.
+	feedPage int
 }
 
 // Server serves the authorization server's endpoints.

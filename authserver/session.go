@@ -18,6 +18,14 @@ import (
 // HttpOnly, SameSite=Lax, scoped to /oauth, and Secure when served over TLS. Every
 // state-changing request of a session must echo the session's CSRF token, in the hidden
 // _csrf field of an HTML form or in the X-CSRF-TOKEN header of a JSON call.
+//
+// The session cookie keeps its plain name and does not take the "__Host-" prefix the
+// login CSRF cookie takes (login.go): the prefix demands Path=/, which would send the
+// session to every application on the host, not just to /oauth. A sibling subdomain can
+// still plant a session cookie for the parent domain, but only one naming a session it
+// owns (session fixation onto the attacker's own account); login always starts a new
+// session id (TestPlantedSessionCookieIsNeverAdopted), and the login form it needs to
+// sign the victim in is guarded by the __Host- CSRF cookie.
 const (
 	// SessionCookie is the name of the session cookie.
 	SessionCookie = "oauth_session"
@@ -174,9 +182,18 @@ func sameOrigin(r *http.Request) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
-// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the request came over TLS
-// or the configured issuer is https (TLS ended by a proxy in front). maxAge < 0 deletes
-// it; 0 makes it a browser-session cookie, as the server-side expiry is what counts.
+// secureRequest reports whether the cookies set in answer to r must be Secure: r came
+// over TLS, or the configured issuer is https. The second case is a TLS-terminating proxy
+// in front of Caddy, which then sees plain http: the operator must configure an https
+// issuer there (README, `issuer`). X-Forwarded-Proto is deliberately not read here: this
+// package cannot tell whether the request came through a trusted proxy.
+func (s *Server) secureRequest(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.cfg.Issuer, "https://")
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when secureRequest says so.
+// maxAge < 0 deletes it; 0 makes it a browser-session cookie, as the server-side expiry
+// is what counts.
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
@@ -184,7 +201,7 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, 
 		Path:     path,
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   r.TLS != nil || strings.HasPrefix(s.cfg.Issuer, "https://"),
+		Secure:   s.secureRequest(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 }

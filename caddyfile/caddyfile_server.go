@@ -64,6 +64,13 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		}
 //	}
 //
+// Without issuer, the iss of tokens and the metadata follow each request's Host header
+// (the contract's default: the site's own origin). The handler cannot see its site's
+// host matchers, so on a site that answers any host (a catch-all address such as :443,
+// or a wildcard) a caller would choose the iss of its tokens: set issuer there; Provision
+// logs a warning whenever it is unset. Behind a proxy that ends TLS, an https issuer is
+// also what makes the browser cookies Secure.
+//
 // users may be repeated to configure several named providers. Without a name, `users
 // builtin` and `users sql { ... }` configure the default provider, named users, which
 // clients that name no provider use. A name (any word but builtin and sql) adds another

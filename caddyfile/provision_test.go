@@ -251,3 +251,48 @@ func serve(t *testing.T, g *Guard, token string, hdr map[string]string) (int, ht
 	}
 	return rec.Code, seen, repl
 }
+
+// Unset, the issuer follows the request's Host header, which a caller chooses on a
+// catch-all site: provisioning says so in Caddy's log, and says nothing when it is set.
+func TestServerProvisionWarnsWhenIssuerIsUnset(t *testing.T) {
+	for _, c := range []struct {
+		name, issuer string
+		warn         bool
+	}{
+		{"unset", "", true},
+		{"set", "issuer https://auth.example.com", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logFile := filepath.Join(dir, "caddy.log")
+			cf := fmt.Sprintf(`{
+	admin off
+	persist_config off
+	log {
+		output file %q
+		level WARN
+	}
+}
+:0 {
+	oauth_server {
+		%s
+		storage sqlite %q
+	}
+}
+`, logFile, c.issuer, filepath.Join(dir, "o.db"))
+			raw, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validateJSON(t, raw); err != nil {
+				t.Fatal(err)
+			}
+			poolsEmpty(t)
+			logged, _ := os.ReadFile(logFile)
+			warned := strings.Contains(string(logged), "issuer is not set") && strings.Contains(string(logged), `"level":"warn"`)
+			if warned != c.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", warned, c.warn, logged)
+			}
+		})
+	}
+}

@@ -30,7 +30,10 @@ func init() {
 // request to the next handler.
 type Server struct {
 	// Issuer is the `iss` of every token and the base of the metadata URLs, e.g.
-	// https://auth.example.com. Default: the origin of each request (scheme and host).
+	// https://auth.example.com. Default: the origin of each request (scheme and host),
+	// taken from the Host header: on a site that answers any host a caller then chooses
+	// the iss of its tokens, so Provision warns when it is unset. An https issuer also
+	// makes the browser cookies Secure when TLS ends at a proxy in front of Caddy.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Storage says where state is kept. Default: SQLite in oauth.db under Caddy's data
@@ -248,8 +251,17 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		}
 		metrics = pm
 	}
+	issuer := repl.ReplaceKnown(s.Issuer, "")
+	if issuer == "" {
+		// The contract allows it (the default is the site's own origin), but the handler
+		// cannot see its site's host matchers, so it cannot tell a catch-all site from
+		// one bound to a name: say what the default costs.
+		s.logger.Warn("issuer is not set: the iss of tokens and the metadata follow each request's Host header; " +
+			"on a site that answers any host (a catch-all address such as :443, or a wildcard) a caller chooses the iss of the tokens it gets; " +
+			"set issuer to this site's origin, e.g. https://auth.example.com")
+	}
 	s.server, err = authserver.New(authserver.Config{
-		Issuer:               repl.ReplaceKnown(s.Issuer, ""),
+		Issuer:               issuer,
 		Audience:             s.Audience,
 		Store:                st,
 		Keys:                 ring,

@@ -109,7 +109,7 @@ func TestPurgeCommandDeletesWhatItsFlagsSay(t *testing.T) {
 						t.Errorf("left %q, want %q", got, c.left)
 					}
 					// The revoked token stays in the revocation log until it expires.
-					snap, _, err := st.RevocationSnapshot(context.Background(), time.Now())
+					snap, _, err := st.RevocationSnapshot(context.Background(), time.Now(), 0)
 					if err != nil || len(snap) != 1 || snap[0].TokenID != ids["revoked"] {
 						t.Errorf("revocation log after purge: %+v %v", snap, err)
 					}

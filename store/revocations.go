@@ -30,12 +30,20 @@ type RevocationStore interface {
 	// entries: an entry with Seq up to latest is never missing from what follows it.
 	RevocationsAfter(ctx context.Context, after int64, limit int) (entries []Revocation, latest int64, err error)
 	// RevocationSnapshot returns one entry per revoked token id whose token expires after
-	// now, in no particular order, and latest as RevocationsAfter does.
-	RevocationSnapshot(ctx context.Context, now time.Time) (entries []Revocation, latest int64, err error)
+	// now, carrying the Seq of that id's newest log entry, in Seq order, at most limit of
+	// them (limit <= 0: all), and latest as RevocationsAfter does. When it returns limit
+	// entries there may be more: every id left out has a log entry with Seq greater than
+	// the last returned one, so RevocationsAfter from that Seq yields the rest.
+	RevocationSnapshot(ctx context.Context, now time.Time, limit int) (entries []Revocation, latest int64, err error)
 	// RevocationSignal returns a channel closed when an entry may have been added after the
 	// call: by this store, or by any process sharing a Postgres database. Take the channel
 	// before reading the log, then wait on it, so no entry slips in between.
 	RevocationSignal() <-chan struct{}
+	// RevocationRecheck is how long a waiter may rely on RevocationSignal alone before it
+	// re-reads the log anyway: short where the signal can miss entries (processes sharing
+	// one SQLite file do not signal each other), long where it covers every writer and
+	// the re-read only guards against a listener stuck without noticing.
+	RevocationRecheck() time.Duration
 	// RevokeOtherTokens revokes the user's access tokens issued to the client, except
 	// keepAccessTokenID and personal access tokens (those with a Name), and the user's
 	// refresh tokens of the client except those issued with keepAccessTokenID. It returns

@@ -155,7 +155,8 @@ type Store interface {
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
-	// Close releases the connection pool.
+	// Close releases the connection pool. It is idempotent: calls after the first do
+	// nothing and return what the first returned.
 	Close() error
 }
 

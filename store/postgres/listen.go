@@ -41,6 +41,11 @@ func (s *Store) RevocationSignal() <-chan struct{} {
 	return s.listener.signal.Wait()
 }
 
+// RevocationRecheck is ten seconds: every node's revocations reach the listener, which
+// also wakes every waiter after it reconnects, so the re-read is only a fallback for a
+// listener connection that died without noticing.
+func (s *Store) RevocationRecheck() time.Duration { return 10 * time.Second }
+
 // listen keeps a LISTEN connection up until ctx ends, reconnecting with backoff. After
 // each (re)connection it wakes every waiter, since notifications sent while it was not
 // listening are lost: the waiters re-read the log and miss nothing.

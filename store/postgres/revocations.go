@@ -191,15 +191,15 @@ func (s *Store) RevocationsAfter(ctx context.Context, after int64, limit int) ([
 	return out, latest, nil
 }
 
-// RevocationSnapshot returns one entry per revoked token expiring after now, and the
-// highest seq, read first.
-func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time) ([]store.Revocation, int64, error) {
+// RevocationSnapshot returns one entry per revoked token expiring after now, in seq
+// order, at most limit (all if limit <= 0), and the highest seq, read first.
+func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time, limit int) ([]store.Revocation, int64, error) {
 	latest, err := s.latestRevocation(ctx)
 	if err != nil {
 		return nil, 0, wrapErr("read revocation log", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT max(seq), token_id, max(expires_at) FROM revocations
-		WHERE expires_at > $1 GROUP BY token_id`, at)
+	rows, err := s.pool.Query(ctx, `SELECT max(seq) AS last, token_id, max(expires_at) FROM revocations
+		WHERE expires_at > $1 GROUP BY token_id ORDER BY last LIMIT $2`, at, noLimit(limit))
 	if err != nil {
 		return nil, 0, wrapErr("read revocation log", err)
 	}
@@ -208,4 +208,12 @@ func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time) ([]store.R
 		return nil, 0, wrapErr("read revocation log", err)
 	}
 	return out, latest, nil
+}
+
+// noLimit maps limit <= 0 ("all") to NULL, for which PostgreSQL's LIMIT means no limit.
+func noLimit(limit int) *int {
+	if limit <= 0 {
+		return nil
+	}
+	return &limit
 }

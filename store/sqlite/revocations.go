@@ -114,15 +114,15 @@ func (s *Store) RevocationsAfter(ctx context.Context, after int64, limit int) ([
 	return out, latest, nil
 }
 
-// RevocationSnapshot returns one entry per revoked token expiring after now, and the
-// highest seq, read first.
-func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time) ([]store.Revocation, int64, error) {
+// RevocationSnapshot returns one entry per revoked token expiring after now, in seq
+// order, at most limit (all if limit <= 0), and the highest seq, read first.
+func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time, limit int) ([]store.Revocation, int64, error) {
 	latest, err := s.latestRevocation(ctx)
 	if err != nil {
 		return nil, 0, wrapErr("read revocation log", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT max(seq), token_id, max(expires_at) FROM revocations
-		WHERE expires_at > ? GROUP BY token_id`, fmtTime(at))
+	rows, err := s.r.QueryContext(ctx, `SELECT max(seq) AS last, token_id, max(expires_at) FROM revocations
+		WHERE expires_at > ? GROUP BY token_id ORDER BY last LIMIT ?`, fmtTime(at), noLimit(limit))
 	if err != nil {
 		return nil, 0, wrapErr("read revocation log", err)
 	}
@@ -137,6 +137,10 @@ func (s *Store) RevocationSnapshot(ctx context.Context, at time.Time) ([]store.R
 // Only this process's revocations are seen: processes sharing one SQLite file do not
 // wake each other's waiters (their feed still catches up at the next poll).
 func (s *Store) RevocationSignal() <-chan struct{} { return s.revocations.Wait() }
+
+// RevocationRecheck is one second: another process's revocations on the same file wake
+// no waiter here, so a waiter re-reads the log every second to see them.
+func (s *Store) RevocationRecheck() time.Duration { return time.Second }
 
 // RevokeOtherTokens revokes the user's other tokens of the client (see store.RevocationStore).
 func (s *Store) RevokeOtherTokens(ctx context.Context, userID, clientID, keepAccessTokenID string) ([]string, error) {
@@ -158,4 +162,12 @@ func (s *Store) RevokeOtherTokens(ctx context.Context, userID, clientID, keepAcc
 		ids[i] = r.id
 	}
 	return ids, nil
+}
+
+// noLimit maps limit <= 0 ("all") to SQLite's LIMIT -1, which means no limit.
+func noLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
 }

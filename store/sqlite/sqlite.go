@@ -53,6 +53,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -84,6 +85,10 @@ type Store struct {
 
 	// revocations wakes the revocation feed's waiters after a revocation commits.
 	revocations store.Signal
+
+	// closeOnce makes Close idempotent: closing the batcher's quit channel twice panics.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -202,6 +207,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close stops the batcher and closes both pools; the store must not be used afterwards.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+// close does Close's work, once.
+func (s *Store) close() error {
 	s.stopBatcher()
 	var errs []error
 	for _, st := range []*sql.Stmt{s.insertAccess, s.insertRefresh, s.savepoint, s.rollbackTo, s.release} {

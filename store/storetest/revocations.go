@@ -68,7 +68,7 @@ func revocationCases() []Case {
 			if len(got) != 0 || latest != 0 {
 				t.Fatalf("got %v latest %d", got, latest)
 			}
-			snap, latest, err := s.RevocationSnapshot(t.Context(), t0)
+			snap, latest, err := s.RevocationSnapshot(t.Context(), t0, 0)
 			wantErr(t, "RevocationSnapshot", err, nil)
 			if len(snap) != 0 || latest != 0 {
 				t.Fatalf("snapshot %v latest %d", snap, latest)
@@ -191,19 +191,65 @@ func revocationCases() []Case {
 				wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(t.Context(), a.ID), nil)
 			}
 			all := logged(t, s)
-			snap, latest, err := s.RevocationSnapshot(t.Context(), at(90*time.Minute))
+			snap, latest, err := s.RevocationSnapshot(t.Context(), at(90*time.Minute), 0)
 			wantErr(t, "RevocationSnapshot", err, nil)
 			if len(snap) != 1 || snap[0].TokenID != late.ID || latest != all[len(all)-1].Seq {
 				t.Fatalf("snapshot %+v latest %d", snap, latest)
 			}
 			same(t, "expiry", snap[0].ExpiresAt, late.ExpiresAt)
-			snap, _, err = s.RevocationSnapshot(t.Context(), t0)
+			snap, _, err = s.RevocationSnapshot(t.Context(), t0, 0)
 			wantErr(t, "RevocationSnapshot", err, nil)
 			var ids []string
 			for _, r := range snap {
 				ids = append(ids, r.TokenID)
 			}
 			sameSet(t, "snapshot at t0", ids, []string{soon.ID, late.ID})
+		}},
+		{"RevocationRecheckIsBetweenZeroAndTheLongestLongPoll", func(t *testing.T, s store.Store) {
+			// A waiter's fallback re-read must happen within a long poll (30 s at most),
+			// or a missed signal would be noticed only by the next request.
+			if d := s.RevocationRecheck(); d <= 0 || d > 30*time.Second {
+				t.Fatalf("RevocationRecheck %v, want within (0, 30s]", d)
+			}
+		}},
+		{"RevocationSnapshotPagesInSeqOrderAndRevocationsAfterGivesTheRest", func(t *testing.T, s store.Store) {
+			client := withClient(t, s)
+			var live []string
+			for i := range 7 {
+				issued := t0
+				if i%3 == 1 {
+					issued = at(-2 * time.Hour) // expired at t0: left out
+				}
+				a, _ := issue(t, s, client, "u1", "", issued)
+				wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(t.Context(), a.ID), nil)
+				if i%3 != 1 {
+					live = append(live, a.ID)
+				}
+			}
+			page, latest, err := s.RevocationSnapshot(t.Context(), t0, 2)
+			wantErr(t, "RevocationSnapshot", err, nil)
+			if len(page) != 2 || page[0].Seq >= page[1].Seq || latest != logged(t, s)[6].Seq {
+				t.Fatalf("first page %+v latest %d, want 2 entries in seq order", page, latest)
+			}
+			got := []string{page[0].TokenID, page[1].TokenID}
+			rest, _, err := s.RevocationsAfter(t.Context(), page[1].Seq, 100)
+			wantErr(t, "RevocationsAfter", err, nil)
+			for _, r := range rest {
+				if r.ExpiresAt.After(t0) {
+					got = append(got, r.TokenID)
+				}
+			}
+			sameSet(t, "first page and what follows it", got, live)
+			all, _, err := s.RevocationSnapshot(t.Context(), t0, 0)
+			wantErr(t, "RevocationSnapshot", err, nil)
+			for i := 1; i < len(all); i++ {
+				if all[i-1].Seq >= all[i].Seq {
+					t.Fatalf("snapshot not in seq order: %+v", all)
+				}
+			}
+			if len(all) != len(live) {
+				t.Fatalf("unlimited snapshot has %d entries, want %d", len(all), len(live))
+			}
 		}},
 		{"PurgeExpiredDeletesLogEntriesOfExpiredTokensButKeepsTheNewest", func(t *testing.T, s store.Store) {
 			client := withClient(t, s)

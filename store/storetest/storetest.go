@@ -52,6 +52,16 @@ func Cases() []Case {
 			t.Fatalf("Ping: %v", err)
 		}
 	}})
+	all = append(all, Case{"CloseTwiceIsHarmless", func(t *testing.T, s store.Store) {
+		// Shutdown paths (Caddy's UsagePool destructor, a CLI defer after an explicit
+		// Close) may close a store twice; the second call must neither panic nor fail.
+		if err := s.Close(); err != nil {
+			t.Fatalf("first Close: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	}})
 	return all
 }
 
