@@ -18,8 +18,11 @@ var ErrNoPersonalAccessClient = errors.New("no personal access client: run `cadd
 
 // PersonalToken is a newly issued personal access token. Token is shown once.
 type PersonalToken struct {
-	Token     string
-	Record    *store.AccessToken
+	// Token is the signed access token, shown to its owner once and never stored.
+	Token string
+	// Record is the stored record of the token (its jti, name, scopes and expiry).
+	Record *store.AccessToken
+	// ExpiresIn is the token's lifetime in seconds.
 	ExpiresIn int64
 	// ClientName is the name of the personal access client it was issued through.
 	ClientName string

@@ -59,9 +59,14 @@ type RevocationsConfig struct {
 	// for introspection. When ClientID is empty, those of Introspect are used, so a guard
 	// in introspection mode names its credentials once; a guard in JWT mode gives them
 	// here.
-	ClientID     string `json:"client_id,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+
+	// ClientSecret is the secret of ClientID; placeholders such as {env.FEED_SECRET} work.
 	ClientSecret string `json:"client_secret,omitempty"`
-	TokenURL     string `json:"token_url,omitempty"`
+
+	// TokenURL, if set, makes the guard authenticate with a Bearer token it gets from this
+	// token endpoint by client_credentials (renewed before it expires) instead of Basic.
+	TokenURL string `json:"token_url,omitempty"`
 
 	// BehindAfter is how long the feed may be unreachable before the guard logs a warning
 	// and reports itself behind (metric caddy_oauth_guard_revocation_feed_behind). While
