@@ -86,7 +86,8 @@ type Guard struct {
 	// Leeway is the clock skew allowed on exp and nbf. Default (unset): 30s; 0 allows none.
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
-	// CacheSize is the number of verified tokens kept in memory. Default: 100000.
+	// CacheSize is the number of verified tokens kept in memory. A token is cached on its
+	// second use, so tokens used once take no room. Default: 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
 
 	rules     []scopes.Rule
@@ -306,14 +307,15 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	return next.ServeHTTP(w, r)
 }
 
-// identityPlaceholders are an identity's {oauth.*} placeholder values, built once per
-// identity (Identity.Memo) and shared by every request the cached identity serves: values
-// boxed once, and one provider function for all of them, so a cache hit adds no
-// allocation for placeholders. Claims are looked up lazily: most requests never ask.
+// identityPlaceholders answer an identity's {oauth.*} placeholders, built once per
+// identity (Identity.Memo) and shared by every request the cached identity serves: one
+// provider function for all of them, so a cache hit adds no allocation for placeholders.
+// Building it costs two small allocations per new token; values are boxed when read
+// (most requests read none), except the user id, which every access log line reads.
 type identityPlaceholders struct {
-	id                                                     *validator.Identity
-	authUser, userID, clientID, scopes, tokenID, expiresAt any
-	lookup                                                 caddy.ReplacerFunc
+	id       *validator.Identity
+	authUser any
+	lookup   caddy.ReplacerFunc
 }
 
 func newIdentityPlaceholders(id *validator.Identity) any {
@@ -321,21 +323,13 @@ func newIdentityPlaceholders(id *validator.Identity) any {
 	if authUser == "" {
 		authUser = id.ClientID
 	}
-	p := &identityPlaceholders{
-		id:        id,
-		authUser:  authUser,
-		userID:    id.UserID,
-		clientID:  id.ClientID,
-		scopes:    id.ScopeString,
-		tokenID:   id.TokenID,
-		expiresAt: strconv.FormatInt(id.ExpiresAt.Unix(), 10),
-	}
+	p := &identityPlaceholders{id: id, authUser: authUser}
 	p.lookup = p.get
 	return p
 }
 
-// get answers {http.auth.user.id}, {oauth.user_id}, {oauth.client_id}, {oauth.scopes}, {oauth.token_id},
-// {oauth.expires_at} and {oauth.claim.<name>}.
+// get answers {http.auth.user.id}, {oauth.user_id}, {oauth.client_id}, {oauth.scopes},
+// {oauth.token_id}, {oauth.expires_at} and {oauth.claim.<name>}.
 func (p *identityPlaceholders) get(key string) (any, bool) {
 	if !strings.HasPrefix(key, "oauth.") {
 		if key == "http.auth.user.id" {
@@ -345,15 +339,15 @@ func (p *identityPlaceholders) get(key string) (any, bool) {
 	}
 	switch key[len("oauth."):] {
 	case "user_id":
-		return p.userID, true
+		return p.id.UserID, true
 	case "client_id":
-		return p.clientID, true
+		return p.id.ClientID, true
 	case "scopes":
-		return p.scopes, true
+		return p.id.ScopeString, true
 	case "token_id":
-		return p.tokenID, true
+		return p.id.TokenID, true
 	case "expires_at":
-		return p.expiresAt, true
+		return strconv.FormatInt(p.id.ExpiresAt.Unix(), 10), true
 	}
 	if name, ok := strings.CutPrefix(key, "oauth.claim."); ok {
 		return p.id.Claim(name)
