@@ -86,11 +86,12 @@ type Guard struct {
 	// Leeway is the clock skew allowed on exp and nbf. Default (unset): 30s; 0 allows none.
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
-	// CacheSize is the number of verified tokens kept in memory. Default: 100000.
+	// CacheSize is the number of verified tokens kept in memory. A token is cached on its
+	// second use, so tokens used once take no room. Default: 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
 
 	rules     []scopes.Rule
-	strip     []string
+	strip     spoofNames
 	extra     [][2]string
 	verify    *lazyVerifier      // the JWT check; nil with introspection only
 	check     validator.Verifier // what requests go through: verify, or an Introspector
@@ -164,13 +165,13 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if g.Realm == "" {
 		g.Realm = "api"
 	}
-	g.strip = []string{HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID}
+	g.strip.add(HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID)
 	for name, value := range g.Headers {
 		canon := http.CanonicalHeaderKey(name)
 		if canon == "" || strings.ContainsAny(canon, " :\r\n") {
 			return fmt.Errorf("oauth_guard: header %q: not a valid header name", name)
 		}
-		g.strip = append(g.strip, canon)
+		g.strip.add(canon)
 		g.extra = append(g.extra, [2]string{canon, value})
 	}
 	leeway := validator.DefaultLeeway
@@ -248,7 +249,7 @@ func (g *Guard) Cleanup() error {
 // ServeHTTP checks the token and passes the request on with the identity headers set.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h := r.Header
-	stripSpoofed(h, g.strip)
+	stripSpoofed(h, &g.strip)
 	token, fromCookie, err := g.requestToken(r)
 	if err != nil {
 		return g.refuse(w, err)
@@ -278,37 +279,80 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 	}
 
+	// One backing array for the four header values, each slice capped at its own element:
+	// a later handler may edit a value in place (Caddy's header replace does) or append,
+	// so values are never shared between requests, yet this is one allocation, not four.
+	vals := &[4]string{id.UserID, id.ClientID, id.ScopeString, id.TokenID}
 	if id.UserID != "" {
-		h[HeaderUserID] = []string{id.UserID}
+		h[HeaderUserID] = vals[0:1:1]
 	}
-	h[HeaderClientID] = []string{id.ClientID}
-	h[HeaderScopes] = []string{id.ScopeString}
-	h[HeaderTokenID] = []string{id.TokenID}
+	h[HeaderClientID] = vals[1:2:2]
+	h[HeaderScopes] = vals[2:3:3]
+	h[HeaderTokenID] = vals[3:4:4]
 
+	ph := id.Memo(newIdentityPlaceholders).(*identityPlaceholders)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	authUser := id.UserID
-	if authUser == "" {
-		authUser = id.ClientID
+	// The provider answers {http.auth.user.id} and every {oauth.*} placeholder without a
+	// per-request allocation. Values Set in the replacer come before providers, so when an
+	// earlier handler (basic_auth, vars) already set the user id, the guard Sets its own
+	// over it: the token's user is the one the access log names, as before.
+	if _, set := repl.Get("http.auth.user.id"); set {
+		repl.Set("http.auth.user.id", ph.authUser)
 	}
-	repl.Set("http.auth.user.id", authUser)
-	repl.Set("oauth.user_id", id.UserID)
-	repl.Set("oauth.client_id", id.ClientID)
-	repl.Set("oauth.scopes", id.ScopeString)
-	repl.Set("oauth.token_id", id.TokenID)
-	repl.Map(func(key string) (any, bool) {
-		switch {
-		case key == "oauth.expires_at":
-			return strconv.FormatInt(id.ExpiresAt.Unix(), 10), true
-		case strings.HasPrefix(key, "oauth.claim."):
-			return id.Claim(key[len("oauth.claim."):])
-		}
-		return nil, false
-	})
+	repl.Map(ph.lookup)
 	for _, hv := range g.extra {
 		h[hv[0]] = []string{repl.ReplaceAll(hv[1], "")}
 	}
 	g.metrics.pass.Inc()
 	return next.ServeHTTP(w, r)
+}
+
+// identityPlaceholders answer an identity's {oauth.*} placeholders, built once per
+// identity (Identity.Memo) and shared by every request the cached identity serves: one
+// provider function for all of them, so a cache hit adds no allocation for placeholders.
+// Building it costs two small allocations per new token; values are boxed when read
+// (most requests read none), except the user id, which every access log line reads.
+type identityPlaceholders struct {
+	id       *validator.Identity
+	authUser any
+	lookup   caddy.ReplacerFunc
+}
+
+func newIdentityPlaceholders(id *validator.Identity) any {
+	authUser := id.UserID
+	if authUser == "" {
+		authUser = id.ClientID
+	}
+	p := &identityPlaceholders{id: id, authUser: authUser}
+	p.lookup = p.get
+	return p
+}
+
+// get answers {http.auth.user.id}, {oauth.user_id}, {oauth.client_id}, {oauth.scopes},
+// {oauth.token_id}, {oauth.expires_at} and {oauth.claim.<name>}.
+func (p *identityPlaceholders) get(key string) (any, bool) {
+	if !strings.HasPrefix(key, "oauth.") {
+		if key == "http.auth.user.id" {
+			return p.authUser, true
+		}
+		return nil, false
+	}
+	switch key[len("oauth."):] {
+	case "user_id":
+		return p.id.UserID, true
+	case "client_id":
+		return p.id.ClientID, true
+	case "scopes":
+		return p.id.ScopeString, true
+	case "token_id":
+		return p.id.TokenID, true
+	case "expires_at":
+		return strconv.FormatInt(p.id.ExpiresAt.Unix(), 10), true
+	}
+	if name, ok := strings.CutPrefix(key, "oauth.claim."); ok {
+		return p.id.Claim(name)
+	}
+	return nil, false
 }
 
 // revokedRefusal is the answer to a token the revocation feed names; one shared value,
@@ -322,13 +366,33 @@ var revokedRefusal = &validator.Refusal{Kind: validator.InvalidToken, Descriptio
 // HTTP_X_OAUTH_USER_ID variable, so deleting only the canonical name would let a caller
 // choose the user id PHP sees. Caddy drops such names itself unless a site allows them
 // (expected_underscore_headers, expected_dot_headers); the guard does not rely on that.
-func stripSpoofed(h http.Header, names []string) {
+func stripSpoofed(h http.Header, names *spoofNames) {
 	for key := range h {
-		for _, name := range names {
+		// Most caller headers differ in length from every protected name: one bit test
+		// skips them without comparing bytes.
+		if n := len(key); n < len(names.lens)*64 && names.lens[n/64]&(1<<(n%64)) == 0 {
+			continue
+		}
+		for _, name := range names.names {
 			if sameHeaderName(key, name) {
 				delete(h, key) // deleting the current key while ranging is safe
 				break
 			}
+		}
+	}
+}
+
+// spoofNames are the header names stripSpoofed removes, with a bitmap of their lengths.
+type spoofNames struct {
+	names []string
+	lens  [4]uint64 // bit n set: some name is n bytes long (names of 256 bytes or more are always compared)
+}
+
+func (s *spoofNames) add(names ...string) {
+	for _, n := range names {
+		s.names = append(s.names, n)
+		if len(n) < len(s.lens)*64 {
+			s.lens[len(n)/64] |= 1 << (len(n) % 64)
 		}
 	}
 }

@@ -24,7 +24,7 @@ type guardFixture struct {
 	sign func(claims map[string]any) string
 }
 
-func newGuardFixture(t *testing.T) guardFixture {
+func newGuardFixture(t testing.TB) guardFixture {
 	t.Helper()
 	ring, _ := testRing(t)
 	p := filepath.Join(t.TempDir(), "jwks.json")
@@ -64,8 +64,11 @@ func TestScopeRulesAreCheckedOnEveryCacheHit(t *testing.T) {
 	cache := read.verify.opts.Cache
 
 	tok := f.sign(claims(nil))
-	if code, _, _ := serve(t, read, tok, nil); code != http.StatusNoContent {
-		t.Fatalf("read guard, first request: %d", code)
+	// Twice: the cache takes a token on its second sighting.
+	for range 2 {
+		if code, _, _ := serve(t, read, tok, nil); code != http.StatusNoContent {
+			t.Fatalf("read guard, first requests: %d", code)
+		}
 	}
 	cache.Wait()
 	hits := cache.Hits()
@@ -90,10 +93,15 @@ func TestCachedTokenIsRefusedOnceExpired(t *testing.T) {
 	provisionGuard(t, g)
 	exp := time.Now().Add(3 * time.Second).Unix()
 	tok := f.sign(claims(map[string]any{"exp": exp}))
-	if code, _, _ := serve(t, g, tok, nil); code != http.StatusNoContent {
-		t.Fatalf("fresh token: %d", code)
+	for range 2 { // cached on the second sighting
+		if code, _, _ := serve(t, g, tok, nil); code != http.StatusNoContent {
+			t.Fatalf("fresh token: %d", code)
+		}
 	}
 	g.verify.opts.Cache.Wait()
+	if _, ok := g.verify.opts.Cache.Get(tok); !ok {
+		t.Fatal("the token was not cached")
+	}
 	time.Sleep(time.Until(time.Unix(exp, 0)) + 50*time.Millisecond)
 	if code, _, _ := serve(t, g, tok, nil); code != http.StatusUnauthorized {
 		t.Fatalf("expired cached token: %d", code)
@@ -312,8 +320,11 @@ func TestGuardsShareKeysAndCacheAcrossReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := f.sign(claims(nil))
-	if code, _, _ := serve(t, old, tok, nil); code != http.StatusNoContent {
-		t.Fatalf("old config: %d", code)
+	// Twice: the cache takes a token on its second sighting.
+	for range 2 {
+		if code, _, _ := serve(t, old, tok, nil); code != http.StatusNoContent {
+			t.Fatalf("old config: %d", code)
+		}
 	}
 	reloaded := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Scopes: []ScopeRuleConfig{{Mode: "any", Scopes: []string{"orders:read"}}}}
 	if err := reloaded.Provision(ctx); err != nil {
@@ -339,4 +350,73 @@ func TestGuardsShareKeysAndCacheAcrossReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	poolsEmpty(t)
+}
+
+// The identity headers' values belong to one request: a later handler that edits a value
+// in place (Caddy's header replace does) or appends to it must not change what the next
+// request with the same cached token gets.
+func TestIdentityHeaderValuesAreNotSharedBetweenRequests(t *testing.T) {
+	f := newGuardFixture(t)
+	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
+	provisionGuard(t, g)
+	tok := f.sign(claims(nil))
+	edit := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		for _, k := range []string{HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID} {
+			r.Header[k][0] = "edited"
+			r.Header[k] = append(r.Header[k], "appended")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	for i := 0; i < 3; i++ {
+		req := httptest.NewRequest(http.MethodGet, "http://api.test/orders", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+		if err := g.ServeHTTP(httptest.NewRecorder(), req, edit); err != nil {
+			t.Fatal(err)
+		}
+		g.verify.opts.Cache.Wait()
+		if i == 0 {
+			continue
+		}
+		// What the guard set is in req.Header before edit ran: check it through a fresh
+		// request that stops at a recording handler.
+		code, seen, repl := serve(t, g, tok, nil)
+		if code != http.StatusNoContent {
+			t.Fatalf("status %d", code)
+		}
+		for k, want := range map[string]string{HeaderUserID: "user-7", HeaderClientID: "app", HeaderScopes: "orders:read", HeaderTokenID: "tok-1"} {
+			if got := seen.Values(k); len(got) != 1 || got[0] != want {
+				t.Fatalf("request %d: %s = %q, want %q", i, k, got, want)
+			}
+		}
+		if got, _ := repl.GetString("oauth.user_id"); got != "user-7" {
+			t.Fatalf("{oauth.user_id} = %q", got)
+		}
+	}
+}
+
+// A user id set earlier in the route (basic_auth, or `vars http.auth.user.id`) gives way
+// to the token's: the access log names the user the guard let in.
+func TestGuardUserIDOverridesOneSetEarlier(t *testing.T) {
+	f := newGuardFixture(t)
+	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
+	provisionGuard(t, g)
+	tok := f.sign(claims(nil))
+	for _, earlier := range []bool{false, true} {
+		req := httptest.NewRequest(http.MethodGet, "http://api.test/orders", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		repl := caddy.NewReplacer()
+		if earlier {
+			repl.Set("http.auth.user.id", "basic-user")
+		}
+		req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+		next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+		if err := g.ServeHTTP(httptest.NewRecorder(), req, next); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := repl.GetString("http.auth.user.id"); got != "user-7" {
+			t.Fatalf("set earlier=%v: {http.auth.user.id} = %q, want the token's user-7", earlier, got)
+		}
+	}
 }

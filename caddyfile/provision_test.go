@@ -192,7 +192,7 @@ func writeJWKS(t *testing.T, dir string) string {
 	return p
 }
 
-func testRing(t *testing.T) (*keys.Ring, *store.SigningKey) {
+func testRing(t testing.TB) (*keys.Ring, *store.SigningKey) {
 	t.Helper()
 	rec, err := keys.Generate(keys.ES256, time.Now())
 	if err != nil {
@@ -205,7 +205,7 @@ func testRing(t *testing.T) (*keys.Ring, *store.SigningKey) {
 	return ring, rec
 }
 
-func signToken(t *testing.T, ring *keys.Ring, claims map[string]any) string {
+func signToken(t testing.TB, ring *keys.Ring, claims map[string]any) string {
 	t.Helper()
 	raw, _ := json.Marshal(claims)
 	tok, err := ring.Signer().Sign(raw)
@@ -216,7 +216,7 @@ func signToken(t *testing.T, ring *keys.Ring, claims map[string]any) string {
 }
 
 // provisionGuard provisions a guard outside a running Caddy.
-func provisionGuard(t *testing.T, g *Guard) {
+func provisionGuard(t testing.TB, g *Guard) {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
@@ -228,7 +228,7 @@ func provisionGuard(t *testing.T, g *Guard) {
 
 // serve runs one request through the guard and reports the status and what the
 // upstream saw (nil when it was not reached).
-func serve(t *testing.T, g *Guard, token string, hdr map[string]string) (int, http.Header, *caddy.Replacer) {
+func serve(t testing.TB, g *Guard, token string, hdr map[string]string) (int, http.Header, *caddy.Replacer) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "http://api.test/orders", nil)
 	if token != "" {

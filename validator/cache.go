@@ -3,6 +3,7 @@ package validator
 import (
 	"errors"
 	"hash/maphash"
+	"math/bits"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,11 @@ import (
 // A cache may be shared by several verifiers only if they trust the same token sources;
 // the JWT verifier still re-checks issuer, audience and expiry on every hit.
 type TokenCache struct {
-	c      *ristretto.Cache[string, *Identity]
-	hits   stripedCounter
-	misses stripedCounter
+	c          *ristretto.Cache[string, *Identity]
+	hits       stripedCounter
+	misses     stripedCounter
+	maxEntries int64
+	door       atomic.Pointer[doorkeeper] // made on the first SetRepeated
 }
 
 // stripedCounter is a counter that many cores can bump without fighting over one cache
@@ -80,7 +83,7 @@ func NewTokenCache(maxEntries int64) (*TokenCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TokenCache{c: c}, nil
+	return &TokenCache{c: c, maxEntries: maxEntries}, nil
 }
 
 // Get returns the identity cached for token. ristretto refuses entries past their TTL;
@@ -102,6 +105,71 @@ func (c *TokenCache) Set(token string, id *Identity, ttl time.Duration) {
 		return
 	}
 	c.c.SetWithTTL(token, id, 1, ttl)
+}
+
+// SetRepeated caches id for token like Set, but only from the token's second sighting
+// on: the first time a token is offered, a doorkeeper (a seeded Bloom filter of the
+// last maxEntries first sightings) only records it. A token used once (under load with
+// every token new, nearly all of them) then costs no cache entry, no ristretto policy
+// work and no live heap for the GC to scan on every cycle, while a token used twice is
+// cached on its second use. A false positive of the filter (about 3% at the end of a
+// window) caches a token on its first sighting, which is what Set does anyway; when the
+// window resets, a token seen once before it needs one more sighting.
+//
+// The JWT verifier uses it: re-verifying a token once more costs one signature check.
+// Introspection answers use Set, because a second sighting there is a network call.
+func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) {
+	if ttl <= 0 || id == nil {
+		return
+	}
+	d := c.door.Load()
+	if d == nil {
+		c.door.CompareAndSwap(nil, newDoorkeeper(c.maxEntries))
+		d = c.door.Load()
+	}
+	if !d.seenBefore(tokenHash(token)) {
+		return
+	}
+	c.c.SetWithTTL(token, id, 1, ttl)
+}
+
+// doorkeeper is a Bloom filter of token hashes (the same seeded hashes the cache keys
+// on), 8 bits per cache entry and 3 probes, cleared after as many first sightings as the
+// cache holds entries, so its false-positive rate stays under about 3%. It is lock-free:
+// probes and the clearing race harmlessly (a race can only admit a token one sighting
+// early or late).
+type doorkeeper struct {
+	words []atomic.Uint64
+	mask  uint64 // bit count - 1; the bit count is a power of two
+	added atomic.Int64
+	limit int64
+}
+
+func newDoorkeeper(entries int64) *doorkeeper {
+	n := uint64(max(entries*8, 1<<12))
+	n = 1 << bits.Len64(n-1) // round up to a power of two
+	return &doorkeeper{words: make([]atomic.Uint64, n/64), mask: n - 1, limit: max(entries, 1)}
+}
+
+// seenBefore reports whether the hash pair was recorded since the last clearing, and
+// records it.
+func (d *doorkeeper) seenBefore(h1, h2 uint64) bool {
+	seen := true
+	for i := uint64(0); i < 3; i++ {
+		b := (h1 + i*h2) & d.mask
+		w, m := &d.words[b/64], uint64(1)<<(b%64)
+		if w.Load()&m == 0 {
+			seen = false
+			w.Or(m)
+		}
+	}
+	if !seen && d.added.Add(1) == d.limit {
+		for i := range d.words {
+			d.words[i].Store(0)
+		}
+		d.added.Store(0)
+	}
+	return seen
 }
 
 // Delete forgets token, e.g. after it is found expired or revoked.

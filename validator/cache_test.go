@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -68,4 +69,61 @@ func TestTokenCache(t *testing.T) {
 			t.Fatal("size 0 accepted")
 		}
 	})
+}
+
+// A token offered once is only recorded; offered again, it is cached. Tokens used once
+// (every token new) then cost no cache entry.
+func TestSetRepeatedCachesATokenFromItsSecondSighting(t *testing.T) {
+	c, err := NewTokenCache(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := &Identity{TokenID: "a"}
+	c.SetRepeated("tok-a", id, time.Minute)
+	c.Wait()
+	if _, ok := c.Get("tok-a"); ok {
+		t.Fatal("cached on the first sighting")
+	}
+	c.SetRepeated("tok-a", id, time.Minute)
+	c.Wait()
+	if got, ok := c.Get("tok-a"); !ok || got != id {
+		t.Fatal("not cached on the second sighting")
+	}
+	// Still never with a non-positive ttl, however often seen.
+	for range 3 {
+		c.SetRepeated("tok-exp", id, 0)
+	}
+	c.Wait()
+	if _, ok := c.Get("tok-exp"); ok {
+		t.Fatal("zero ttl stored")
+	}
+}
+
+// The doorkeeper forgets after as many first sightings as the cache holds, so its
+// false-positive rate (first sightings taken for second ones) stays low however many
+// distinct tokens go by.
+func TestDoorkeeperFalsePositivesStayBounded(t *testing.T) {
+	const entries = 10_000
+	d := newDoorkeeper(entries)
+	fp := 0
+	for i := range 20 * entries {
+		if d.seenBefore(tokenHash("tok-" + strconv.Itoa(i))) {
+			fp++
+		}
+	}
+	// 8 bits per entry and 3 probes: under 3.1% at the end of a window, less on average.
+	if rate := float64(fp) / (20 * entries); rate > 0.03 {
+		t.Fatalf("false-positive rate %.3f over 20 windows", rate)
+	}
+	// And a token seen again within the window is always recognised.
+	d2 := newDoorkeeper(entries)
+	for i := range entries / 2 {
+		d2.seenBefore(tokenHash("again-" + strconv.Itoa(i)))
+	}
+	for i := range entries / 2 {
+		if !d2.seenBefore(tokenHash("again-" + strconv.Itoa(i))) {
+			t.Fatalf("token %d not recognised on its second sighting", i)
+		}
+	}
 }

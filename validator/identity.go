@@ -44,6 +44,19 @@ type Identity struct {
 	raw        []byte
 	claimsOnce sync.Once
 	claims     map[string]json.RawMessage
+
+	memoOnce sync.Once
+	memo     any
+}
+
+// Memo returns build(id), calling build once per identity and keeping its result. A
+// cached identity serves many requests: a caller that derives per-request data from it
+// (the Caddy guard's placeholder values) builds that data here once, so a cache hit does
+// not rebuild or re-allocate it. Every caller must pass the same build function, and the
+// result is shared between goroutines, so it must be read-only.
+func (id *Identity) Memo(build func(*Identity) any) any {
+	id.memoOnce.Do(func() { id.memo = build(id) })
+	return id.memo
 }
 
 // IsUser reports whether the token acts for a user rather than only for a client.

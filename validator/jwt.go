@@ -31,7 +31,8 @@ type JWTOptions struct {
 	// Leeway is the clock skew allowed on exp and nbf. Zero means DefaultLeeway (30 s);
 	// negative means none.
 	Leeway time.Duration
-	// Cache, if set, remembers verified tokens until they expire.
+	// Cache, if set, remembers verified tokens until they expire, from a token's second
+	// sighting on (see TokenCache.SetRepeated).
 	Cache *TokenCache
 	// Now overrides the clock; for tests.
 	Now func() time.Time
@@ -105,8 +106,10 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	if err != nil {
 		return nil, err
 	}
+	// Cached from its second sighting on (TokenCache.SetRepeated), never past exp + leeway:
+	// a token used once is not worth a cache entry.
 	if v.cache != nil {
-		v.cache.Set(token, id, id.ExpiresAt.Add(v.leeway).Sub(now))
+		v.cache.SetRepeated(token, id, id.ExpiresAt.Add(v.leeway).Sub(now))
 	}
 	return id, nil
 }

@@ -364,19 +364,27 @@ func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {
 		o.Now = clk.now
 	})
 	tok := sign(t, es, header(es, nil), claims(map[string]any{"exp": testNow.Add(time.Minute).Unix()}))
-	first, err := v.Verify(context.Background(), tok)
-	if err != nil {
+	// The first sighting is verified and only recorded; the second is verified and cached.
+	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	cache.Wait()
+	if _, ok := cache.Get(tok); ok {
+		t.Fatal("a token seen once was cached")
+	}
 	second, err := v.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first != second {
+	cache.Wait()
+	third, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != third {
 		t.Fatal("cache hit returned a different identity")
 	}
-	if cache.Hits() != 1 || cache.Misses() != 1 {
+	if cache.Hits() != 1 || cache.Misses() != 3 { // the Get above, and the first two Verifys
 		t.Fatalf("hits = %d, misses = %d", cache.Hits(), cache.Misses())
 	}
 	// Past exp + leeway by our clock, though the cache's own TTL (wall clock) has not run out.
@@ -400,10 +408,15 @@ func TestVerifyCacheSharedByVerifiersRechecksIssuerAndAudience(t *testing.T) {
 	b := newVerifier(t, ks, func(o *JWTOptions) { o.Cache = cache; o.Issuer = "https://other.example.com" })
 	c := newVerifier(t, ks, func(o *JWTOptions) { o.Cache = cache; o.Audiences = []string{"billing"} })
 	tok := sign(t, es, header(es, nil), claims(nil))
-	if _, err := a.Verify(context.Background(), tok); err != nil {
-		t.Fatal(err)
+	for range 2 { // cached on the second sighting
+		if _, err := a.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cache.Wait()
+	if _, ok := cache.Get(tok); !ok {
+		t.Fatal("token not cached")
+	}
 	_, err = b.Verify(context.Background(), tok)
 	wantRefusal(t, err, InvalidToken, "issuer mismatch")
 	if _, err := a.Verify(context.Background(), tok); err != nil {
