@@ -18,27 +18,7 @@ ROUNDS=${2:-3}
 CONC=${CONC:-32}
 THREADS=2
 NTOK=${NTOK:-2000}
-export PATH="/usr/local/go/bin:$PATH"
-WORK=bench/.cache
-mkdir -p "$WORK"
-BIN=$WORK/caddy
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
-	echo "building Caddy with the plugin (cached in $BIN)..."
-	go build -o "$BIN" ./cmd/caddy
-fi
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-trap "exit 130" INT TERM
-start() { # name caddyfile-path
-	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
-	pids+=($!)
-	echo $! >"$WORK/$1.pid"
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+source bench/common.sh
 
 SVC_SECRET=svc-secret-0123456789abcdef012345678
 EDGE_SECRET=edge-secret-0123456789abcdef0123456
@@ -101,7 +81,6 @@ start gateway "$WORK/gi-gateway.caddyfile"
 for p in 9400 9401 9402 9403 9404; do wait_port $p; done
 GW=$(cat "$WORK/gateway.pid")
 AUTH=$(cat "$WORK/auth.pid")
-TCK=$(getconf CLK_TCK)
 
 echo "minting $NTOK client_credentials tokens..."
 awk -v n="$NTOK" -v s="$SVC_SECRET" 'BEGIN {for (i = 1; i <= n; i++) printf "url = \"http://127.0.0.1:9401/oauth/token?n=%d\"\nuser = \"svc:%s\"\ndata = \"grant_type=client_credentials\"\nsilent\n%s", i, s, (i < n ? "next\n" : "")}' >"$WORK/gi-mint.cfg"
@@ -134,7 +113,7 @@ function request()
 end
 LUA
 
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+cpu() { proc_cpu "$1"; }
 # run <port> <lua> <token-file> -> "rps gateway-us/req auth-us/req"
 run() {
 	local c0 c1 a0 a1 out reqs rps

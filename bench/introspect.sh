@@ -27,37 +27,12 @@ ROUNDS=${2:-3}
 CONC=${CONC:-32}
 THREADS=2
 PER_CLIENT=${PER_CLIENT:-1000}
-export PATH="/usr/local/go/bin:$PATH"
-WORK=bench/.cache
-mkdir -p "$WORK"
-BIN=$WORK/caddy
 SCHEMA=oauth_bench_introspect
 APP=oauth_bench_introspect
 PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d test)
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-
-# cmd/caddy is the binary xcaddy would build (Caddy + standard modules + this plugin).
-if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
-	echo "building Caddy with the plugin (cached in $BIN)..."
-	go build -o "$BIN" ./cmd/caddy
-fi
-
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	"${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
-
-start() { # name caddyfile-path
-	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
-	pids+=($!)
-	echo $! >"$WORK/$1.pid"
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+extra_cleanup() { "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true; }
+source bench/common.sh
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL is not running on 127.0.0.1:5432" >&2; exit 1; fi
 "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
@@ -104,7 +79,6 @@ wait_port 9310
 wait_port 9311
 wait_port 9312
 AUTH=$(cat "$WORK/auth.pid")
-TCK=$(getconf CLK_TCK)
 
 basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
 
@@ -167,9 +141,9 @@ for port in 9310 9311; do
 	shuf -o "$all" "$all"
 	# Every token introspected once: active for lines tagged A, exactly {"active":false} for I.
 	cut -c3- "$all" | sed 's/^/token=/' >"$all.check"
-	t0=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	t0=$(proc_cpu "$AUTH")
 	curl_each "rs:$RS_SECRET" "http://127.0.0.1:$port/oauth/introspect" "$all.check" "$all.checked"
-	t1=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	t1=$(proc_cpu "$AUTH")
 	act=$(grep -c '^A' "$all"); ina=$(grep -c '^I' "$all")
 	ok=$(awk 'NR == FNR {want[NR] = substr($0, 1, 1); next}
 		/^http/ {split($0, a, "\t"); sub(/.*[?]n=/, "", a[1]); n = a[1]
@@ -182,7 +156,7 @@ for port in 9310 9311; do
 	[ "$ok" -eq $((act + ina)) ] || { echo "wrong introspection answers on $store" >&2; exit 1; }
 done
 
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+cpu() { proc_cpu "$1"; }
 pg_backends() { "${PSQL[@]}" -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$APP'"; }
 # pg_cpu: "pid ticks" for each of the server's Postgres backends.
 pg_cpu() { local p; for p in $(pg_backends); do echo "$p $(cpu "$p" 2>/dev/null || echo 0)"; done; }

@@ -9,31 +9,7 @@ DUR=${1:-5}
 ROUNDS=${2:-3}
 CONC=${CONC:-32}
 THREADS=2
-export PATH="/usr/local/go/bin:$PATH"
-WORK=bench/.cache
-mkdir -p "$WORK"
-BIN=$WORK/caddy
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-
-# Build Caddy with the plugin once; rebuild only when the Go sources changed. cmd/caddy is
-# the binary `xcaddy build --with github.com/caddyoauth/caddy-oauth` makes (standard
-# modules plus this plugin), built from this checkout without an xcaddy build directory.
-if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
-	echo "building Caddy with the plugin (cached in $BIN)..."
-	go build -o "$BIN" ./cmd/caddy
-fi
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-start() { # name caddyfile-path
-	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
-	pids+=($!)
-	echo $! >"$WORK/$1.pid"
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+source bench/common.sh
 
 echo "minting 200000 ES256 tokens..."
 go run ./bench/mint -n 200000 -jwks "$WORK/jwks.json" -out "$WORK/tokens.txt" -issuer http://127.0.0.1:9100
@@ -74,7 +50,6 @@ wait_port 9200
 wait_port 9201
 wait_port 9202
 GW=$(cat "$WORK/gateway.pid")
-TCK=$(getconf CLK_TCK)
 
 cat >"$WORK/same.lua" <<'LUA'
 local f = io.open(os.getenv("TOKEN_FILE"), "r")
@@ -102,7 +77,7 @@ function request()
 end
 LUA
 
-cpu() { awk '{print $14+$15}' "/proc/$GW/stat"; }
+cpu() { proc_cpu "$GW"; }
 # run <port> <lua> <token-file> -> prints "rps cpu_us_per_req"
 run() {
 	local c0 c1 out reqs rps
@@ -182,9 +157,9 @@ echo
 for port in 9210 9211; do
 	store=sqlite; [ $port = 9211 ] && store=postgres
 	wrk -t1 -c4 -d1s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token" >/dev/null
-	c0=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	c0=$(proc_cpu "$AUTH")
 	out=$(wrk -t$THREADS -c16 -d${DUR}s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token")
-	c1=$(awk '{print $14+$15}' "/proc/$AUTH/stat")
+	c1=$(proc_cpu "$AUTH")
 	if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; exit 1; fi
 	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 	n=$(echo "$out" | awk '/requests in/ {print $1}')

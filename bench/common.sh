@@ -1,0 +1,40 @@
+# Shared by the load scripts (sourced from the repository root): tools, the Caddy binary,
+# process bookkeeping and cleanup. A script may define extra_cleanup to run on exit too.
+
+export PATH="/usr/local/go/bin:$PATH"
+WORK=bench/.cache
+mkdir -p "$WORK"
+BIN=$WORK/caddy
+TCK=$(getconf CLK_TCK)
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+# Build Caddy with the plugin once; rebuild only when the Go sources changed. cmd/caddy is
+# the binary `xcaddy build --with github.com/caddyoauth/caddy-oauth` makes (standard
+# modules plus this plugin), built from this checkout without an xcaddy build directory.
+if [ ! -x "$BIN" ] || [ -n "$(find . -path ./bench/.cache -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$BIN" -print | head -1)" ]; then
+	echo "building Caddy with the plugin (cached in $BIN)..."
+	go build -o "$BIN" ./cmd/caddy
+fi
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if declare -F extra_cleanup >/dev/null; then extra_cleanup; fi
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# start <name> <caddyfile>: runs Caddy in the background; its pid goes to $WORK/<name>.pid.
+start() {
+	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BIN" run --config "$2" --adapter caddyfile >"$WORK/$1.log" 2>&1 &
+	pids+=($!)
+	echo $! >"$WORK/$1.pid"
+}
+
+# wait_port <port>: waits up to 10 s for a listener on 127.0.0.1.
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+# proc_cpu <pid>: user+system CPU ticks the process used so far.
+proc_cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
