@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -148,6 +150,12 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 		return "", errInvalidGrant("the user credentials were incorrect")
 	}
 	ip := s.clientIP(r)
+	// One password check at a time per username on this node, from the throttle check to
+	// the failure being recorded: otherwise guesses sent all at once would all pass the
+	// check before the first failure is counted. (Across nodes, the slip is at most one
+	// guess per node.)
+	unlock := s.usernameLocks.lock(usernameKey(providerName, username))
+	defer unlock()
 	ok, retryAfter, err := s.allowLogin(ctx, providerName, username, ip)
 	if err != nil {
 		s.log.Error("login throttle", zap.Error(err))
@@ -167,4 +175,21 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 	}
 	s.clearLoginFailures(ctx, providerName, username)
 	return userID, nil
+}
+
+// stripedLocks serialises work per key with a fixed set of mutexes: bounded memory
+// whatever the keys, at the price of an occasional wait for an unrelated key that
+// shares a stripe.
+type stripedLocks struct {
+	seed    maphash.Seed
+	stripes [256]sync.Mutex
+}
+
+func newStripedLocks() *stripedLocks { return &stripedLocks{seed: maphash.MakeSeed()} }
+
+// lock locks key's stripe and returns the unlock function.
+func (l *stripedLocks) lock(key string) func() {
+	m := &l.stripes[maphash.String(l.seed, key)%uint64(len(l.stripes))]
+	m.Lock()
+	return m.Unlock
 }

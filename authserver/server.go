@@ -101,8 +101,10 @@ type Server struct {
 	usernames usernameCache
 	callers   callerCache
 	throttle  LoginThrottle
-	verified  verifiedCache
-	api       *http.ServeMux // the JSON API (api.go)
+	// usernameLocks serialises password checks per username (login_throttle.go).
+	usernameLocks *stripedLocks
+	verified      verifiedCache
+	api           *http.ServeMux // the JSON API (api.go)
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.
 	closing   chan struct{}
@@ -145,7 +147,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
+		usernameLocks: newStripedLocks()}
 	s.api = s.apiRoutes()
 	if s.log == nil {
 		s.log = zap.NewNop()
