@@ -287,13 +287,6 @@ func fill(t *time.Time) {
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-func fmtTimePtr(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return fmtTime(*t)
-}
-
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(timeLayout, s)
 	if err != nil {
