@@ -107,21 +107,20 @@ func (s *Server) authenticateResourceServerUncached(r *http.Request, auth string
 }
 
 func (s *Server) authenticateBasicResourceServer(r *http.Request) (*store.Client, *Error) {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
+	if _, _, ok := r.BasicAuth(); !ok {
 		return nil, errInvalidClient("malformed client credentials", true)
 	}
-	// Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
-	uid, err1 := url.QueryUnescape(id)
-	usecret, err2 := url.QueryUnescape(secret)
-	if err1 != nil || err2 != nil {
-		return nil, errInvalidClient("malformed client credentials", true)
+	// The token endpoint's reader decodes Basic credentials; an empty form leaves it
+	// nothing but the header to read.
+	cred, oerr := readClientCredentials(r, url.Values{})
+	if oerr != nil {
+		return nil, oerr
 	}
-	if usecret == "" {
+	if cred.secret == "" {
 		// A public client has nothing to prove who it is with.
 		return nil, errInvalidClient("client authentication failed", true)
 	}
-	c, oerr := s.authenticateClient(r.Context(), clientCredentials{id: uid, secret: usecret, basic: true})
+	c, oerr := s.authenticateClient(r.Context(), cred)
 	if oerr != nil {
 		return nil, oerr
 	}
