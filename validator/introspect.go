@@ -323,6 +323,8 @@ func localWithExpiry(id *Identity, exp time.Time) *Identity {
 	}
 }
 
+// audienceContains reports whether got holds one of want; JWT and introspection
+// audience checks share it.
 func audienceContains(want, got []string) bool {
 	for _, w := range want {
 		for _, g := range got {

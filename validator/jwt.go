@@ -219,18 +219,9 @@ func (v *JWTVerifier) checkIdentity(id *Identity, now time.Time) error {
 	return nil
 }
 
+// audienceOK reports whether aud names one of the required audiences, or none is required.
 func (v *JWTVerifier) audienceOK(aud []string) bool {
-	if len(v.audiences) == 0 {
-		return true
-	}
-	for _, want := range v.audiences {
-		for _, got := range aud {
-			if got == want {
-				return true
-			}
-		}
-	}
-	return false
+	return len(v.audiences) == 0 || audienceContains(v.audiences, aud)
 }
 
 // signatureAlg reports whether alg is an asymmetric JWS algorithm a KeySource can pin.
