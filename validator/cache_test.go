@@ -34,12 +34,16 @@ func TestTokenCache(t *testing.T) {
 		}
 	})
 	t.Run("entry past its ttl is never returned", func(t *testing.T) {
-		c.Set("tok-short", id, 30*time.Millisecond)
+		// The entry's expiry is fixed when Set is called; a stall of the test between Set
+		// and the first Get (a busy machine) must not be read as a missing fresh entry.
+		const ttl = 300 * time.Millisecond
+		start := time.Now()
+		c.Set("tok-short", id, ttl)
 		c.Wait()
-		if _, ok := c.Get("tok-short"); !ok {
+		if _, ok := c.Get("tok-short"); !ok && time.Since(start) < ttl {
 			t.Fatal("fresh entry missing")
 		}
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(time.Until(start.Add(ttl)) + 20*time.Millisecond)
 		if _, ok := c.Get("tok-short"); ok {
 			t.Fatal("expired entry returned")
 		}
