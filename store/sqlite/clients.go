@@ -21,22 +21,8 @@ func clientArgs(c *store.Client) []any {
 
 func scanClient(sc scanner) (*store.Client, error) {
 	var c store.Client
-	var uris, grants, created, updated string
-	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &uris, &grants, &c.Provider, &c.UserID,
-		&c.FirstParty, &c.Introspect, &c.Declarative, &c.Revoked, &created, &updated); err != nil {
-		return nil, err
-	}
-	var err error
-	if c.RedirectURIs, err = decodeList(uris); err != nil {
-		return nil, err
-	}
-	if c.Grants, err = decodeList(grants); err != nil {
-		return nil, err
-	}
-	if c.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if c.UpdatedAt, err = parseTime(updated); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, listCol{&c.RedirectURIs}, listCol{&c.Grants}, &c.Provider, &c.UserID,
+		&c.FirstParty, &c.Introspect, &c.Declarative, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -163,12 +149,7 @@ const userCols = `id, email, password_hash, created_at`
 
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
-	var created string
-	if err := sc.Scan(&u.ID, &u.Email, &u.PasswordHash, &created); err != nil {
-		return nil, err
-	}
-	var err error
-	if u.CreatedAt, err = parseTime(created); err != nil {
+	if err := sc.Scan(&u.ID, &u.Email, &u.PasswordHash, timeCol{&u.CreatedAt}); err != nil {
 		return nil, err
 	}
 	return &u, nil

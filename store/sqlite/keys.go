@@ -14,13 +14,8 @@ const keyCols = `id, alg, private_pem, created_at, retired_at`
 
 func scanKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
-	var created string
 	var retired sql.NullString
-	if err := sc.Scan(&k.ID, &k.Alg, &k.PrivatePEM, &created, &retired); err != nil {
-		return nil, err
-	}
-	var err error
-	if k.CreatedAt, err = parseTime(created); err != nil {
+	if err := sc.Scan(&k.ID, &k.Alg, &k.PrivatePEM, timeCol{&k.CreatedAt}, &retired); err != nil {
 		return nil, err
 	}
 	if retired.Valid {

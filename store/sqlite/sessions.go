@@ -14,18 +14,8 @@ const sessionCols = `id, user_id, provider, username, csrf_token, created_at, la
 
 func scanSession(sc scanner) (*store.Session, error) {
 	var s store.Session
-	var created, seen, expires string
-	if err := sc.Scan(&s.ID, &s.UserID, &s.Provider, &s.Username, &s.CSRFToken, &created, &seen, &expires); err != nil {
-		return nil, err
-	}
-	var err error
-	if s.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if s.LastSeenAt, err = parseTime(seen); err != nil {
-		return nil, err
-	}
-	if s.ExpiresAt, err = parseTime(expires); err != nil {
+	if err := sc.Scan(&s.ID, &s.UserID, &s.Provider, &s.Username, &s.CSRFToken,
+		timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -82,18 +72,7 @@ const consentCols = `provider, user_id, client_id, scopes, created_at, updated_a
 
 func scanConsent(sc scanner) (*store.Consent, error) {
 	var c store.Consent
-	var scopes, created, updated string
-	if err := sc.Scan(&c.Provider, &c.UserID, &c.ClientID, &scopes, &created, &updated); err != nil {
-		return nil, err
-	}
-	var err error
-	if c.Scopes, err = decodeList(scopes); err != nil {
-		return nil, err
-	}
-	if c.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if c.UpdatedAt, err = parseTime(updated); err != nil {
+	if err := sc.Scan(&c.Provider, &c.UserID, &c.ClientID, listCol{&c.Scopes}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -325,3 +325,41 @@ func decodeList(s string) ([]string, error) {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// timeCol scans a stored time (text in timeLayout) straight into *t, so scanners need no
+// parse step after Scan.
+type timeCol struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (c timeCol) Scan(src any) error {
+	raw, err := columnText(src)
+	if err != nil {
+		return err
+	}
+	*c.t, err = parseTime(raw)
+	return err
+}
+
+// listCol scans a stored list (a JSON array) straight into *l.
+type listCol struct{ l *[]string }
+
+// Scan implements sql.Scanner.
+func (c listCol) Scan(src any) error {
+	raw, err := columnText(src)
+	if err != nil {
+		return err
+	}
+	*c.l, err = decodeList(raw)
+	return err
+}
+
+// columnText is a TEXT column's value as the driver hands it over.
+func columnText(src any) (string, error) {
+	switch v := src.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("stored value of type %T where text was expected", src)
+}

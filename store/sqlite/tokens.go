@@ -20,19 +20,8 @@ func accessArgs(at *store.AccessToken) []any {
 
 func scanAccess(sc scanner) (*store.AccessToken, error) {
 	var at store.AccessToken
-	var scopes, created, expires string
-	if err := sc.Scan(&at.ID, &at.ClientID, &at.UserID, &at.Provider, &at.Name, &scopes,
-		&at.KeyID, &at.Revoked, &created, &expires); err != nil {
-		return nil, err
-	}
-	var err error
-	if at.Scopes, err = decodeList(scopes); err != nil {
-		return nil, err
-	}
-	if at.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if at.ExpiresAt, err = parseTime(expires); err != nil {
+	if err := sc.Scan(&at.ID, &at.ClientID, &at.UserID, &at.Provider, &at.Name, listCol{&at.Scopes},
+		&at.KeyID, &at.Revoked, timeCol{&at.CreatedAt}, timeCol{&at.ExpiresAt}); err != nil {
 		return nil, err
 	}
 	return &at, nil
@@ -49,19 +38,8 @@ func refreshArgs(rt *store.RefreshToken) []any {
 
 func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 	var rt store.RefreshToken
-	var scopes, created, expires string
 	if err := sc.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
-		&rt.Provider, &scopes, &rt.Revoked, &created, &expires); err != nil {
-		return nil, err
-	}
-	var err error
-	if rt.Scopes, err = decodeList(scopes); err != nil {
-		return nil, err
-	}
-	if rt.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if rt.ExpiresAt, err = parseTime(expires); err != nil {
+		&rt.Provider, listCol{&rt.Scopes}, &rt.Revoked, timeCol{&rt.CreatedAt}, timeCol{&rt.ExpiresAt}); err != nil {
 		return nil, err
 	}
 	return &rt, nil
@@ -72,19 +50,8 @@ const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_c
 
 func scanCode(sc scanner) (*store.AuthCode, error) {
 	var c store.AuthCode
-	var scopes, created, expires string
-	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &created, &expires, &c.AccessTokenID); err != nil {
-		return nil, err
-	}
-	var err error
-	if c.Scopes, err = decodeList(scopes); err != nil {
-		return nil, err
-	}
-	if c.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if c.ExpiresAt, err = parseTime(expires); err != nil {
+	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, listCol{&c.Scopes}, &c.RedirectURI,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, &c.AccessTokenID); err != nil {
 		return nil, err
 	}
 	return &c, nil
