@@ -38,3 +38,30 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/n
 
 # proc_cpu <pid>: user+system CPU ticks the process used so far.
 proc_cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# wrk scripts: same.lua sends the first token of $TOKEN_FILE on every request; rotate.lua
+# splits the tokens of $TOKEN_FILE between $THREADS threads and cycles through them.
+cat >"$WORK/same.lua" <<'LUA'
+local f = io.open(os.getenv("TOKEN_FILE"), "r")
+wrk.headers["Authorization"] = "Bearer " .. f:read("*l")
+f:close()
+LUA
+cat >"$WORK/rotate.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function init(args)
+	tokens = {}
+	local n = tonumber(os.getenv("THREADS"))
+	local i = 0
+	for line in io.lines(os.getenv("TOKEN_FILE")) do
+		if i % n == id then tokens[#tokens + 1] = line end
+		i = i + 1
+	end
+	idx = 0
+end
+function request()
+	idx = idx + 1
+	if idx > #tokens then idx = 1 end
+	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
+end
+LUA

@@ -88,30 +88,6 @@ timeout 120 curl --parallel --parallel-max 16 -K "$WORK/gi-mint.cfg" 2>/dev/null
 [ "$(wc -l <"$WORK/gi-tokens.txt")" -eq "$NTOK" ] || { echo "minted $(wc -l <"$WORK/gi-tokens.txt") tokens, want $NTOK" >&2; exit 1; }
 head -1 "$WORK/gi-tokens.txt" >"$WORK/gi-one-token.txt"
 
-cat >"$WORK/same.lua" <<'LUA'
-local f = io.open(os.getenv("TOKEN_FILE"), "r")
-wrk.headers["Authorization"] = "Bearer " .. f:read("*l")
-f:close()
-LUA
-cat >"$WORK/rotate.lua" <<'LUA'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init(args)
-	tokens = {}
-	local n = tonumber(os.getenv("THREADS"))
-	local i = 0
-	for line in io.lines(os.getenv("TOKEN_FILE")) do
-		if i % n == id then tokens[#tokens + 1] = line end
-		i = i + 1
-	end
-	idx = 0
-end
-function request()
-	idx = idx + 1
-	if idx > #tokens then idx = 1 end
-	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
-end
-LUA
 
 cpu() { proc_cpu "$1"; }
 # run <port> <lua> <token-file> -> "rps gateway-us/req auth-us/req"

@@ -51,31 +51,6 @@ wait_port 9201
 wait_port 9202
 GW=$(cat "$WORK/gateway.pid")
 
-cat >"$WORK/same.lua" <<'LUA'
-local f = io.open(os.getenv("TOKEN_FILE"), "r")
-wrk.headers["Authorization"] = "Bearer " .. f:read("*l")
-f:close()
-LUA
-cat >"$WORK/rotate.lua" <<'LUA'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init(args)
-	tokens = {}
-	local n = tonumber(os.getenv("THREADS"))
-	local i = 0
-	for line in io.lines(os.getenv("TOKEN_FILE")) do
-		if i % n == id then tokens[#tokens + 1] = line end
-		i = i + 1
-	end
-	idx = 0
-	wrapped = 0
-end
-function request()
-	idx = idx + 1
-	if idx > #tokens then idx = 1; wrapped = wrapped + 1 end
-	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
-end
-LUA
 
 cpu() { proc_cpu "$GW"; }
 # run <port> <lua> <token-file> -> prints "rps cpu_us_per_req"
