@@ -6,6 +6,8 @@ package caddyoauth
 import (
 	// The Caddy modules and directives.
 	_ "github.com/caddyoauth/caddy-oauth/caddyfile"
+	// The handler modules (also imported by the directives; named here for the JSON config).
+	_ "github.com/caddyoauth/caddy-oauth/caddymodule"
 	// The `caddy oauth ...` command line.
 	_ "github.com/caddyoauth/caddy-oauth/cmd"
 )

@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
+
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -10,8 +12,8 @@ import (
 )
 
 func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	g := new(Guard)
-	err := g.UnmarshalCaddyfile(h.Dispenser)
+	g := new(caddymodule.Guard)
+	err := unmarshalGuard(g, h.Dispenser)
 	return g, err
 }
 
@@ -49,7 +51,7 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 // jwks or introspect (or both) is required. With both, a token must pass the local
 // signature check and introspection on first sight. revocations without its own
 // credentials uses those of introspect.
-func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
+func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -62,7 +64,7 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				return err
 			}
 		case "introspect":
-			ic := &IntrospectConfig{}
+			ic := &caddymodule.IntrospectConfig{}
 			if err := oneArg(d, &ic.URL); err != nil {
 				return err
 			}
@@ -71,7 +73,7 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			}
 			g.Introspect = ic
 		case "revocations":
-			rc := &RevocationsConfig{}
+			rc := &caddymodule.RevocationsConfig{}
 			if err := oneArg(d, &rc.URL); err != nil {
 				return err
 			}
@@ -94,7 +96,7 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if len(args) < 2 || (args[0] != "all" && args[0] != "any") {
 				return d.Errf("scopes: want 'scopes all|any <scope...>'")
 			}
-			g.Scopes = append(g.Scopes, ScopeRuleConfig{Mode: args[0], Scopes: args[1:]})
+			g.Scopes = append(g.Scopes, caddymodule.ScopeRuleConfig{Mode: args[0], Scopes: args[1:]})
 		case "subject":
 			if err := oneArg(d, &g.Subject); err != nil {
 				return err
@@ -154,7 +156,7 @@ func (g *Guard) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 }
 
 // parseIntrospect reads the block of `introspect <url> { ... }`.
-func parseIntrospect(d *cfparse.Dispenser, ic *IntrospectConfig) error {
+func parseIntrospect(d *cfparse.Dispenser, ic *caddymodule.IntrospectConfig) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
@@ -204,7 +206,7 @@ func parseIntrospect(d *cfparse.Dispenser, ic *IntrospectConfig) error {
 }
 
 // parseRevocations reads the optional block of `revocations <url> { ... }`.
-func parseRevocations(d *cfparse.Dispenser, rc *RevocationsConfig) error {
+func parseRevocations(d *cfparse.Dispenser, rc *caddymodule.RevocationsConfig) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
@@ -245,5 +247,3 @@ func durationArg(d *cfparse.Dispenser, opt string) (caddy.Duration, error) {
 	}
 	return caddy.Duration(dur), nil
 }
-
-var _ cfparse.Unmarshaler = (*Guard)(nil)

@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
+
 	"strconv"
 	"strings"
 
@@ -20,8 +22,8 @@ func init() {
 }
 
 func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	s := new(Server)
-	err := s.UnmarshalCaddyfile(h.Dispenser)
+	s := new(caddymodule.Server)
+	err := unmarshalServer(s, h.Dispenser)
 	return s, err
 }
 
@@ -86,7 +88,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 // A sql provider reads the oauth_server's own storage unless database names another
 // one; its query takes the username as $1 and returns the id and the password hash.
-func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
+func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -105,7 +107,7 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			}
 			switch args[0] {
 			case "sqlite":
-				s.Storage = &StorageConfig{Driver: "sqlite"}
+				s.Storage = &caddymodule.StorageConfig{Driver: "sqlite"}
 				if len(args) == 2 {
 					s.Storage.DSN = args[1]
 				}
@@ -113,7 +115,7 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 				if len(args) != 2 {
 					return d.Errf("storage postgres: a connection string is required")
 				}
-				s.Storage = &StorageConfig{Driver: "postgres", DSN: args[1]}
+				s.Storage = &caddymodule.StorageConfig{Driver: "postgres", DSN: args[1]}
 			default:
 				return d.Errf("storage: unknown driver %q (want sqlite or postgres)", args[0])
 			}
@@ -164,7 +166,7 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 			if len(args) < 1 {
 				return d.Errf("scope: want <name> <description...>")
 			}
-			s.Scopes = append(s.Scopes, ScopeConfig{Name: args[0], Description: strings.Join(args[1:], " ")})
+			s.Scopes = append(s.Scopes, caddymodule.ScopeConfig{Name: args[0], Description: strings.Join(args[1:], " ")})
 		case "default_scope":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -215,8 +217,8 @@ func (s *Server) UnmarshalCaddyfile(d *cfparse.Dispenser) error {
 	return nil
 }
 
-func parseClient(d *cfparse.Dispenser) (ClientConfig, error) {
-	var c ClientConfig
+func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
+	var c caddymodule.ClientConfig
 	if !d.NextArg() {
 		return c, d.Errf("client: an id is required")
 	}
@@ -263,11 +265,11 @@ func parseClient(d *cfparse.Dispenser) (ClientConfig, error) {
 }
 
 // parseLoginThrottle reads the login_throttle block.
-func parseLoginThrottle(d *cfparse.Dispenser) (*LoginThrottleConfig, error) {
+func parseLoginThrottle(d *cfparse.Dispenser) (*caddymodule.LoginThrottleConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	lt := &LoginThrottleConfig{}
+	lt := &caddymodule.LoginThrottleConfig{}
 	for d.NextBlock(1) {
 		opt := d.Val()
 		var raw string
@@ -303,8 +305,8 @@ func parseLoginThrottle(d *cfparse.Dispenser) (*LoginThrottleConfig, error) {
 }
 
 // parseUsers reads `users [<name>] builtin` or `users [<name>] sql { ... }`.
-func parseUsers(d *cfparse.Dispenser) (UserProviderConfig, error) {
-	var u UserProviderConfig
+func parseUsers(d *cfparse.Dispenser) (caddymodule.UserProviderConfig, error) {
+	var u caddymodule.UserProviderConfig
 	args := d.RemainingArgs()
 	switch len(args) {
 	case 1:
@@ -320,7 +322,7 @@ func parseUsers(d *cfparse.Dispenser) (UserProviderConfig, error) {
 	switch u.Kind {
 	case "builtin":
 		if d.NextBlock(1) {
-			return u, d.Errf("users %s: builtin takes no options", u.providerName())
+			return u, d.Errf("users %s: builtin takes no options", u.ProviderName())
 		}
 		return u, nil
 	case "sql":
@@ -333,15 +335,15 @@ func parseUsers(d *cfparse.Dispenser) (UserProviderConfig, error) {
 		case "database":
 			args := d.RemainingArgs()
 			if len(args) != 2 || (args[0] != "sqlite" && args[0] != "postgres") {
-				return u, d.Errf("users %s: database: want 'sqlite <file>' or 'postgres <dsn>'", u.providerName())
+				return u, d.Errf("users %s: database: want 'sqlite <file>' or 'postgres <dsn>'", u.ProviderName())
 			}
-			u.Database = &StorageConfig{Driver: args[0], DSN: args[1]}
+			u.Database = &caddymodule.StorageConfig{Driver: args[0], DSN: args[1]}
 		case "query":
 			if err := oneArg(d, &u.Query); err != nil {
 				return u, err
 			}
 		default:
-			return u, d.Errf("users %s: unknown option %q", u.providerName(), opt)
+			return u, d.Errf("users %s: unknown option %q", u.ProviderName(), opt)
 		}
 	}
 	return u, nil
@@ -359,5 +361,3 @@ func oneArg(d *cfparse.Dispenser, dst *string) error {
 	}
 	return nil
 }
-
-var _ cfparse.Unmarshaler = (*Server)(nil)

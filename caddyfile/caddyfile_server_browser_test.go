@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
+
 	"testing"
 	"time"
 
@@ -9,19 +11,19 @@ import (
 )
 
 func TestServerCaddyfileParsesBrowserOptions(t *testing.T) {
-	var s Server
+	var s caddymodule.Server
 	d := cfparse.NewTestDispenser(`oauth_server {
 		implicit_grant
 		session_ttl 30m
 	}`)
-	if err := s.UnmarshalCaddyfile(d); err != nil {
+	if err := unmarshalServer(&s, d); err != nil {
 		t.Fatal(err)
 	}
 	if !s.ImplicitGrant || s.SessionTTL != caddy.Duration(30*time.Minute) {
 		t.Fatalf("implicit_grant %v, session_ttl %v", s.ImplicitGrant, time.Duration(s.SessionTTL))
 	}
-	var off Server
-	if err := off.UnmarshalCaddyfile(cfparse.NewTestDispenser(`oauth_server`)); err != nil {
+	var off caddymodule.Server
+	if err := unmarshalServer(&off, cfparse.NewTestDispenser(`oauth_server`)); err != nil {
 		t.Fatal(err)
 	}
 	if off.ImplicitGrant {
@@ -36,8 +38,8 @@ func TestServerCaddyfileRefusesBadBrowserOptions(t *testing.T) {
 		"oauth_server {\n session_ttl -5m\n}",
 		"oauth_server {\n session_ttl soon\n}",
 	} {
-		var s Server
-		if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser(in)); err == nil {
+		var s caddymodule.Server
+		if err := unmarshalServer(&s, cfparse.NewTestDispenser(in)); err == nil {
 			t.Errorf("%q was accepted", in)
 		}
 	}

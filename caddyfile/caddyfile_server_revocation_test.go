@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
+
 	"testing"
 	"time"
 
@@ -9,7 +11,7 @@ import (
 )
 
 func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
-	var s Server
+	var s caddymodule.Server
 	d := cfparse.NewTestDispenser(`oauth_server {
 		revoke_previous_tokens
 		purge_interval 90m
@@ -18,7 +20,7 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 			introspect
 		}
 	}`)
-	if err := s.UnmarshalCaddyfile(d); err != nil {
+	if err := unmarshalServer(&s, d); err != nil {
 		t.Fatal(err)
 	}
 	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect {
@@ -47,8 +49,8 @@ func TestServerCaddyfileRefusesBadRevocationAndPurgeOptions(t *testing.T) {
 			purge_interval 1h 2h
 		}`,
 	} {
-		var s Server
-		if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser(in)); err == nil {
+		var s caddymodule.Server
+		if err := unmarshalServer(&s, cfparse.NewTestDispenser(in)); err == nil {
 			t.Errorf("accepted %q", in)
 		}
 	}

@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
+
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -41,28 +43,28 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 			introspect
 		}
 	}`)
-	var s Server
-	if err := s.UnmarshalCaddyfile(d); err != nil {
+	var s caddymodule.Server
+	if err := unmarshalServer(&s, d); err != nil {
 		t.Fatal(err)
 	}
-	want := Server{
+	want := caddymodule.Server{
 		Issuer:           "https://auth.example.com",
-		Storage:          &StorageConfig{Driver: "postgres", DSN: "postgres://u@db/oauth"},
+		Storage:          &caddymodule.StorageConfig{Driver: "postgres", DSN: "postgres://u@db/oauth"},
 		KeysDir:          "/etc/oauth/keys",
 		SigningAlg:       "RS256",
 		AccessTokenTTL:   caddy.Duration(15 * time.Minute),
 		RefreshTokenTTL:  caddy.Duration(720 * time.Hour),
 		PersonalTokenTTL: caddy.Duration(8760 * time.Hour),
 		Audience:         []string{"api-a", "api-b"},
-		Scopes:           []ScopeConfig{{Name: "orders:read", Description: "Read your orders"}, {Name: "profile"}},
+		Scopes:           []caddymodule.ScopeConfig{{Name: "orders:read", Description: "Read your orders"}, {Name: "profile"}},
 		DefaultScope:     []string{"orders:read", "profile"},
-		Clients: []ClientConfig{
+		Clients: []caddymodule.ClientConfig{
 			{ID: "svc", Secret: "{env.SVC_SECRET}", Name: "Billing service", Grants: []string{"client_credentials"}},
 			{ID: "web", Grants: []string{"authorization_code", "refresh_token"},
 				RedirectURIs: []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
 				Provider:     "admins", FirstParty: true, Introspect: true},
 		},
-		Users: []UserProviderConfig{{Kind: "builtin"}},
+		Users: []caddymodule.UserProviderConfig{{Kind: "builtin"}},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("parsed\n%+v\nwant\n%+v", s, want)
@@ -73,7 +75,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Server
+	var back caddymodule.Server
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +90,14 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 }
 
 func TestServerCaddyfileStorageForms(t *testing.T) {
-	cases := map[string]*StorageConfig{
+	cases := map[string]*caddymodule.StorageConfig{
 		"storage sqlite":             {Driver: "sqlite"},
 		"storage sqlite /var/o.db":   {Driver: "sqlite", DSN: "/var/o.db"},
 		"storage postgres {env.DSN}": {Driver: "postgres", DSN: "{env.DSN}"},
 	}
 	for line, want := range cases {
-		var s Server
-		if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server {\n" + line + "\n}")); err != nil {
+		var s caddymodule.Server
+		if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server {\n"+line+"\n}")); err != nil {
 			t.Errorf("%s: %v", line, err)
 			continue
 		}
@@ -132,14 +134,14 @@ func TestServerCaddyfileErrorsNameTheOption(t *testing.T) {
 		{"frobnicate on", `unknown option "frobnicate"`},
 	}
 	for _, c := range cases {
-		var s Server
-		err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server {\n" + c.body + "\n}"))
+		var s caddymodule.Server
+		err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server {\n"+c.body+"\n}"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err = %v, want it to name %q", c.body, err, c.want)
 		}
 	}
-	var s Server
-	if err := s.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_server extra {\n}")); err == nil {
+	var s caddymodule.Server
+	if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server extra {\n}")); err == nil {
 		t.Error("an argument on the directive line was accepted")
 	}
 }
@@ -158,16 +160,16 @@ func TestGuardCaddyfileSetsEveryOption(t *testing.T) {
 		leeway 5s
 		cache_size 5000
 	}`)
-	var g Guard
-	if err := g.UnmarshalCaddyfile(d); err != nil {
+	var g caddymodule.Guard
+	if err := unmarshalGuard(&g, d); err != nil {
 		t.Fatal(err)
 	}
 	lw := caddy.Duration(5 * time.Second)
-	want := Guard{
+	want := caddymodule.Guard{
 		JWKS:     "https://auth.example.com/.well-known/jwks.json",
 		Issuer:   "https://auth.example.com",
 		Audience: []string{"api", "other"},
-		Scopes: []ScopeRuleConfig{
+		Scopes: []caddymodule.ScopeRuleConfig{
 			{Mode: "all", Scopes: []string{"orders:read", "orders:write"}},
 			{Mode: "any", Scopes: []string{"admin", "support"}},
 		},
@@ -185,7 +187,7 @@ func TestGuardCaddyfileSetsEveryOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Guard
+	var back caddymodule.Guard
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +196,8 @@ func TestGuardCaddyfileSetsEveryOption(t *testing.T) {
 	}
 
 	// leeway 0s is kept as an explicit zero, distinct from unset.
-	var z Guard
-	if err := z.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_guard {\nleeway 0s\n}")); err != nil || z.Leeway == nil || *z.Leeway != 0 {
+	var z caddymodule.Guard
+	if err := unmarshalGuard(&z, cfparse.NewTestDispenser("oauth_guard {\nleeway 0s\n}")); err != nil || z.Leeway == nil || *z.Leeway != 0 {
 		t.Fatalf("leeway 0s: %v %v", z.Leeway, err)
 	}
 	raw, _ = json.Marshal(z)
@@ -224,8 +226,8 @@ func TestGuardCaddyfileErrorsNameTheOption(t *testing.T) {
 		{"introspection http://x", `unknown option "introspection"`},
 	}
 	for _, c := range cases {
-		var g Guard
-		err := g.UnmarshalCaddyfile(cfparse.NewTestDispenser("oauth_guard {\n" + c.body + "\n}"))
+		var g caddymodule.Guard
+		err := unmarshalGuard(&g, cfparse.NewTestDispenser("oauth_guard {\n"+c.body+"\n}"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err = %v, want it to name %q", c.body, err, c.want)
 		}

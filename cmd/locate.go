@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
-	"github.com/caddyoauth/caddy-oauth/caddyfile"
+	// --config reads Caddyfiles: the adapter needs the directives registered.
+	_ "github.com/caddyoauth/caddy-oauth/caddyfile"
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/scopes"
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -25,7 +27,7 @@ import (
 // outside a request (issuer, key algorithm, lifetimes, scopes).
 type target struct {
 	store  store.Store
-	server caddyfile.Server
+	server caddymodule.Server
 	// closers release what commands opened besides the store (application databases).
 	closers []func() error
 	// fromConfig is set when the server settings came from --config.

@@ -1,27 +1,26 @@
-package caddyfile
+package caddymodule_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
+	_ "github.com/caddyoauth/caddy-oauth/caddyfile"
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
-	"github.com/caddyoauth/caddy-oauth/keys"
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/drivers"
 )
+
+// These tests provision the handlers from a Caddyfile, as `caddy validate` does, so they
+// live in the external test package: package caddyfile registers the directives and
+// imports this one.
 
 // validate adapts a Caddyfile site body and provisions it the way `caddy validate` does:
 // every module is provisioned and cleaned up, nothing listens.
@@ -32,27 +31,7 @@ func validate(t *testing.T, siteBody string) error {
 	if err != nil {
 		return fmt.Errorf("adapt: %w", err)
 	}
-	return validateJSON(t, raw)
-}
-
-func validateJSON(t *testing.T, raw []byte) error {
-	t.Helper()
-	var cfg caddy.Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	return caddy.Validate(&cfg)
-}
-
-// poolsEmpty fails the test if a store, key ring, key source or cache is still held.
-func poolsEmpty(t *testing.T) {
-	t.Helper()
-	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "keys": keySourcePool, "cache": cachePool} {
-		p.Range(func(k, _ any) bool {
-			t.Errorf("%s pool still holds %v", name, k)
-			return true
-		})
-	}
+	return caddymodule.ValidateJSON(t, raw)
 }
 
 func TestServerProvisionErrorsNameTheOption(t *testing.T) {
@@ -83,27 +62,12 @@ func TestServerProvisionErrorsNameTheOption(t *testing.T) {
 			t.Errorf("%q: err = %v, want oauth_server and %q", c.body, err, c.want)
 		}
 	}
-	poolsEmpty(t)
-}
-
-// Options only the JSON config can get wrong are checked at provisioning too.
-func TestServerProvisionRefusesBadJSONValues(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "o.db")
-	for handler, want := range map[string]string{
-		`{"handler":"oauth_server","signing_alg":"HS256","storage":{"driver":"sqlite","dsn":%q}}`: "signing_alg",
-		`{"handler":"oauth_server","storage":{"driver":"mysql","dsn":%q}}`:                        "storage",
-	} {
-		raw := fmt.Sprintf(`{"admin":{"disabled":true},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:1"],"routes":[{"handle":[`+handler+`]}]}}}}}`, db)
-		if err := validateJSON(t, []byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: err = %v", handler, err)
-		}
-	}
-	poolsEmpty(t)
+	caddymodule.PoolsEmpty(t)
 }
 
 func TestGuardProvisionErrorsNameTheOption(t *testing.T) {
 	dir := t.TempDir()
-	jwks := writeJWKS(t, dir)
+	jwks := caddymodule.WriteJWKS(t, dir)
 	cases := []struct{ body, want string }{
 		{"issuer http://a", "jwks"},
 		{"jwks " + jwks, "issuer"},
@@ -127,11 +91,11 @@ func TestGuardProvisionErrorsNameTheOption(t *testing.T) {
 		`{"handler":"oauth_guard","jwks":%q,"issuer":"http://a","leeway":-1000000000}`:                      "leeway",
 	} {
 		raw := fmt.Sprintf(`{"admin":{"disabled":true},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:1"],"routes":[{"handle":[`+handler+`]}]}}}}}`, jwks)
-		if err := validateJSON(t, []byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
+		if err := caddymodule.ValidateJSON(t, []byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v", handler, err)
 		}
 	}
-	poolsEmpty(t)
+	caddymodule.PoolsEmpty(t)
 }
 
 // A valid config provisions: declared clients land in the store with hashed secrets,
@@ -160,7 +124,7 @@ func TestServerProvisionStoresDeclaredClientsAndReleasesPools(t *testing.T) {
 					t.Fatalf("run %d: %v", i+1, err)
 				}
 			}
-			poolsEmpty(t)
+			caddymodule.PoolsEmpty(t)
 			st, err := drivers.Open(context.Background(), driver, dsn)
 			if err != nil {
 				t.Fatal(err)
@@ -179,77 +143,6 @@ func TestServerProvisionStoresDeclaredClientsAndReleasesPools(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeJWKS writes the public JWKS of a fresh ES256 key and returns its path.
-func writeJWKS(t *testing.T, dir string) string {
-	t.Helper()
-	ring, _ := testRing(t)
-	p := filepath.Join(dir, "jwks.json")
-	if err := os.WriteFile(p, ring.JWKS(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func testRing(t testing.TB) (*keys.Ring, *store.SigningKey) {
-	t.Helper()
-	rec, err := keys.Generate(keys.ES256, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := &keys.Ring{}
-	if err := ring.Load([]*store.SigningKey{rec}, time.Hour, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return ring, rec
-}
-
-func signToken(t testing.TB, ring *keys.Ring, claims map[string]any) string {
-	t.Helper()
-	raw, _ := json.Marshal(claims)
-	tok, err := ring.Signer().Sign(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// provisionGuard provisions a guard outside a running Caddy.
-func provisionGuard(t testing.TB, g *Guard) {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := g.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Cleanup() })
-}
-
-// serve runs one request through the guard and reports the status and what the
-// upstream saw (nil when it was not reached).
-func serve(t testing.TB, g *Guard, token string, hdr map[string]string) (int, http.Header, *caddy.Replacer) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, "http://api.test/orders", nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	repl := caddy.NewReplacer()
-	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
-	var seen http.Header
-	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		seen = r.Header.Clone()
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	rec := httptest.NewRecorder()
-	if err := g.ServeHTTP(rec, req, next); err != nil {
-		t.Fatal(err)
-	}
-	return rec.Code, seen, repl
 }
 
 // Unset, the issuer follows the request's Host header, which a caller chooses on a
@@ -284,10 +177,10 @@ func TestServerProvisionWarnsWhenIssuerIsUnset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validateJSON(t, raw); err != nil {
+			if err := caddymodule.ValidateJSON(t, raw); err != nil {
 				t.Fatal(err)
 			}
-			poolsEmpty(t)
+			caddymodule.PoolsEmpty(t)
 			logged, _ := os.ReadFile(logFile)
 			warned := strings.Contains(string(logged), "issuer is not set") && strings.Contains(string(logged), `"level":"warn"`)
 			if warned != c.warn {

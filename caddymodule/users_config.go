@@ -1,4 +1,4 @@
-package caddyfile
+package caddymodule
 
 import (
 	"context"
@@ -32,8 +32,8 @@ type UserProviderConfig struct {
 	Query string `json:"query,omitempty"`
 }
 
-// providerName is the configured name, or the default provider's.
-func (u UserProviderConfig) providerName() string {
+// ProviderName is the configured name, or the default provider's.
+func (u UserProviderConfig) ProviderName() string {
 	if u.Name == "" {
 		return authserver.DefaultProvider
 	}
@@ -61,7 +61,7 @@ func (s *Server) provisionProviders(ctx context.Context, st store.Store, driver,
 		}
 	}
 	for i, u := range s.Users {
-		name := u.providerName()
+		name := u.ProviderName()
 		if _, dup := providers[name]; dup {
 			release()
 			return nil, nil, fmt.Errorf("oauth_server: users %s (#%d): a provider of this name is already configured", name, i+1)

@@ -1,7 +1,4 @@
-// Package caddyfile is the Caddy glue: the oauth_server and oauth_guard HTTP handler
-// modules, their Caddyfile directives and the state they share across config reloads.
-// Protocol logic lives in authserver and validator; this package only wires it.
-package caddyfile
+package caddymodule
 
 import (
 	"context"

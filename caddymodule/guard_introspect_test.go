@@ -1,8 +1,7 @@
-package caddyfile
+package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,81 +9,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	cfparse "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
-
-func parseGuardConfig(t *testing.T, src string) (*Guard, error) {
-	t.Helper()
-	g := new(Guard)
-	err := g.UnmarshalCaddyfile(cfparse.NewTestDispenser(src))
-	return g, err
-}
-
-func TestGuardCaddyfileIntrospectAndRevocations(t *testing.T) {
-	g, err := parseGuardConfig(t, `oauth_guard {
-		introspect https://auth.example.com/oauth/introspect {
-			client_id     edge
-			client_secret {env.GUARD_SECRET}
-			token_url     https://auth.example.com/oauth/token
-			cache_ttl     30s
-			negative_cache_ttl 2s
-			negative_cache_size 500
-			timeout       3s
-		}
-		revocations https://auth.example.com/oauth/revocations
-		scopes all orders:read
-	}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(g)
-	want := `{"introspect":{"url":"https://auth.example.com/oauth/introspect","client_id":"edge","client_secret":"{env.GUARD_SECRET}",` +
-		`"token_url":"https://auth.example.com/oauth/token","cache_ttl":30000000000,"negative_cache_ttl":2000000000,` +
-		`"negative_cache_size":500,"timeout":3000000000},"revocations":{"url":"https://auth.example.com/oauth/revocations"},` +
-		`"scopes":[{"mode":"all","scopes":["orders:read"]}]}`
-	if string(raw) != want {
-		t.Fatalf("JSON\n got %s\nwant %s", raw, want)
-	}
-
-	g, err = parseGuardConfig(t, `oauth_guard {
-		jwks https://auth.example.com/.well-known/jwks.json
-		issuer https://auth.example.com
-		revocations https://auth.example.com/oauth/revocations {
-			client_id edge
-			client_secret s
-			behind_after 1m
-		}
-	}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := g.Revocations; r == nil || r.ClientID != "edge" || r.ClientSecret != "s" || time.Duration(r.BehindAfter) != time.Minute {
-		t.Fatalf("revocations = %+v", g.Revocations)
-	}
-}
-
-func TestGuardCaddyfileRejectsBadIntrospectOptions(t *testing.T) {
-	for src, want := range map[string]string{
-		`oauth_guard { introspect }`:                                                                     "introspect: a value is required",
-		`oauth_guard { introspect https://a/i }`:                                                         "client_id and client_secret are required",
-		`oauth_guard { introspect https://a/i { client_id x } }`:                                         "client_id and client_secret are required",
-		`oauth_guard { introspect https://a/i { client_id x; client_secret y; cache_ttl soon } }`:        "cache_ttl",
-		`oauth_guard { introspect https://a/i { client_id x; client_secret y; negative_cache_size 0 } }`: "negative_cache_size",
-		`oauth_guard { introspect https://a/i { client_id x; client_secret y; cache_size 1 } }`:          `unknown option "cache_size"`,
-		`oauth_guard { revocations https://a/r { lag 1s } }`:                                             `revocations: unknown option "lag"`,
-	} {
-		src = strings.ReplaceAll(src, "; ", "\n")
-		src = strings.ReplaceAll(src, "{ ", "{\n")
-		src = strings.ReplaceAll(src, " }", "\n}")
-		_, err := parseGuardConfig(t, src)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v, want one containing %q", src, err, want)
-		}
-	}
-}
 
 func newCaddyContext(t *testing.T) caddy.Context {
 	t.Helper()

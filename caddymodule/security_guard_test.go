@@ -1,4 +1,4 @@
-package caddyfile
+package caddymodule
 
 import (
 	"context"

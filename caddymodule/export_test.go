@@ -1,0 +1,14 @@
+package caddymodule
+
+import "testing"
+
+// Internals the external tests (package caddymodule_test) use.
+
+// ValidateJSON provisions a JSON config as `caddy validate` does.
+func ValidateJSON(t *testing.T, raw []byte) error { t.Helper(); return validateJSON(t, raw) }
+
+// PoolsEmpty fails the test if a shared resource is still held.
+func PoolsEmpty(t *testing.T) { t.Helper(); poolsEmpty(t) }
+
+// WriteJWKS writes the public JWKS of a fresh key and returns its path.
+func WriteJWKS(t *testing.T, dir string) string { t.Helper(); return writeJWKS(t, dir) }

@@ -1,0 +1,63 @@
+package caddymodule
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
+	"github.com/caddyoauth/caddy-oauth/passwords"
+	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/sqlite"
+)
+
+func TestProvidersNeedUniqueNamesAndKnownClients(t *testing.T) {
+	path := testdb.SQLitePath(t)
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	repl := caddy.NewReplacer()
+	dup := &Server{Users: []UserProviderConfig{{Name: "a", Kind: "builtin"}, {Name: "a", Kind: "builtin"}}}
+	if _, _, err := dup.provisionProviders(context.Background(), st, "sqlite", path, repl); err == nil || !strings.Contains(err.Error(), "already configured") {
+		t.Fatalf("duplicate names: %v", err)
+	}
+	unknown := &Server{Clients: []ClientConfig{{ID: "c", Provider: "nope"}}}
+	if _, _, err := unknown.provisionProviders(context.Background(), st, "sqlite", path, repl); err == nil || !strings.Contains(err.Error(), `provider "nope" is not configured`) {
+		t.Fatalf("unknown provider: %v", err)
+	}
+}
+
+// A sql provider without a database reads the oauth_server's own storage: here the
+// store's own users table, through a query naming its columns.
+func TestSQLProviderDefaultsToTheServersStorage(t *testing.T) {
+	path := testdb.SQLitePath(t)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hash, _ := passwords.Bcrypt{Cost: 4}.Hash("pass word")
+	if err := st.CreateUser(ctx, &store.User{ID: "u-9", Email: "x@y.test", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Users: []UserProviderConfig{{Name: "mirror", Kind: "sql", Query: "SELECT id, password_hash FROM users WHERE email = $1"}}}
+	providers, dbKeys, err := s.provisionProviders(ctx, st, "sqlite", path, caddy.NewReplacer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.userDBKeys = dbKeys
+	defer s.Cleanup()
+	if _, ok := providers["users"].(*authserver.BuiltinUsers); !ok {
+		t.Errorf("default provider is %T, want the builtin one", providers["users"])
+	}
+	id, err := providers["mirror"].Authenticate(ctx, "x@y.test", "pass word")
+	if err != nil || id != "u-9" {
+		t.Fatalf("got %q %v", id, err)
+	}
+}
