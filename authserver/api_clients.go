@@ -188,7 +188,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		ID:           uuid.NewString(),
 		Name:         in.Name,
 		RedirectURIs: in.RedirectURIs,
-		Grants:       []string{grantAuthCode, grantRefresh},
+		Grants:       []string{GrantAuthorizationCode, GrantRefreshToken},
 		Provider:     u.provider,
 		UserID:       u.id,
 		CreatedAt:    now,

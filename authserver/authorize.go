@@ -130,7 +130,7 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 		req.responseType = responseCode // answer in the query
 		return req, nil, errUnsupportedResponseType("response_type " + quoteForError(params.Get("response_type")) + " is not supported")
 	}
-	if !client.HasGrant(grantAuthCode) {
+	if !client.HasGrant(GrantAuthorizationCode) {
 		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
 	}
 	granted, oerr := s.resolveScopes(params.Get("scope"), false)

@@ -79,7 +79,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	}
 
 	sub := grantSubject{client: client, userID: code.UserID, provider: code.Provider, scopes: code.Scopes}
-	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(grantRefresh), "")
+	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(GrantRefreshToken), "")
 	if oerr != nil {
 		return nil, oerr
 	}

@@ -15,5 +15,5 @@ func (s *Server) clientCredentialsGrant(_ context.Context, client *store.Client,
 	if oerr != nil {
 		return nil, oerr
 	}
-	return s.issue(r, grantSubject{client: client, scopes: granted, grant: grantClientCC}, s.cfg.AccessTokenTTL, false)
+	return s.issue(r, grantSubject{client: client, scopes: granted, grant: GrantClientCredentials}, s.cfg.AccessTokenTTL, false)
 }

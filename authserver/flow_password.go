@@ -34,5 +34,5 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 	if oerr != nil {
 		return nil, oerr
 	}
-	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted, grant: grantPassword}, s.cfg.AccessTokenTTL, true)
+	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted, grant: GrantPassword}, s.cfg.AccessTokenTTL, true)
 }

@@ -58,7 +58,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		}
 		granted = requested
 	}
-	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: grantRefresh}
+	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken}
 	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
 	if oerr != nil {
 		return nil, oerr

@@ -35,7 +35,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		ScopesSupported:          append(s.cfg.Scopes.Names(), "*"),
 		ResponseTypesSupported:   []string{responseCode},
 		ResponseModesSupported:   []string{"query"},
-		GrantTypesSupported:      []string{grantAuthCode, grantClientCC, grantPassword, grantRefresh},
+		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken},
 		CodeChallengeMethods:     []string{"S256"},
 		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		AuthorizationResponseIss: true,

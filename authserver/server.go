@@ -31,10 +31,19 @@ const (
 	PathAuthorize   = "/oauth/authorize"
 	PathLogin       = "/oauth/login"
 	PathLogout      = "/oauth/logout"
-	grantClientCC   = "client_credentials"
-	grantPassword   = "password"
-	grantRefresh    = "refresh_token"
-	grantAuthCode   = "authorization_code"
+)
+
+// Grant types a client may be allowed (store.Client.Grants), as the token endpoint's
+// grant_type names them.
+const (
+	// GrantAuthorizationCode is the authorization code grant (RFC 6749 §4.1, with PKCE).
+	GrantAuthorizationCode = "authorization_code"
+	// GrantClientCredentials is the client credentials grant (RFC 6749 §4.4).
+	GrantClientCredentials = "client_credentials"
+	// GrantPassword is the resource owner password credentials grant (RFC 6749 §4.3).
+	GrantPassword = "password"
+	// GrantRefreshToken is the refresh token grant (RFC 6749 §6).
+	GrantRefreshToken = "refresh_token"
 )
 
 // Event names announced through Config.OnEvent.

@@ -38,13 +38,13 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	}
 	var handle grantHandler
 	switch grant {
-	case grantClientCC:
+	case GrantClientCredentials:
 		handle = s.clientCredentialsGrant
-	case grantPassword:
+	case GrantPassword:
 		handle = s.passwordGrant
-	case grantRefresh:
+	case GrantRefreshToken:
 		handle = s.refreshGrant
-	case grantAuthCode:
+	case GrantAuthorizationCode:
 		handle = s.authorizationCodeGrant
 	default:
 		return nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
@@ -60,7 +60,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	if !client.HasGrant(grant) {
 		return nil, errUnauthorizedClient("the client may not use the " + grant + " grant")
 	}
-	if !client.Confidential() && grant != grantRefresh && grant != grantAuthCode {
+	if !client.Confidential() && grant != GrantRefreshToken && grant != GrantAuthorizationCode {
 		return nil, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
 	}
 	return handle(r.Context(), client, form, r)
