@@ -241,9 +241,8 @@ func TestRevocationReachesGuardsThroughTheFeed(t *testing.T) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		p50, p99 := lat[rounds/2], lat[rounds*99/100]
 		t.Logf("revoke answered -> JWT guard refuses, over %d revocations (%s): p50 %v, p99 %v, max %v", rounds, sc.driver, p50, p99, lat[rounds-1])
-		if p99 > 250*time.Millisecond {
-			t.Errorf("p99 %v from revocation to refusal, target 250ms", p99)
-		}
+		// The p99 ≤ 250 ms target is measured by bench/revocation_latency.sh, idle and
+		// loaded; here each revocation must only arrive, within 5 s (checked above).
 		// Every JWT-guard refusal is the feed's doing, so counted as revoked. The
 		// introspecting guard's refusal may instead be the server's "inactive" when
 		// ristretto did not admit the cached entry (its admission policy may drop a Set).
