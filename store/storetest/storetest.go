@@ -47,11 +47,6 @@ func Cases() []Case {
 	all = append(all, dashboardCases()...)
 	all = append(all, revocationCases()...)
 	all = append(all, securityCases()...)
-	all = append(all, Case{"PingSucceedsOnOpenStore", func(t *testing.T, s store.Store) {
-		if err := s.Ping(t.Context()); err != nil {
-			t.Fatalf("Ping: %v", err)
-		}
-	}})
 	all = append(all, Case{"CloseTwiceIsHarmless", func(t *testing.T, s store.Store) {
 		// Shutdown paths (Caddy's UsagePool destructor, a CLI defer after an explicit
 		// Close) may close a store twice; the second call must neither panic nor fail.
