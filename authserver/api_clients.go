@@ -133,7 +133,7 @@ func isLoopbackHost(host string) bool {
 // ownedClient returns the user's live client id; nil when it does not exist, is
 // revoked or is someone else's, which the API answers alike with 404.
 func (s *Server) ownedClient(w http.ResponseWriter, r *http.Request, u apiUser) *store.Client {
-	c, err := s.cfg.Store.GetClient(r.Context(), r.PathValue("id"))
+	c, err := s.apiStore.GetClient(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -148,7 +148,7 @@ func (s *Server) ownedClient(w http.ResponseWriter, r *http.Request, u apiUser) 
 
 // listClients is GET /oauth/clients: the user's clients, oldest first.
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request, u apiUser) {
-	clients, err := s.cfg.Store.ListClientsByOwner(r.Context(), u.provider, u.id)
+	clients, err := s.apiStore.ListClientsByOwner(r.Context(), u.provider, u.id)
 	if err != nil {
 		s.apiStoreFailed(w, "listing clients", err)
 		return
@@ -172,7 +172,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		return
 	}
 	ctx := r.Context()
-	existing, err := s.cfg.Store.ListClientsByOwner(ctx, u.provider, u.id)
+	existing, err := s.apiStore.ListClientsByOwner(ctx, u.provider, u.id)
 	if err != nil {
 		s.apiStoreFailed(w, "listing clients", err)
 		return
@@ -199,7 +199,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		secret = NewSecret()
 		c.SecretHash = HashSecret(secret)
 	}
-	if err := s.cfg.Store.CreateClient(ctx, c); err != nil {
+	if err := s.apiStore.CreateClient(ctx, c); err != nil {
 		s.apiStoreFailed(w, "creating client", err)
 		return
 	}
@@ -229,7 +229,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, u apiUser)
 	}
 	c.Name, c.RedirectURIs = in.Name, in.RedirectURIs
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.cfg.Store.UpsertClient(r.Context(), c); err != nil {
+	if err := s.apiStore.UpsertClient(r.Context(), c); err != nil {
 		s.apiStoreFailed(w, "updating client", err)
 		return
 	}
@@ -243,7 +243,7 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, u apiUser)
 	if c == nil {
 		return
 	}
-	ids, err := s.cfg.Store.RevokeClient(r.Context(), c.ID)
+	ids, err := s.apiStore.RevokeClient(r.Context(), c.ID)
 	if err != nil {
 		s.apiStoreFailed(w, "revoking client", err)
 		return

@@ -32,7 +32,7 @@ func toTokenJSON(t *store.AccessToken, clientName string) tokenJSON {
 
 // userTokens lists the user's live tokens, personal ones or authorized applications'.
 func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, u apiUser, personal bool) {
-	toks, err := s.cfg.Store.ListUserTokens(r.Context(), u.provider, u.id, s.now())
+	toks, err := s.apiStore.ListUserTokens(r.Context(), u.provider, u.id, s.now())
 	if err != nil {
 		s.apiStoreFailed(w, "listing tokens", err)
 		return
@@ -73,7 +73,7 @@ func (s *Server) deletePersonalToken(w http.ResponseWriter, r *http.Request, u a
 // access token. Anything else, someone else's token included, is 404.
 func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUser, personalOnly bool) {
 	ctx := r.Context()
-	t, err := s.cfg.Store.GetAccessToken(ctx, r.PathValue("id"))
+	t, err := s.apiStore.GetAccessToken(ctx, r.PathValue("id"))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.apiStoreFailed(w, "reading token", err)
 		return
@@ -83,7 +83,7 @@ func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUs
 		return
 	}
 	if personalOnly {
-		c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+		c, err := s.apiStore.GetClient(ctx, t.ClientID)
 		if err != nil {
 			s.apiStoreFailed(w, "reading client", err)
 			return
@@ -93,7 +93,7 @@ func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUs
 			return
 		}
 	}
-	if err := s.cfg.Store.RevokeAccessToken(ctx, t.ID); err != nil {
+	if err := s.apiStore.RevokeAccessToken(ctx, t.ID); err != nil {
 		s.apiStoreFailed(w, "revoking token", err)
 		return
 	}

@@ -84,7 +84,7 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 	}
 	client, err := (*store.Client)(nil), store.ErrNotFound
 	if storableText(clientID) {
-		client, err = s.cfg.Store.GetClient(ctx, clientID)
+		client, err = s.authorizeStore.GetClient(ctx, clientID)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && client.Revoked) {
 		return nil, &pageError{http.StatusBadRequest, "The application asking for access is not known to this server.", "invalid_client"}, nil
@@ -231,7 +231,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.grant(w, r, req, sess)
 		return
 	}
-	consent, err := s.cfg.Store.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
+	consent, err := s.authorizeStore.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
 	switch {
 	case err == nil && scopes.HasAll(consent.Scopes, req.scopes):
 		s.grant(w, r, req, sess) // approved before for these scopes or more
@@ -306,14 +306,14 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRe
 	}
 	ctx := r.Context()
 	approved := req.scopes
-	if prev, err := s.cfg.Store.GetConsent(ctx, sess.Provider, sess.UserID, req.client.ID); err == nil {
+	if prev, err := s.authorizeStore.GetConsent(ctx, sess.Provider, sess.UserID, req.client.ID); err == nil {
 		approved = union(prev.Scopes, req.scopes)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		s.storeFailed(w, "reading consent", err)
 		return
 	}
 	now := s.now().UTC()
-	if err := s.cfg.Store.SaveConsent(ctx, &store.Consent{
+	if err := s.authorizeStore.SaveConsent(ctx, &store.Consent{
 		Provider: sess.Provider, UserID: sess.UserID, ClientID: req.client.ID,
 		Scopes: approved, CreatedAt: now, UpdatedAt: now,
 	}); err != nil {
@@ -357,7 +357,7 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(authCodeTTL),
 		}
-		if err := s.cfg.Store.CreateAuthCode(ctx, code); err != nil {
+		if err := s.authorizeStore.CreateAuthCode(ctx, code); err != nil {
 			s.log.Error("recording authorization code", zap.String("client_id", req.client.ID), zap.Error(err))
 			s.redirectError(w, r, req, &Error{Code: "temporarily_unavailable", Description: "the authorization server's storage is unavailable, retry shortly"})
 			return

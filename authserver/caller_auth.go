@@ -150,7 +150,7 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	if v.record.UserID != "" || v.claims.Subject != v.claims.ClientID {
 		return nil, time.Time{}, refuse("only a client credentials token may authenticate a resource server")
 	}
-	c, err := s.cfg.Store.GetClient(ctx, v.record.ClientID)
+	c, err := s.clientStore.GetClient(ctx, v.record.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, time.Time{}, refuse("the token's client no longer exists")
 	}

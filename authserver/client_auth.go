@@ -54,7 +54,7 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		VerifySecret(secretHashPrefix, cred.secret)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
-	c, err := s.cfg.Store.GetClient(ctx, cred.id)
+	c, err := s.clientStore.GetClient(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend a digest on unknown clients too, so timing does not reveal client ids.
 		VerifySecret(secretHashPrefix, cred.secret)
@@ -78,7 +78,7 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
 	if rehash {
-		if err := s.cfg.Store.UpdateClientSecretHash(ctx, c.ID, HashSecret(cred.secret)); err != nil {
+		if err := s.clientStore.UpdateClientSecretHash(ctx, c.ID, HashSecret(cred.secret)); err != nil {
 			s.log.Warn("re-storing imported client secret as a digest", zap.String("client_id", c.ID), zap.Error(err))
 		}
 	}

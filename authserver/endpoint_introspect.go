@@ -124,7 +124,7 @@ func (s *Server) introspectAccess(r *http.Request, token string) (*introspection
 }
 
 func (s *Server) introspectRefresh(r *http.Request, token string) (*introspection, error) {
-	rt, err := s.cfg.Store.GetRefreshToken(r.Context(), Digest(token))
+	rt, err := s.introspectStore.GetRefreshToken(r.Context(), Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

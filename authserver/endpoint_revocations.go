@@ -73,15 +73,15 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	// The store's signal wakes us; the periodic re-read is only its fallback, as often
 	// as the store needs (every second on SQLite, ten on Postgres).
-	recheck := s.cfg.Store.RevocationRecheck()
+	recheck := s.feedStore.RevocationRecheck()
 	if recheck <= 0 {
 		recheck = feedRecheck
 	}
 	for {
 		// Take the signal before reading, so a revocation between the read and the wait
 		// still wakes us.
-		signal := s.cfg.Store.RevocationSignal()
-		entries, latest, err := s.cfg.Store.RevocationsAfter(ctx, after, s.feedPage())
+		signal := s.feedStore.RevocationSignal()
+		entries, latest, err := s.feedStore.RevocationsAfter(ctx, after, s.feedPage())
 		if err != nil {
 			s.log.Error("reading the revocation log", zap.Error(err))
 			writeError(w, errUnavailable())
@@ -136,7 +136,7 @@ func (s *Server) answerEntries(w http.ResponseWriter, entries []store.Revocation
 // ends up with the full set, only over several answers.
 func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bool) {
 	page := s.feedPage()
-	entries, latest, err := s.cfg.Store.RevocationSnapshot(r.Context(), s.now(), page)
+	entries, latest, err := s.feedStore.RevocationSnapshot(r.Context(), s.now(), page)
 	if err != nil {
 		s.log.Error("reading the revocation log", zap.Error(err))
 		writeError(w, errUnavailable())

@@ -76,7 +76,7 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 		// as introspection sees it too (verifyAccessToken), so nothing of ours to revoke.
 		return nil
 	}
-	rec, err := s.cfg.Store.GetAccessToken(ctx, c.ID)
+	rec, err := s.revokeStore.GetAccessToken(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -90,7 +90,7 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 	if rec.Revoked || !s.now().Before(rec.ExpiresAt) {
 		return nil
 	}
-	if err := s.cfg.Store.RevokeAccessToken(ctx, rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.revokeStore.RevokeAccessToken(ctx, rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("revoking access token", zap.String("token_id", rec.ID), zap.Error(err))
 		return errUnavailable()
 	}
@@ -99,7 +99,7 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 }
 
 func (s *Server) revokeRefresh(ctx context.Context, client *store.Client, token string) *Error {
-	rt, err := s.cfg.Store.GetRefreshToken(ctx, Digest(token))
+	rt, err := s.revokeStore.GetRefreshToken(ctx, Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (s *Server) revokeRefresh(ctx context.Context, client *store.Client, token 
 	if rt.ClientID != client.ID {
 		return errUnauthorizedClient("the token was not issued to this client")
 	}
-	if err := s.cfg.Store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
+	if err := s.revokeStore.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
 		s.log.Error("revoking refresh token family", zap.Error(err))
 		return errUnavailable()
 	}

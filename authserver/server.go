@@ -59,9 +59,14 @@ type Config struct {
 	Issuer string
 	// Audience is the aud of every token; empty puts the client id there, as Passport does.
 	Audience []string
-	Store    store.Store
-	Keys     *keys.Ring
-	Scopes   *scopes.Catalog
+	// Store is where everything is kept. Each flow uses only the part of it declared in
+	// its *_storage.go file.
+	Store store.Store
+	// Keys signs the access tokens and verifies them at introspection and revocation.
+	Keys *keys.Ring
+	// Scopes are the scopes clients may ask for, with the descriptions the consent
+	// screen shows.
+	Scopes *scopes.Catalog
 	// AccessTokenTTL, RefreshTokenTTL and PersonalTokenTTL are token lifetimes.
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
@@ -114,6 +119,23 @@ type Server struct {
 	usernameLocks *stripedLocks
 	verified      verifiedCache
 	api           *http.ServeMux // the JSON API (api.go)
+
+	// Each flow and endpoint reaches the store through the narrow interface declared
+	// beside it (the *_storage.go files), so what it may touch is written next to it;
+	// New sets every one to Config.Store.
+	clientStore     clientAuthStorage
+	issueStore      tokenIssueStorage
+	codeGrantStore  authCodeGrantStorage
+	refreshStore    refreshGrantStorage
+	introspectStore introspectionStorage
+	revokeStore     revocationStorage
+	feedStore       revocationFeedStorage
+	authorizeStore  authorizeStorage
+	sessionStore    sessionStorage
+	throttleStore   loginThrottleStorage
+	apiStore        apiStorage
+	personalStore   personalTokenStorage
+
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.
 	closing   chan struct{}
@@ -156,8 +178,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
+	st := cfg.Store
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
-		usernameLocks: newStripedLocks()}
+		usernameLocks: newStripedLocks(),
+		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
+		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
 	s.api = s.apiRoutes()
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -155,7 +155,7 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 	if oerr != nil {
 		return nil, oerr
 	}
-	if err := s.cfg.Store.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
+	if err := s.issueStore.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
 		s.log.Error("recording access token", zap.String("client_id", sub.client.ID), zap.Error(err))
 		return nil, errUnavailable()
 	}
@@ -197,7 +197,7 @@ func (s *Server) resolveScopes(requested string, allowWildcard bool) ([]string, 
 // The new token is already stored and is answered either way: a failure here leaves the
 // older tokens as valid as they were, which is logged.
 func (s *Server) supersede(ctx context.Context, at *store.AccessToken) {
-	ids, err := s.cfg.Store.RevokeOtherTokens(ctx, at.UserID, at.ClientID, at.ID)
+	ids, err := s.issueStore.RevokeOtherTokens(ctx, at.UserID, at.ClientID, at.ID)
 	if err != nil {
 		s.log.Error("revoking the tokens a new token supersedes", zap.String("client_id", at.ClientID),
 			zap.String("user_id", at.UserID), zap.Error(err))

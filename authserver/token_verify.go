@@ -41,7 +41,7 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (*verified
 		}
 		s.verified.put(key, gen, c)
 	}
-	rec, err := s.cfg.Store.GetAccessToken(ctx, c.ID)
+	rec, err := s.introspectStore.GetAccessToken(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
