@@ -140,7 +140,7 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	}
 	v, err := s.verifyAccessToken(ctx, token)
 	if err != nil {
-		return nil, time.Time{}, errUnavailable()
+		return nil, time.Time{}, errUnavailable("authenticating a resource server", err)
 	}
 	if v == nil {
 		return nil, time.Time{}, refuse("the access token is invalid, expired or revoked")
@@ -155,8 +155,7 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 		return nil, time.Time{}, refuse("the token's client no longer exists")
 	}
 	if err != nil {
-		s.log.Error("loading client", zap.String("client_id", v.record.ClientID), zap.Error(err))
-		return nil, time.Time{}, errUnavailable()
+		return nil, time.Time{}, errUnavailable("loading client", err, zap.String("client_id", v.record.ClientID))
 	}
 	if c.Revoked || !c.Introspect || !c.Confidential() {
 		return nil, time.Time{}, refuse("the token's client is not allowed to introspect tokens")

@@ -61,8 +61,7 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
 	if err != nil {
-		s.log.Error("loading client", zap.String("client_id", cred.id), zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading client", err, zap.String("client_id", cred.id))
 	}
 	if c.Revoked {
 		return nil, errInvalidClient("client authentication failed", cred.basic)

@@ -28,7 +28,7 @@ const (
 // (§2.2), so the answer never says whether a token existed.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	if oerr := s.revoke(r); oerr != nil {
-		writeError(w, oerr)
+		s.writeError(w, oerr)
 		return
 	}
 	h := w.Header()
@@ -81,8 +81,7 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 		return nil
 	}
 	if err != nil {
-		s.log.Error("loading access token", zap.String("token_id", c.ID), zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("loading access token", err, zap.String("token_id", c.ID))
 	}
 	if rec.ClientID != client.ID {
 		return errUnauthorizedClient("the token was not issued to this client")
@@ -91,8 +90,7 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 		return nil
 	}
 	if err := s.revokeStore.RevokeAccessToken(ctx, rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("revoking access token", zap.String("token_id", rec.ID), zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("revoking access token", err, zap.String("token_id", rec.ID))
 	}
 	s.revoked(ctx, reasonEndpoint, hintAccessToken, rec.ID, rec.ClientID, rec.UserID)
 	return nil
@@ -104,15 +102,13 @@ func (s *Server) revokeRefresh(ctx context.Context, client *store.Client, token 
 		return nil
 	}
 	if err != nil {
-		s.log.Error("loading refresh token", zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("loading refresh token", err)
 	}
 	if rt.ClientID != client.ID {
 		return errUnauthorizedClient("the token was not issued to this client")
 	}
 	if err := s.revokeStore.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
-		s.log.Error("revoking refresh token family", zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("revoking refresh token family", err)
 	}
 	s.revoked(ctx, reasonEndpoint, hintRefreshToken, rt.AccessTokenID, rt.ClientID, rt.UserID)
 	return nil

@@ -32,8 +32,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 		return nil, errInvalidGrant("the authorization code is invalid")
 	}
 	if err != nil {
-		s.log.Error("loading authorization code", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading authorization code", err)
 	}
 	if code.ClientID != client.ID {
 		// Code injection (RFC 9700 §4.5): a code stolen from one client is refused to
@@ -92,8 +91,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errInvalidGrant("the authorization code is invalid")
 	case err != nil:
-		s.log.Error("exchanging authorization code", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("exchanging authorization code", err)
 	}
 	s.announce(ctx, tok)
 	return tok.response, nil

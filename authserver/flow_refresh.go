@@ -25,8 +25,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		return nil, errInvalidGrant("the refresh token is invalid")
 	}
 	if err != nil {
-		s.log.Error("loading refresh token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading refresh token", err)
 	}
 	if old.ClientID != client.ID {
 		return nil, errInvalidGrant("the refresh token was not issued to this client")
@@ -70,8 +69,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		return nil, errInvalidGrant("the refresh token was already used or revoked")
 	}
 	if err != nil {
-		s.log.Error("rotating refresh token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("rotating refresh token", err)
 	}
 	// The presented refresh token is retired by the rotation: say so, then announce the
 	// new pair.

@@ -158,8 +158,7 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 	defer unlock()
 	ok, retryAfter, err := s.allowLogin(ctx, providerName, username, ip)
 	if err != nil {
-		s.log.Error("login throttle", zap.Error(err))
-		return "", errUnavailable()
+		return "", errUnavailable("login throttle", err)
 	}
 	if !ok {
 		return "", errLoginThrottled(retryAfter)
@@ -170,8 +169,7 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 		return "", errInvalidGrant("the user credentials were incorrect")
 	}
 	if err != nil {
-		s.log.Error("authenticating user", zap.String("provider", providerName), zap.Error(err))
-		return "", errUnavailable()
+		return "", errUnavailable("authenticating user", err, zap.String("provider", providerName))
 	}
 	s.clearLoginFailures(ctx, providerName, username)
 	return userID, nil

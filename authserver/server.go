@@ -210,55 +210,55 @@ func (s *Server) Handles(path string) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathToken:
-		if !allowMethods(w, r, http.MethodPost) {
+		if !s.allowMethods(w, r, http.MethodPost) {
 			return
 		}
 		s.serveToken(w, r)
 	case PathIntrospect:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveIntrospect(w, r)
 		}
 	case PathRevoke:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveRevoke(w, r)
 		}
 	case PathRevocations:
-		if allowMethods(w, r, http.MethodGet) {
+		if s.allowMethods(w, r, http.MethodGet) {
 			s.serveRevocations(w, r)
 		}
 	case PathMetadata:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveMetadata(w, r)
 		}
 	case PathJWKS:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveJWKS(w, r)
 		}
 	case PathScopes:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
 		}
 	case PathLogin:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 			s.serveLogin(w, r)
 		}
 	case PathLogout:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveLogout(w, r)
 		}
 	case PathAuthorize:
 		// Not HEAD: a GET here may issue a code.
-		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveAuthorize(w, r)
 		}
 	case PathDashboard:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveDashboard(w, r)
 		}
 	case PathFreshAPIToken:
 		if s.cfg.FreshAPITokenCookie == "" {
 			http.NotFound(w, r)
-		} else if allowMethods(w, r, http.MethodGet) {
+		} else if s.allowMethods(w, r, http.MethodGet) {
 			s.serveFreshAPIToken(w, r)
 		}
 	default:
@@ -271,17 +271,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // allowMethods answers 405 with an Allow header when the method is not one of methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+func (s *Server) allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	for _, m := range methods {
 		if r.Method == m {
 			return true
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
-		"error":             "invalid_request",
-		"error_description": fmt.Sprintf("method %s not allowed", r.Method),
-	})
+	s.writeError(w, &Error{Code: "invalid_request", Description: fmt.Sprintf("method %s not allowed", r.Method), Status: http.StatusMethodNotAllowed})
 	return false
 }
 

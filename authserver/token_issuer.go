@@ -63,8 +63,7 @@ type issued struct {
 func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRefresh bool, family string) (*issued, *Error) {
 	signer := s.cfg.Keys.Signer()
 	if signer == nil {
-		s.log.Error("no signing key loaded")
-		return nil, errUnavailable()
+		return nil, errUnavailable("no signing key loaded", nil)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	at := &store.AccessToken{
@@ -101,13 +100,11 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 		CSRF:      sub.csrf,
 	})
 	if err != nil {
-		s.log.Error("encoding claims", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("encoding claims", err)
 	}
 	jwt, err := signer.Sign(claims)
 	if err != nil {
-		s.log.Error("signing access token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("signing access token", err)
 	}
 	out := &issued{
 		grant:  sub.grant,
@@ -156,8 +153,7 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 		return nil, oerr
 	}
 	if err := s.issueStore.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
-		s.log.Error("recording access token", zap.String("client_id", sub.client.ID), zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("recording access token", err, zap.String("client_id", sub.client.ID))
 	}
 	s.announce(ctx, tok)
 	return tok, nil
