@@ -1,6 +1,6 @@
 // Package authserver is the OAuth 2.0 authorization server: a file per grant and per
 // endpoint, in the order of the RFCs. It imports no Caddy package, so every flow is
-// testable with net/http/httptest; the caddyfile package wires it into Caddy.
+// testable with net/http/httptest; the caddymodule package wires it into Caddy.
 package authserver
 
 import (
