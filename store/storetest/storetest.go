@@ -3,7 +3,7 @@
 // name states the behaviour it checks.
 //
 // Besides the rules written in store/store.go, the suite pins down the choices the
-// drivers share: times come back in UTC with microsecond precision; empty lists may come
+// drivers share (those written once in store/rules.go among them): times come back in UTC with microsecond precision; empty lists may come
 // back nil; a zero CreatedAt is filled with the current time; a refresh token stored
 // without an AccessTokenID is linked to the access token issued with it; and issuing a
 // token or code to a client that does not exist fails with store.ErrNotFound.
