@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
@@ -73,35 +71,52 @@ type apiUser struct {
 	session      *store.Session
 }
 
-// withUser requires a session, and for anything but GET and HEAD its CSRF token.
-func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, apiUser)) http.HandlerFunc {
+// apiHandler is one call of the JSON API. It writes its answer, or returns the error
+// that withUser answers in the API's shape (writeAPIError).
+type apiHandler func(w http.ResponseWriter, r *http.Request, u apiUser) *Error
+
+// withUser requires a session, and for anything but GET and HEAD its CSRF token, then
+// runs h and answers its error.
+func (s *Server) withUser(h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, err := s.currentSession(r)
-		if errors.Is(err, errNoSession) {
-			writeAPIError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
-			return
+		if oerr := s.callAPI(w, r, h); oerr != nil {
+			s.writeAPIError(w, oerr)
 		}
-		if err != nil {
-			s.apiStoreFailed(w, "reading session", err)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.checkCSRF(r, sess) {
-			writeAPIError(w, statusCSRFMismatch, "csrf_token_mismatch", "the X-CSRF-TOKEN header is missing or does not match the session")
-			return
-		}
-		h(w, r, apiUser{provider: sess.Provider, id: sess.UserID, session: sess})
 	}
 }
 
-// writeAPIError writes a JSON error of the API.
-func writeAPIError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]string{"error": code, "message": message})
+// callAPI checks the session and CSRF token and runs h.
+func (s *Server) callAPI(w http.ResponseWriter, r *http.Request, h apiHandler) *Error {
+	sess, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		return errUnauthenticated()
+	}
+	if err != nil {
+		return errUnavailable("reading session", err)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.checkCSRF(r, sess) {
+		return errAPI(statusCSRFMismatch, "csrf_token_mismatch", "the X-CSRF-TOKEN header is missing or does not match the session")
+	}
+	return h(w, r, apiUser{provider: sess.Provider, id: sess.UserID, session: sess})
+}
+
+// errUnauthenticated refuses a JSON API call without a session.
+func errUnauthenticated() *Error {
+	return errAPI(http.StatusUnauthorized, "unauthenticated", "log in first")
 }
 
 // validationErrors collects invalid fields, each with its reasons, in Laravel's shape.
 type validationErrors map[string][]string
 
 func (v validationErrors) add(field, reason string) { v[field] = append(v[field], reason) }
+
+// err is the API error that answers 422 with these fields; nil when there are none.
+func (v validationErrors) err() *Error {
+	if len(v) == 0 {
+		return nil
+	}
+	return &Error{Code: "validation_failed", Description: "the given data was invalid", Status: http.StatusUnprocessableEntity, invalid: v}
+}
 
 // write answers 422 with every invalid field.
 func (v validationErrors) write(w http.ResponseWriter) {
@@ -116,32 +131,22 @@ func (v validationErrors) write(w http.ResponseWriter) {
 	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": msg, "errors": v})
 }
 
-// apiStoreFailed logs a store failure and answers 503.
-func (s *Server) apiStoreFailed(w http.ResponseWriter, what string, err error) {
-	s.log.Error(what, zap.Error(err))
-	w.Header().Set("Retry-After", "1")
-	writeAPIError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the server could not complete the request, retry shortly")
-}
-
 // readJSON decodes a JSON object body into dst, refusing other media types, unknown
-// fields, trailing data and bodies over maxJSONBytes. A false return has answered.
-func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
+// fields, trailing data and bodies over maxJSONBytes.
+func readJSON(w http.ResponseWriter, r *http.Request, dst any) *Error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		writeAPIError(w, http.StatusUnsupportedMediaType, "invalid_request", "the request body must be application/json")
-		return false
+		return errAPI(http.StatusUnsupportedMediaType, "invalid_request", "the request body must be application/json")
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("malformed JSON body: %s", jsonProblem(err)))
-		return false
+		return errAPI(http.StatusBadRequest, "invalid_request", fmt.Sprintf("malformed JSON body: %s", jsonProblem(err)))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body: data after the object")
-		return false
+		return errAPI(http.StatusBadRequest, "invalid_request", "malformed JSON body: data after the object")
 	}
-	return true
+	return nil
 }
 
 // jsonProblem describes a decoding error without echoing the body.

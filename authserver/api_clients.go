@@ -130,58 +130,53 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ownedClient returns the user's live client id; nil when it does not exist, is
-// revoked or is someone else's, which the API answers alike with 404.
-func (s *Server) ownedClient(w http.ResponseWriter, r *http.Request, u apiUser) *store.Client {
-	c, err := s.cfg.Store.GetClient(r.Context(), r.PathValue("id"))
+// ownedClient returns the user's live client id; a client that does not exist, is
+// revoked or is someone else's is answered alike with 404.
+func (s *Server) ownedClient(r *http.Request, u apiUser) (*store.Client, *Error) {
+	c, err := s.apiStore.GetClient(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		s.apiStoreFailed(w, "reading client", err)
-		return nil
+		return nil, errUnavailable("reading client", err)
 	case c.UserID == u.id && c.Provider == u.provider && !c.Revoked:
-		return c
+		return c, nil
 	}
-	writeAPIError(w, http.StatusNotFound, "not_found", "no such client")
-	return nil
+	return nil, errAPI(http.StatusNotFound, "not_found", "no such client")
 }
 
 // listClients is GET /oauth/clients: the user's clients, oldest first.
-func (s *Server) listClients(w http.ResponseWriter, r *http.Request, u apiUser) {
-	clients, err := s.cfg.Store.ListClientsByOwner(r.Context(), u.provider, u.id)
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	clients, err := s.apiStore.ListClientsByOwner(r.Context(), u.provider, u.id)
 	if err != nil {
-		s.apiStoreFailed(w, "listing clients", err)
-		return
+		return errUnavailable("listing clients", err)
 	}
 	out := make([]clientJSON, 0, len(clients))
 	for _, c := range clients {
 		out = append(out, toClientJSON(c))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // createClient is POST /oauth/clients: an authorization code client owned by the user.
 // The secret is in this answer only; the store keeps its digest.
-func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser) {
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
 	var in clientInput
-	if !readJSON(w, r, &in) {
-		return
+	if oerr := readJSON(w, r, &in); oerr != nil {
+		return oerr
 	}
-	if errs := in.validate(); len(errs) > 0 {
-		errs.write(w)
-		return
+	if oerr := in.validate().err(); oerr != nil {
+		return oerr
 	}
 	ctx := r.Context()
-	existing, err := s.cfg.Store.ListClientsByOwner(ctx, u.provider, u.id)
+	existing, err := s.apiStore.ListClientsByOwner(ctx, u.provider, u.id)
 	if err != nil {
-		s.apiStoreFailed(w, "listing clients", err)
-		return
+		return errUnavailable("listing clients", err)
 	}
 	if len(existing) >= maxClientsPerOwner {
 		errs := validationErrors{}
 		errs.add("name", "you have reached the limit of 100 clients; delete one first")
-		errs.write(w)
-		return
+		return errs.err()
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c := &store.Client{
@@ -199,57 +194,56 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		secret = NewSecret()
 		c.SecretHash = HashSecret(secret)
 	}
-	if err := s.cfg.Store.CreateClient(ctx, c); err != nil {
-		s.apiStoreFailed(w, "creating client", err)
-		return
+	if err := s.apiStore.CreateClient(ctx, c); err != nil {
+		return errUnavailable("creating client", err)
 	}
 	out := toClientJSON(c)
 	out.Secret = secret
 	writeJSON(w, http.StatusCreated, out)
+	return nil
 }
 
 // updateClient is PUT /oauth/clients/{id}: rename the user's client and replace its
 // redirect URIs. The secret and grants do not change.
-func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, u apiUser) {
-	c := s.ownedClient(w, r, u)
-	if c == nil {
-		return
+func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	c, oerr := s.ownedClient(r, u)
+	if oerr != nil {
+		return oerr
 	}
 	var in clientInput
-	if !readJSON(w, r, &in) {
-		return
+	if oerr := readJSON(w, r, &in); oerr != nil {
+		return oerr
 	}
 	errs := in.validate()
 	if in.Confidential != nil {
 		errs.add("confidential", "a client's confidentiality cannot change; make a new client")
 	}
-	if len(errs) > 0 {
-		errs.write(w)
-		return
+	if oerr := errs.err(); oerr != nil {
+		return oerr
 	}
 	c.Name, c.RedirectURIs = in.Name, in.RedirectURIs
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.cfg.Store.UpsertClient(r.Context(), c); err != nil {
-		s.apiStoreFailed(w, "updating client", err)
-		return
+	if err := s.apiStore.UpsertClient(r.Context(), c); err != nil {
+		return errUnavailable("updating client", err)
 	}
 	writeJSON(w, http.StatusOK, toClientJSON(c))
+	return nil
 }
 
 // deleteClient is DELETE /oauth/clients/{id}: the client is revoked with every token and
 // code it was given, so guards following the revocation feed stop its tokens too.
-func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, u apiUser) {
-	c := s.ownedClient(w, r, u)
-	if c == nil {
-		return
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	c, oerr := s.ownedClient(r, u)
+	if oerr != nil {
+		return oerr
 	}
-	ids, err := s.cfg.Store.RevokeClient(r.Context(), c.ID)
+	ids, err := s.apiStore.RevokeClient(r.Context(), c.ID)
 	if err != nil {
-		s.apiStoreFailed(w, "revoking client", err)
-		return
+		return errUnavailable("revoking client", err)
 	}
 	for _, id := range ids {
 		s.revoked(r.Context(), reasonClientDeleted, hintAccessToken, id, c.ID, "")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

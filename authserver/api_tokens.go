@@ -31,11 +31,10 @@ func toTokenJSON(t *store.AccessToken, clientName string) tokenJSON {
 }
 
 // userTokens lists the user's live tokens, personal ones or authorized applications'.
-func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, u apiUser, personal bool) {
-	toks, err := s.cfg.Store.ListUserTokens(r.Context(), u.provider, u.id, s.now())
+func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, u apiUser, personal bool) *Error {
+	toks, err := s.apiStore.ListUserTokens(r.Context(), u.provider, u.id, s.now())
 	if err != nil {
-		s.apiStoreFailed(w, "listing tokens", err)
-		return
+		return errUnavailable("listing tokens", err)
 	}
 	out := []tokenJSON{}
 	for _, t := range toks {
@@ -46,59 +45,56 @@ func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, u apiUser, p
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // listTokens is GET /oauth/tokens: the tokens of the applications the user authorized.
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u apiUser) {
-	s.userTokens(w, r, u, false)
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	return s.userTokens(w, r, u, false)
 }
 
 // listPersonalTokens is GET /oauth/personal-access-tokens.
-func (s *Server) listPersonalTokens(w http.ResponseWriter, r *http.Request, u apiUser) {
-	s.userTokens(w, r, u, true)
+func (s *Server) listPersonalTokens(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	return s.userTokens(w, r, u, true)
 }
 
 // deleteToken is DELETE /oauth/tokens/{id}: revoke one of the user's access tokens and the
 // refresh token issued with it.
-func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u apiUser) {
-	s.revokeUserToken(w, r, u, false)
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	return s.revokeUserToken(w, r, u, false)
 }
 
 // deletePersonalToken is DELETE /oauth/personal-access-tokens/{id}.
-func (s *Server) deletePersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) {
-	s.revokeUserToken(w, r, u, true)
+func (s *Server) deletePersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
+	return s.revokeUserToken(w, r, u, true)
 }
 
 // revokeUserToken revokes a live token of the user; with personalOnly, only a personal
 // access token. Anything else, someone else's token included, is 404.
-func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUser, personalOnly bool) {
+func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUser, personalOnly bool) *Error {
 	ctx := r.Context()
-	t, err := s.cfg.Store.GetAccessToken(ctx, r.PathValue("id"))
+	t, err := s.apiStore.GetAccessToken(ctx, r.PathValue("id"))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.apiStoreFailed(w, "reading token", err)
-		return
+		return errUnavailable("reading token", err)
 	}
 	if err != nil || t.UserID != u.id || t.Provider != u.provider || t.Revoked {
-		writeAPIError(w, http.StatusNotFound, "not_found", "no such token")
-		return
+		return errAPI(http.StatusNotFound, "not_found", "no such token")
 	}
 	if personalOnly {
-		c, err := s.cfg.Store.GetClient(ctx, t.ClientID)
+		c, err := s.apiStore.GetClient(ctx, t.ClientID)
 		if err != nil {
-			s.apiStoreFailed(w, "reading client", err)
-			return
+			return errUnavailable("reading client", err)
 		}
 		if !c.HasGrant(GrantPersonalAccess) {
-			writeAPIError(w, http.StatusNotFound, "not_found", "no such personal access token")
-			return
+			return errAPI(http.StatusNotFound, "not_found", "no such personal access token")
 		}
 	}
-	if err := s.cfg.Store.RevokeAccessToken(ctx, t.ID); err != nil {
-		s.apiStoreFailed(w, "revoking token", err)
-		return
+	if err := s.apiStore.RevokeAccessToken(ctx, t.ID); err != nil {
+		return errUnavailable("revoking token", err)
 	}
 	s.revoked(ctx, reasonUser, hintAccessToken, t.ID, t.ClientID, t.UserID)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // personalTokenInput is the body of POST /oauth/personal-access-tokens.
@@ -109,10 +105,10 @@ type personalTokenInput struct {
 
 // createPersonalToken is POST /oauth/personal-access-tokens: the token is in this answer
 // only.
-func (s *Server) createPersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) {
+func (s *Server) createPersonalToken(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
 	var in personalTokenInput
-	if !readJSON(w, r, &in) {
-		return
+	if oerr := readJSON(w, r, &in); oerr != nil {
+		return oerr
 	}
 	errs := validationErrors{}
 	in.Name = strings.TrimSpace(in.Name)
@@ -130,23 +126,24 @@ func (s *Server) createPersonalToken(w http.ResponseWriter, r *http.Request, u a
 			errs.add("scopes", "the scope "+quoteForError(sc)+" is not defined")
 		}
 	}
-	if len(errs) > 0 {
-		errs.write(w)
-		return
+	if oerr := errs.err(); oerr != nil {
+		return oerr
 	}
 	tok, err := s.issuePersonalToken(r.Context(), s.issuerFor(r), u.id, in.Name, in.Scopes, u.provider)
+	var oerr *Error
 	switch {
 	case errors.Is(err, ErrNoPersonalAccessClient):
-		s.log.Error("a user asked for a personal access token, but the provider has no personal access client; run `caddy oauth install`")
-		writeAPIError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "personal access tokens are not set up on this server")
-		return
+		return errAPI(http.StatusServiceUnavailable, "temporarily_unavailable", "personal access tokens are not set up on this server").logged(
+			"a user asked for a personal access token, but the provider has no personal access client; run `caddy oauth install`", nil)
+	case errors.As(err, &oerr):
+		return oerr // an outage while recording the token, logged where it is answered
 	case err != nil:
-		s.apiStoreFailed(w, "issuing personal access token", err)
-		return
+		return errUnavailable("issuing personal access token", err)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"access_token": tok.Token,
 		"expires_in":   tok.ExpiresIn,
 		"token":        toTokenJSON(tok.Record, tok.ClientName),
 	})
+	return nil
 }

@@ -58,18 +58,15 @@ func (req *authorizeRequest) codeRedirectURI() string {
 // RFC 6749 §4.2.2) rather than its query.
 func (a *authorizeRequest) fragment() bool { return a.responseType == responseToken }
 
-// pageError is a refusal shown as a page because the redirect URI is not (yet) known
-// to be the client's: sending it there would make this server an open redirector.
-type pageError struct {
-	status  int
-	message string
-	code    string
-}
+// cannotComplete is the heading of the pages that refuse an authorization request.
+const cannotComplete = "This request cannot be completed"
 
 // parseAuthorize validates an authorization request. Until the client and the redirect
-// URI check out, a failure is a pageError; after that it is an *Error to send to the
-// redirect URI (RFC 6749 §4.1.2.1), and the returned request says where.
-func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authorizeRequest, *pageError, *Error) {
+// URI check out, a failure is pageErr, shown as a page: the redirect URI is not (yet)
+// known to be the client's, and sending it there would make this server an open
+// redirector. After that a failure is redirectErr, to send to the redirect URI (RFC 6749
+// §4.1.2.1), and the returned request says where.
+func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *authorizeRequest, pageErr, redirectErr *Error) {
 	single := func(name string) (string, bool) {
 		v := params[name]
 		return params.Get(name), len(v) <= 1
@@ -77,23 +74,24 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 	clientID, ok1 := single("client_id")
 	rawRedirect, ok2 := single("redirect_uri")
 	if !ok1 || !ok2 {
-		return nil, &pageError{http.StatusBadRequest, "The request names its client or redirect URI more than once.", "invalid_request"}, nil
+		return nil, errPage(http.StatusBadRequest, "invalid_request", cannotComplete, "The request names its client or redirect URI more than once."), nil
 	}
 	if clientID == "" {
-		return nil, &pageError{http.StatusBadRequest, "The request does not say which application is asking (client_id is missing).", "invalid_request"}, nil
+		return nil, errPage(http.StatusBadRequest, "invalid_request", cannotComplete, "The request does not say which application is asking (client_id is missing)."), nil
 	}
 	client, err := (*store.Client)(nil), store.ErrNotFound
 	if storableText(clientID) {
-		client, err = s.cfg.Store.GetClient(ctx, clientID)
+		client, err = s.authorizeStore.GetClient(ctx, clientID)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && client.Revoked) {
-		return nil, &pageError{http.StatusBadRequest, "The application asking for access is not known to this server.", "invalid_client"}, nil
+		return nil, errPage(http.StatusBadRequest, "invalid_client", cannotComplete, "The application asking for access is not known to this server."), nil
 	}
 	if err != nil {
-		s.log.Error("loading client", zap.String("client_id", clientID), zap.Error(err))
-		return nil, &pageError{http.StatusServiceUnavailable, "The server could not complete the request. Please try again in a moment.", "temporarily_unavailable"}, nil
+		return nil, errPage(http.StatusServiceUnavailable, "temporarily_unavailable", cannotComplete,
+			"The server could not complete the request. Please try again in a moment.").logged(
+			"loading client", err, zap.String("client_id", clientID)), nil
 	}
-	req := &authorizeRequest{client: client, redirectGiven: rawRedirect != ""}
+	req = &authorizeRequest{client: client, redirectGiven: rawRedirect != ""}
 	switch {
 	case rawRedirect != "":
 		for _, registered := range client.RedirectURIs {
@@ -107,7 +105,7 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*author
 		req.redirectURI = client.RedirectURIs[0] // RFC 6749 §3.1.2.3
 	}
 	if req.redirectURI == "" {
-		return nil, &pageError{http.StatusBadRequest, "The redirect URI is not one registered for this application, so you cannot be sent back to it.", "invalid_request"}, nil
+		return nil, errPage(http.StatusBadRequest, "invalid_request", cannotComplete, "The redirect URI is not one registered for this application, so you cannot be sent back to it."), nil
 	}
 
 	// From here on errors go back to the client, with its state.
@@ -177,15 +175,16 @@ type formParam struct{ Name, Value string }
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	if r.Method == http.MethodPost {
-		form, ok := s.readPageForm(w, r)
-		if !ok {
+		form, perr := readPageForm(r)
+		if perr != nil {
+			s.renderError(w, perr)
 			return
 		}
 		params = form
 	}
 	req, perr, oerr := s.parseAuthorize(r.Context(), params)
 	if perr != nil {
-		s.renderError(w, perr.status, "This request cannot be completed", perr.message, perr.code)
+		s.renderError(w, perr)
 		return
 	}
 	if oerr != nil {
@@ -199,8 +198,8 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		providerName = DefaultProvider
 	}
 	if _, ok := s.cfg.Providers[providerName]; !ok {
-		s.log.Error("client names an unknown user provider", zap.String("client_id", req.client.ID), zap.String("provider", providerName))
-		s.redirectError(w, r, req, errUnauthorizedClient("the client's user provider is not configured"))
+		s.redirectError(w, r, req, errUnauthorizedClient("the client's user provider is not configured").logged(
+			"client names an unknown user provider", nil, zap.String("client_id", req.client.ID), zap.String("provider", providerName)))
 		return
 	}
 	sess, err := s.currentSession(r)
@@ -220,7 +219,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.storeFailed(w, "reading session", err)
+		s.renderError(w, errUnavailable("reading session", err))
 		return
 	}
 	if r.Method == http.MethodPost {
@@ -231,13 +230,13 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.grant(w, r, req, sess)
 		return
 	}
-	consent, err := s.cfg.Store.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
+	consent, err := s.authorizeStore.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
 	switch {
 	case err == nil && scopes.HasAll(consent.Scopes, req.scopes):
 		s.grant(w, r, req, sess) // approved before for these scopes or more
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
-		s.storeFailed(w, "reading consent", err)
+		s.renderError(w, errUnavailable("reading consent", err))
 		return
 	}
 	s.showConsent(w, r, req, sess, params)
@@ -292,32 +291,33 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *author
 // third-party page cannot approve on the user's behalf.
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRequest, sess *store.Session, params url.Values) {
 	if !s.checkCSRF(r, sess) {
-		s.renderError(w, http.StatusForbidden, "Request refused", "The answer did not come from this site's own consent page. Go back to the application and start again.", "invalid_csrf_token")
+		s.renderError(w, errPage(http.StatusForbidden, "invalid_csrf_token", "Request refused",
+			"The answer did not come from this site's own consent page. Go back to the application and start again."))
 		return
 	}
 	switch params.Get("decision") {
 	case "approve":
 	case "deny":
-		s.redirectError(w, r, req, &Error{Code: "access_denied", Description: "the user denied the request"})
+		s.redirectError(w, r, req, errAccessDenied())
 		return
 	default:
-		s.renderError(w, http.StatusBadRequest, "Bad request", "The answer was neither approve nor deny.", "invalid_request")
+		s.renderError(w, errPage(http.StatusBadRequest, "invalid_request", "Bad request", "The answer was neither approve nor deny."))
 		return
 	}
 	ctx := r.Context()
 	approved := req.scopes
-	if prev, err := s.cfg.Store.GetConsent(ctx, sess.Provider, sess.UserID, req.client.ID); err == nil {
+	if prev, err := s.authorizeStore.GetConsent(ctx, sess.Provider, sess.UserID, req.client.ID); err == nil {
 		approved = union(prev.Scopes, req.scopes)
 	} else if !errors.Is(err, store.ErrNotFound) {
-		s.storeFailed(w, "reading consent", err)
+		s.renderError(w, errUnavailable("reading consent", err))
 		return
 	}
 	now := s.now().UTC()
-	if err := s.cfg.Store.SaveConsent(ctx, &store.Consent{
+	if err := s.authorizeStore.SaveConsent(ctx, &store.Consent{
 		Provider: sess.Provider, UserID: sess.UserID, ClientID: req.client.ID,
 		Scopes: approved, CreatedAt: now, UpdatedAt: now,
 	}); err != nil {
-		s.storeFailed(w, "saving consent", err)
+		s.renderError(w, errUnavailable("saving consent", err))
 		return
 	}
 	s.grant(w, r, req, sess)
@@ -333,7 +333,7 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 			client: req.client, userID: sess.UserID, provider: sess.Provider, scopes: req.scopes,
 		}, s.cfg.AccessTokenTTL, false)
 		if oerr != nil {
-			s.redirectError(w, r, req, &Error{Code: "temporarily_unavailable", Description: oerr.Description})
+			s.redirectError(w, r, req, oerr)
 			return
 		}
 		out.Set("access_token", tok.response.AccessToken)
@@ -357,9 +357,8 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(authCodeTTL),
 		}
-		if err := s.cfg.Store.CreateAuthCode(ctx, code); err != nil {
-			s.log.Error("recording authorization code", zap.String("client_id", req.client.ID), zap.Error(err))
-			s.redirectError(w, r, req, &Error{Code: "temporarily_unavailable", Description: "the authorization server's storage is unavailable, retry shortly"})
+		if err := s.authorizeStore.CreateAuthCode(ctx, code); err != nil {
+			s.redirectError(w, r, req, errUnavailable("recording authorization code", err, zap.String("client_id", req.client.ID)))
 			return
 		}
 		out.Set("code", value)
@@ -368,8 +367,9 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 }
 
 // redirectError sends an error to the client's verified redirect URI (RFC 6749
-// §4.1.2.1, §4.2.2.1).
+// §4.1.2.1, §4.2.2.1): its code and description, nothing else of it.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *Error) {
+	s.logFailure(e)
 	out := url.Values{"error": {e.Code}}
 	if e.Description != "" {
 		out.Set("error_description", e.Description)
@@ -387,7 +387,7 @@ func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, req *autho
 	out.Set("iss", s.issuerFor(r))
 	u, err := url.Parse(req.redirectURI)
 	if err != nil { // registered URIs are validated when the client is made
-		s.renderError(w, http.StatusInternalServerError, "This request cannot be completed", "The application's redirect URI is malformed.", "server_error")
+		s.renderError(w, errPage(http.StatusInternalServerError, "server_error", cannotComplete, "The application's redirect URI is malformed."))
 		return
 	}
 	if req.fragment() {

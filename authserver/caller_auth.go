@@ -140,7 +140,7 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	}
 	v, err := s.verifyAccessToken(ctx, token)
 	if err != nil {
-		return nil, time.Time{}, errUnavailable()
+		return nil, time.Time{}, errUnavailable("authenticating a resource server", err)
 	}
 	if v == nil {
 		return nil, time.Time{}, refuse("the access token is invalid, expired or revoked")
@@ -150,13 +150,12 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	if v.record.UserID != "" || v.claims.Subject != v.claims.ClientID {
 		return nil, time.Time{}, refuse("only a client credentials token may authenticate a resource server")
 	}
-	c, err := s.cfg.Store.GetClient(ctx, v.record.ClientID)
+	c, err := s.clientStore.GetClient(ctx, v.record.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, time.Time{}, refuse("the token's client no longer exists")
 	}
 	if err != nil {
-		s.log.Error("loading client", zap.String("client_id", v.record.ClientID), zap.Error(err))
-		return nil, time.Time{}, errUnavailable()
+		return nil, time.Time{}, errUnavailable("loading client", err, zap.String("client_id", v.record.ClientID))
 	}
 	if c.Revoked || !c.Introspect || !c.Confidential() {
 		return nil, time.Time{}, refuse("the token's client is not allowed to introspect tokens")

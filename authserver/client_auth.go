@@ -54,15 +54,14 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		VerifySecret(secretHashPrefix, cred.secret)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
-	c, err := s.cfg.Store.GetClient(ctx, cred.id)
+	c, err := s.clientStore.GetClient(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend a digest on unknown clients too, so timing does not reveal client ids.
 		VerifySecret(secretHashPrefix, cred.secret)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
 	if err != nil {
-		s.log.Error("loading client", zap.String("client_id", cred.id), zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading client", err, zap.String("client_id", cred.id))
 	}
 	if c.Revoked {
 		return nil, errInvalidClient("client authentication failed", cred.basic)
@@ -78,7 +77,7 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
 	if rehash {
-		if err := s.cfg.Store.UpdateClientSecretHash(ctx, c.ID, HashSecret(cred.secret)); err != nil {
+		if err := s.clientStore.UpdateClientSecretHash(ctx, c.ID, HashSecret(cred.secret)); err != nil {
 			s.log.Warn("re-storing imported client secret as a digest", zap.String("client_id", c.ID), zap.Error(err))
 		}
 	}

@@ -35,7 +35,7 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.storeFailed(w, "reading session", err)
+		s.renderError(w, errUnavailable("reading session", err))
 		return
 	}
 	nonce := NewSecret()

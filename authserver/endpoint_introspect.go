@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,7 +59,7 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	answer, oerr := s.introspect(r)
 	if oerr != nil {
-		writeError(w, oerr)
+		s.writeError(w, oerr)
 		return
 	}
 	if answer == nil {
@@ -95,7 +96,7 @@ func (s *Server) introspect(r *http.Request) (*introspection, *Error) {
 		answer, err = s.introspectRefresh(r, token)
 	}
 	if err != nil {
-		return nil, errUnavailable()
+		return nil, errUnavailable("introspecting a token", err)
 	}
 	return answer, nil
 }
@@ -124,13 +125,12 @@ func (s *Server) introspectAccess(r *http.Request, token string) (*introspection
 }
 
 func (s *Server) introspectRefresh(r *http.Request, token string) (*introspection, error) {
-	rt, err := s.cfg.Store.GetRefreshToken(r.Context(), Digest(token))
+	rt, err := s.introspectStore.GetRefreshToken(r.Context(), Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		s.log.Error("loading refresh token", zap.Error(err))
-		return nil, err
+		return nil, fmt.Errorf("loading refresh token: %w", err)
 	}
 	if rt.Revoked || !s.now().Before(rt.ExpiresAt) {
 		return nil, nil

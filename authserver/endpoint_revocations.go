@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
@@ -49,17 +47,22 @@ type feedAnswer struct {
 //
 // Callers are those of introspection (authenticateResourceServer).
 func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
+	if oerr := s.revocations(w, r); oerr != nil {
+		s.writeError(w, oerr)
+	}
+}
+
+// revocations answers the feed, or returns the error to answer instead.
+func (s *Server) revocations(w http.ResponseWriter, r *http.Request) *Error {
 	if _, oerr := s.authenticateResourceServer(r); oerr != nil {
-		writeError(w, oerr)
-		return
+		return oerr
 	}
 	q := r.URL.Query()
 	wait := 0
 	if raw := q.Get("wait"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 0 {
-			writeError(w, errInvalidRequest("wait must be a whole number of seconds, 0 to 30"))
-			return
+			return errInvalidRequest("wait must be a whole number of seconds, 0 to 30")
 		}
 		wait = min(n, feedMaxWait)
 	}
@@ -67,36 +70,32 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 	raw := q.Get("after")
 	after, err := strconv.ParseInt(raw, 10, 64)
 	if raw == "" || err != nil || after < 0 {
-		s.answerSnapshot(w, r, raw != "")
-		return
+		return s.answerSnapshot(w, r, raw != "")
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	// The store's signal wakes us; the periodic re-read is only its fallback, as often
 	// as the store needs (every second on SQLite, ten on Postgres).
-	recheck := s.cfg.Store.RevocationRecheck()
+	recheck := s.feedStore.RevocationRecheck()
 	if recheck <= 0 {
 		recheck = feedRecheck
 	}
 	for {
 		// Take the signal before reading, so a revocation between the read and the wait
 		// still wakes us.
-		signal := s.cfg.Store.RevocationSignal()
-		entries, latest, err := s.cfg.Store.RevocationsAfter(ctx, after, s.feedPage())
+		signal := s.feedStore.RevocationSignal()
+		entries, latest, err := s.feedStore.RevocationsAfter(ctx, after, s.feedPage())
 		if err != nil {
-			s.log.Error("reading the revocation log", zap.Error(err))
-			writeError(w, errUnavailable())
-			return
+			return errUnavailable("reading the revocation log", err)
 		}
 		if after > latest {
 			// A cursor beyond anything recorded is not one of ours (or the log was
 			// emptied): start over.
-			s.answerSnapshot(w, r, true)
-			return
+			return s.answerSnapshot(w, r, true)
 		}
 		remaining := time.Until(deadline)
 		if len(entries) > 0 || remaining <= 0 {
 			s.answerEntries(w, entries, after)
-			return
+			return nil
 		}
 		timer := time.NewTimer(min(remaining, recheck))
 		select {
@@ -104,11 +103,11 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return
+			return nil
 		case <-s.closing:
 			timer.Stop()
 			s.answerEntries(w, nil, after)
-			return
+			return nil
 		}
 		timer.Stop()
 	}
@@ -134,13 +133,11 @@ func (s *Server) answerEntries(w http.ResponseWriter, entries []store.Revocation
 // the rest through the incremental path, which holds every id left out (store
 // RevocationSnapshot). The wire protocol does not change: a guard that follows cursors
 // ends up with the full set, only over several answers.
-func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bool) {
+func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bool) *Error {
 	page := s.feedPage()
-	entries, latest, err := s.cfg.Store.RevocationSnapshot(r.Context(), s.now(), page)
+	entries, latest, err := s.feedStore.RevocationSnapshot(r.Context(), s.now(), page)
 	if err != nil {
-		s.log.Error("reading the revocation log", zap.Error(err))
-		writeError(w, errUnavailable())
-		return
+		return errUnavailable("reading the revocation log", err)
 	}
 	cursor := latest
 	if len(entries) == page {
@@ -151,6 +148,7 @@ func (s *Server) answerSnapshot(w http.ResponseWriter, r *http.Request, reset bo
 		out.Revocations = append(out.Revocations, feedEntry{ID: e.TokenID, Expires: e.ExpiresAt.Unix()})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // feedPage is the page size of the feed: feedPage, or the tests' smaller one.

@@ -28,7 +28,7 @@ const (
 // (§2.2), so the answer never says whether a token existed.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	if oerr := s.revoke(r); oerr != nil {
-		writeError(w, oerr)
+		s.writeError(w, oerr)
 		return
 	}
 	h := w.Header()
@@ -76,13 +76,12 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 		// as introspection sees it too (verifyAccessToken), so nothing of ours to revoke.
 		return nil
 	}
-	rec, err := s.cfg.Store.GetAccessToken(ctx, c.ID)
+	rec, err := s.revokeStore.GetAccessToken(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		s.log.Error("loading access token", zap.String("token_id", c.ID), zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("loading access token", err, zap.String("token_id", c.ID))
 	}
 	if rec.ClientID != client.ID {
 		return errUnauthorizedClient("the token was not issued to this client")
@@ -90,29 +89,26 @@ func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token s
 	if rec.Revoked || !s.now().Before(rec.ExpiresAt) {
 		return nil
 	}
-	if err := s.cfg.Store.RevokeAccessToken(ctx, rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("revoking access token", zap.String("token_id", rec.ID), zap.Error(err))
-		return errUnavailable()
+	if err := s.revokeStore.RevokeAccessToken(ctx, rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return errUnavailable("revoking access token", err, zap.String("token_id", rec.ID))
 	}
 	s.revoked(ctx, reasonEndpoint, hintAccessToken, rec.ID, rec.ClientID, rec.UserID)
 	return nil
 }
 
 func (s *Server) revokeRefresh(ctx context.Context, client *store.Client, token string) *Error {
-	rt, err := s.cfg.Store.GetRefreshToken(ctx, Digest(token))
+	rt, err := s.revokeStore.GetRefreshToken(ctx, Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		s.log.Error("loading refresh token", zap.Error(err))
-		return errUnavailable()
+		return errUnavailable("loading refresh token", err)
 	}
 	if rt.ClientID != client.ID {
 		return errUnauthorizedClient("the token was not issued to this client")
 	}
-	if err := s.cfg.Store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
-		s.log.Error("revoking refresh token family", zap.Error(err))
-		return errUnavailable()
+	if err := s.revokeStore.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
+		return errUnavailable("revoking refresh token family", err)
 	}
 	s.revoked(ctx, reasonEndpoint, hintRefreshToken, rt.AccessTokenID, rt.ClientID, rt.UserID)
 	return nil

@@ -27,13 +27,12 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	if value == "" {
 		return nil, errInvalidRequest("code is required")
 	}
-	code, err := s.cfg.Store.GetAuthCode(ctx, Digest(value))
+	code, err := s.codeGrantStore.GetAuthCode(ctx, Digest(value))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errInvalidGrant("the authorization code is invalid")
 	}
 	if err != nil {
-		s.log.Error("loading authorization code", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading authorization code", err)
 	}
 	if code.ClientID != client.ID {
 		// Code injection (RFC 9700 §4.5): a code stolen from one client is refused to
@@ -83,7 +82,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	if oerr != nil {
 		return nil, oerr
 	}
-	err = s.cfg.Store.ExchangeAuthCode(ctx, code.ID, tok.access, tok.refresh)
+	err = s.codeGrantStore.ExchangeAuthCode(ctx, code.ID, tok.access, tok.refresh)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// Another request exchanged it first: the same code was used twice.
@@ -92,8 +91,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errInvalidGrant("the authorization code is invalid")
 	case err != nil:
-		s.log.Error("exchanging authorization code", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("exchanging authorization code", err)
 	}
 	s.announce(ctx, tok)
 	return tok.response, nil
@@ -109,7 +107,7 @@ func s256(verifier string) string {
 // code may be as read before the exchange that used it, so its AccessTokenID is read
 // again for the event.
 func (s *Server) revokeCodeTokens(ctx context.Context, code *store.AuthCode, why string) {
-	if err := s.cfg.Store.RevokeAuthCodeTokens(ctx, code.ID); err != nil {
+	if err := s.codeGrantStore.RevokeAuthCodeTokens(ctx, code.ID); err != nil {
 		s.log.Error("revoking tokens of a reused authorization code", zap.String("reason", why), zap.Error(err))
 		return
 	}
@@ -117,7 +115,7 @@ func (s *Server) revokeCodeTokens(ctx context.Context, code *store.AuthCode, why
 		zap.String("client_id", code.ClientID), zap.String("user_id", code.UserID))
 	tokenID := code.AccessTokenID
 	if tokenID == "" {
-		if fresh, err := s.cfg.Store.GetAuthCode(ctx, code.ID); err == nil {
+		if fresh, err := s.codeGrantStore.GetAuthCode(ctx, code.ID); err == nil {
 			tokenID = fresh.AccessTokenID
 		}
 	}

@@ -27,8 +27,8 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 	}
 	provider, ok := s.cfg.Providers[providerName]
 	if !ok {
-		s.log.Error("client names an unknown user provider", zap.String("client_id", client.ID), zap.String("provider", providerName))
-		return nil, errUnauthorizedClient("the client's user provider is not configured")
+		return nil, errUnauthorizedClient("the client's user provider is not configured").logged(
+			"client names an unknown user provider", nil, zap.String("client_id", client.ID), zap.String("provider", providerName))
 	}
 	userID, oerr := s.authenticateUser(r, providerName, provider, username, password)
 	if oerr != nil {

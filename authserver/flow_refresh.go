@@ -20,13 +20,12 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if value == "" {
 		return nil, errInvalidRequest("refresh_token is required")
 	}
-	old, err := s.cfg.Store.GetRefreshToken(ctx, Digest(value))
+	old, err := s.refreshStore.GetRefreshToken(ctx, Digest(value))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errInvalidGrant("the refresh token is invalid")
 	}
 	if err != nil {
-		s.log.Error("loading refresh token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("loading refresh token", err)
 	}
 	if old.ClientID != client.ID {
 		return nil, errInvalidGrant("the refresh token was not issued to this client")
@@ -41,7 +40,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if gone, oerr := s.userGone(ctx, old.Provider, old.UserID); oerr != nil {
 		return nil, oerr
 	} else if gone {
-		if err := s.cfg.Store.RevokeRefreshFamily(ctx, old.FamilyID); err != nil {
+		if err := s.refreshStore.RevokeRefreshFamily(ctx, old.FamilyID); err != nil {
 			s.log.Error("revoking the refresh tokens of a deleted user", zap.Error(err))
 		} else {
 			s.revoked(ctx, reasonUserGone, hintRefreshToken, old.AccessTokenID, old.ClientID, old.UserID)
@@ -63,15 +62,14 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if oerr != nil {
 		return nil, oerr
 	}
-	err = s.cfg.Store.RotateRefreshToken(ctx, old.ID, tok.access, tok.refresh)
+	err = s.refreshStore.RotateRefreshToken(ctx, old.ID, tok.access, tok.refresh)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		// A concurrent request rotated it first: the same token was used twice.
 		s.revokeFamily(ctx, old, "refresh token used concurrently")
 		return nil, errInvalidGrant("the refresh token was already used or revoked")
 	}
 	if err != nil {
-		s.log.Error("rotating refresh token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("rotating refresh token", err)
 	}
 	// The presented refresh token is retired by the rotation: say so, then announce the
 	// new pair.
@@ -81,7 +79,7 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 }
 
 func (s *Server) revokeFamily(ctx context.Context, rt *store.RefreshToken, why string) {
-	if err := s.cfg.Store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
+	if err := s.refreshStore.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
 		s.log.Error("revoking refresh token family", zap.String("reason", why), zap.Error(err))
 		return
 	}

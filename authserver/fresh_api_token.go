@@ -62,25 +62,34 @@ const PathFreshAPIToken = "/oauth/fresh-api-token"
 // makes (Sec-Fetch-Site: cross-site) is refused: it could only make the browser collect
 // cookies it cannot read, but there is no reason to mint tokens for it.
 func (s *Server) serveFreshAPIToken(w http.ResponseWriter, r *http.Request) {
+	if oerr := s.freshAPIToken(w, r); oerr != nil {
+		s.writeAPIError(w, oerr)
+	}
+}
+
+// freshAPIToken sets the cookies and answers 204, or returns the error to answer, in
+// the JSON API's shape.
+func (s *Server) freshAPIToken(w http.ResponseWriter, r *http.Request) *Error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		writeAPIError(w, http.StatusForbidden, "cross_site_request", "the first-party token is only for this site's own pages")
-		return
+		return errAPI(http.StatusForbidden, "cross_site_request", "the first-party token is only for this site's own pages")
 	}
 	sess, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
-		writeAPIError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
-		return
+		return errUnauthenticated()
 	}
 	if err != nil {
-		s.apiStoreFailed(w, "reading session", err)
-		return
+		return errUnavailable("reading session", err)
 	}
 	if err := s.setFreshAPIToken(w, r, sess); err != nil {
-		s.apiStoreFailed(w, "issuing the first-party cookie token", err)
-		return
+		var oerr *Error
+		if errors.As(err, &oerr) {
+			return oerr // an outage while recording the token, logged where it is answered
+		}
+		return errUnavailable("issuing the first-party cookie token", err)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // setFreshAPIToken issues a cookie token for the session's user and sets its two

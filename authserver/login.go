@@ -49,12 +49,21 @@ type loginPage struct {
 	LogoutCSRF   string
 }
 
-// serveLogin is GET and POST /oauth/login.
+// serveLogin is GET and POST /oauth/login. A failure is shown on the error page.
 func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
+	var oerr *Error
 	if r.Method == http.MethodPost {
-		s.login(w, r)
-		return
+		oerr = s.login(w, r)
+	} else {
+		oerr = s.showLogin(w, r)
 	}
+	if oerr != nil {
+		s.renderError(w, oerr)
+	}
+}
+
+// showLogin is GET /oauth/login: the login form, or who is signed in.
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) *Error {
 	returnTo, _ := safeReturnTo(r.URL.Query().Get("return_to"))
 	providerName := s.loginProvider(r.URL.Query().Get("provider"))
 	sess, err := s.currentSession(r)
@@ -63,17 +72,17 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		// Signed in with another provider's account: this sign-in replaces it.
 	case err == nil && returnTo != "":
 		redirect(w, r, returnTo)
-		return
+		return nil
 	case err == nil:
 		s.renderPage(w, http.StatusOK, "login", "Signed in", loginPage{
 			SignedInAs: sess.Username, LogoutAction: PathLogout, LogoutCSRF: sess.CSRFToken,
 		})
-		return
+		return nil
 	case !errors.Is(err, errNoSession):
-		s.storeFailed(w, "reading session", err)
-		return
+		return errUnavailable("reading session", err)
 	}
 	s.showLoginForm(w, r, http.StatusOK, returnTo, providerName, "", "")
+	return nil
 }
 
 // loginProvider is the configured provider a login form signs in with: the one named, if
@@ -106,11 +115,12 @@ func (s *Server) showLoginForm(w http.ResponseWriter, r *http.Request, status in
 
 // login is POST /oauth/login: check the form's CSRF token, authenticate with the form's
 // user provider (the default unless the authorization request's client is bound to
-// another), and start a new session (a new id: any earlier one is deleted).
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.readPageForm(w, r)
-	if !ok {
-		return
+// another), and start a new session (a new id: any earlier one is deleted). A wrong
+// password or an expired form shows the form again; other failures are returned.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) *Error {
+	form, oerr := readPageForm(r)
+	if oerr != nil {
+		return oerr
 	}
 	returnTo, _ := safeReturnTo(form.Get("return_to"))
 	providerName := s.loginProvider(form.Get("provider"))
@@ -119,18 +129,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	cookie, _ := r.Cookie(csrfName)
 	if cookie == nil || !sameOrigin(r) || !tokenEqual(form.Get(CSRFField), cookie.Value) {
 		s.showLoginForm(w, r, http.StatusForbidden, returnTo, providerName, username, "The form expired. Please sign in again.")
-		return
+		return nil
 	}
 	password := form.Get("password")
 	if username == "" || password == "" {
 		s.showLoginForm(w, r, http.StatusUnprocessableEntity, returnTo, providerName, username, "Enter your email and password.")
-		return
+		return nil
 	}
 	provider, ok := s.cfg.Providers[providerName]
 	if !ok {
-		s.log.Error("the user provider is not configured", zap.String("provider", providerName))
-		s.renderError(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is not available right now.", "temporarily_unavailable")
-		return
+		return errPage(http.StatusServiceUnavailable, "temporarily_unavailable", "Sign-in unavailable", "Signing in is not available right now.").logged(
+			"the user provider is not configured", nil, zap.String("provider", providerName))
 	}
 	// The same throttled check as the password grant's (login_throttle.go).
 	userID, oerr := s.authenticateUser(r, providerName, provider, username, password)
@@ -138,30 +147,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case oerr != nil && oerr.Status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(oerr.retryAfter))
 		s.showLoginForm(w, r, http.StatusTooManyRequests, returnTo, providerName, username, "Too many failed sign-ins. Wait a few minutes and try again.")
-		return
+		return nil
 	case oerr != nil && oerr.Code == "invalid_grant":
 		s.showLoginForm(w, r, http.StatusUnauthorized, returnTo, providerName, username, "The email or password is incorrect.")
-		return
+		return nil
 	case oerr != nil:
-		s.storeFailed(w, "authenticating user", oerr)
-		return
+		return oerr
 	}
 	if _, err := s.startSession(w, r, userID, providerName, username); err != nil {
-		s.storeFailed(w, "creating session", err)
-		return
+		return errUnavailable("creating session", err)
 	}
 	s.setCookie(w, r, csrfName, "", csrfPath, -1)
 	if returnTo == "" {
 		returnTo = PathLogin
 	}
 	redirect(w, r, returnTo)
+	return nil
 }
 
-// serveLogout is POST /oauth/logout: with the session's CSRF token, delete the session.
+// serveLogout is POST /oauth/logout. A failure is shown on the error page.
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.readPageForm(w, r)
-	if !ok {
-		return
+	if oerr := s.logout(w, r); oerr != nil {
+		s.renderError(w, oerr)
+	}
+}
+
+// logout deletes the session when the request carries its CSRF token, and sends the
+// browser on.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) *Error {
+	form, oerr := readPageForm(r)
+	if oerr != nil {
+		return oerr
 	}
 	returnTo, ok := safeReturnTo(form.Get("return_to"))
 	if !ok {
@@ -170,23 +186,16 @@ func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
 		redirect(w, r, returnTo) // already signed out
-		return
+		return nil
 	}
 	if err != nil {
-		s.storeFailed(w, "reading session", err)
-		return
+		return errUnavailable("reading session", err)
 	}
 	if !s.checkCSRF(r, sess) {
-		s.renderError(w, http.StatusForbidden, "Request refused", "The request did not come from this site's own page. Go back, reload the page and try again.", "invalid_csrf_token")
-		return
+		return errPage(http.StatusForbidden, "invalid_csrf_token", "Request refused",
+			"The request did not come from this site's own page. Go back, reload the page and try again.")
 	}
 	s.endSession(w, r)
 	redirect(w, r, returnTo)
-}
-
-// storeFailed logs a storage failure and shows a page asking to retry.
-func (s *Server) storeFailed(w http.ResponseWriter, what string, err error) {
-	s.log.Error(what, zap.Error(err))
-	w.Header().Set("Retry-After", "1")
-	s.renderError(w, http.StatusServiceUnavailable, "Try again", "The server could not complete the request. Please try again in a moment.", "temporarily_unavailable")
+	return nil
 }

@@ -98,7 +98,7 @@ func (s *Server) allowLogin(ctx context.Context, provider, username, ip string) 
 		if c.limit < 0 {
 			continue
 		}
-		n, until, err := s.cfg.Store.LoginFailures(ctx, c.key, now)
+		n, until, err := s.throttleStore.LoginFailures(ctx, c.key, now)
 		if err != nil {
 			return false, 0, fmt.Errorf("reading login failures: %w", err)
 		}
@@ -117,7 +117,7 @@ func (s *Server) allowLogin(ctx context.Context, provider, username, ip string) 
 func (s *Server) recordLoginFailure(ctx context.Context, provider, username, ip string) {
 	now := s.now()
 	for _, key := range []string{usernameKey(provider, username), ipKey(ip)} {
-		if _, _, err := s.cfg.Store.RecordLoginFailure(ctx, key, now, s.throttle.Window); err != nil {
+		if _, _, err := s.throttleStore.RecordLoginFailure(ctx, key, now, s.throttle.Window); err != nil {
 			s.log.Error("recording a failed login", zap.String("provider", provider), zap.Error(err))
 		}
 	}
@@ -126,7 +126,7 @@ func (s *Server) recordLoginFailure(ctx context.Context, provider, username, ip 
 // clearLoginFailures forgets a username's failures after it logged in. The address's
 // count stays: one success from an address guessing many usernames must not reset it.
 func (s *Server) clearLoginFailures(ctx context.Context, provider, username string) {
-	if err := s.cfg.Store.ClearLoginFailures(ctx, usernameKey(provider, username)); err != nil {
+	if err := s.throttleStore.ClearLoginFailures(ctx, usernameKey(provider, username)); err != nil {
 		s.log.Error("clearing login failures", zap.String("provider", provider), zap.Error(err))
 	}
 }
@@ -158,8 +158,7 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 	defer unlock()
 	ok, retryAfter, err := s.allowLogin(ctx, providerName, username, ip)
 	if err != nil {
-		s.log.Error("login throttle", zap.Error(err))
-		return "", errUnavailable()
+		return "", errUnavailable("login throttle", err)
 	}
 	if !ok {
 		return "", errLoginThrottled(retryAfter)
@@ -170,8 +169,7 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 		return "", errInvalidGrant("the user credentials were incorrect")
 	}
 	if err != nil {
-		s.log.Error("authenticating user", zap.String("provider", providerName), zap.Error(err))
-		return "", errUnavailable()
+		return "", errUnavailable("authenticating user", err, zap.String("provider", providerName))
 	}
 	s.clearLoginFailures(ctx, providerName, username)
 	return userID, nil

@@ -81,11 +81,6 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, name, title strin
 	_, _ = w.Write(buf.Bytes())
 }
 
-// renderError shows the error page.
-func (s *Server) renderError(w http.ResponseWriter, status int, heading, message, code string) {
-	s.renderPage(w, status, "error", heading, errorPage{Heading: heading, Message: message, Code: code})
-}
-
 // redirect sends the browser on with the security headers of the pages. A POST is
 // answered 303, so the browser follows with a GET.
 func redirect(w http.ResponseWriter, r *http.Request, to string) {
@@ -98,14 +93,14 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	w.WriteHeader(status)
 }
 
-// readPageForm parses a form posted by one of the pages, refusing repeated parameters.
-func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+// readPageForm parses a form posted by one of the pages, refusing repeated parameters;
+// its error is for the error page.
+func readPageForm(r *http.Request) (url.Values, *Error) {
 	form, oerr := readForm(r)
 	if oerr != nil {
-		s.renderError(w, http.StatusBadRequest, "Bad request", "The form could not be read: "+oerr.Description+".", oerr.Code)
-		return nil, false
+		return nil, errPage(http.StatusBadRequest, oerr.Code, "Bad request", "The form could not be read: "+oerr.Description+".")
 	}
-	return form, true
+	return form, nil
 }
 
 // safeReturnTo accepts a place to go after login or logout only if it is a path on this

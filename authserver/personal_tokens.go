@@ -103,7 +103,7 @@ func cleanScopes(requested []string) []string {
 }
 
 func (s *Server) personalAccessClient(ctx context.Context, provider string) (*store.Client, error) {
-	clients, err := s.cfg.Store.ListClients(ctx)
+	clients, err := s.personalStore.ListClients(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing clients: %w", err)
 	}

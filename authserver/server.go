@@ -1,6 +1,6 @@
 // Package authserver is the OAuth 2.0 authorization server: a file per grant and per
 // endpoint, in the order of the RFCs. It imports no Caddy package, so every flow is
-// testable with net/http/httptest; the caddyfile package wires it into Caddy.
+// testable with net/http/httptest; the caddymodule package wires it into Caddy.
 package authserver
 
 import (
@@ -59,9 +59,14 @@ type Config struct {
 	Issuer string
 	// Audience is the aud of every token; empty puts the client id there, as Passport does.
 	Audience []string
-	Store    store.Store
-	Keys     *keys.Ring
-	Scopes   *scopes.Catalog
+	// Store is where everything is kept. Each flow uses only the part of it declared in
+	// its *_storage.go file.
+	Store store.Store
+	// Keys signs the access tokens and verifies them at introspection and revocation.
+	Keys *keys.Ring
+	// Scopes are the scopes clients may ask for, with the descriptions the consent
+	// screen shows.
+	Scopes *scopes.Catalog
 	// AccessTokenTTL, RefreshTokenTTL and PersonalTokenTTL are token lifetimes.
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
@@ -114,6 +119,23 @@ type Server struct {
 	usernameLocks *stripedLocks
 	verified      verifiedCache
 	api           *http.ServeMux // the JSON API (api.go)
+
+	// Each flow and endpoint reaches the store through the narrow interface declared
+	// beside it (the *_storage.go files), so what it may touch is written next to it;
+	// New sets every one to Config.Store.
+	clientStore     clientAuthStorage
+	issueStore      tokenIssueStorage
+	codeGrantStore  authCodeGrantStorage
+	refreshStore    refreshGrantStorage
+	introspectStore introspectionStorage
+	revokeStore     revocationStorage
+	feedStore       revocationFeedStorage
+	authorizeStore  authorizeStorage
+	sessionStore    sessionStorage
+	throttleStore   loginThrottleStorage
+	apiStore        apiStorage
+	personalStore   personalTokenStorage
+
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.
 	closing   chan struct{}
@@ -156,8 +178,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
+	st := cfg.Store
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
-		usernameLocks: newStripedLocks()}
+		usernameLocks: newStripedLocks(),
+		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
+		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
 	s.api = s.apiRoutes()
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -185,55 +210,55 @@ func (s *Server) Handles(path string) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathToken:
-		if !allowMethods(w, r, http.MethodPost) {
+		if !s.allowMethods(w, r, http.MethodPost) {
 			return
 		}
 		s.serveToken(w, r)
 	case PathIntrospect:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveIntrospect(w, r)
 		}
 	case PathRevoke:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveRevoke(w, r)
 		}
 	case PathRevocations:
-		if allowMethods(w, r, http.MethodGet) {
+		if s.allowMethods(w, r, http.MethodGet) {
 			s.serveRevocations(w, r)
 		}
 	case PathMetadata:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveMetadata(w, r)
 		}
 	case PathJWKS:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveJWKS(w, r)
 		}
 	case PathScopes:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			writeJSON(w, http.StatusOK, s.cfg.Scopes.Definitions())
 		}
 	case PathLogin:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 			s.serveLogin(w, r)
 		}
 	case PathLogout:
-		if allowMethods(w, r, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveLogout(w, r)
 		}
 	case PathAuthorize:
 		// Not HEAD: a GET here may issue a code.
-		if allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveAuthorize(w, r)
 		}
 	case PathDashboard:
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveDashboard(w, r)
 		}
 	case PathFreshAPIToken:
 		if s.cfg.FreshAPITokenCookie == "" {
 			http.NotFound(w, r)
-		} else if allowMethods(w, r, http.MethodGet) {
+		} else if s.allowMethods(w, r, http.MethodGet) {
 			s.serveFreshAPIToken(w, r)
 		}
 	default:
@@ -246,17 +271,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // allowMethods answers 405 with an Allow header when the method is not one of methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+func (s *Server) allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	for _, m := range methods {
 		if r.Method == m {
 			return true
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
-		"error":             "invalid_request",
-		"error_description": fmt.Sprintf("method %s not allowed", r.Method),
-	})
+	s.writeError(w, &Error{Code: "invalid_request", Description: fmt.Sprintf("method %s not allowed", r.Method), Status: http.StatusMethodNotAllowed})
 	return false
 }
 

@@ -58,7 +58,7 @@ func (s *Server) currentSession(r *http.Request) (*store.Session, error) {
 		return nil, errNoSession
 	}
 	ctx := r.Context()
-	sess, err := s.cfg.Store.GetSession(ctx, Digest(c.Value))
+	sess, err := s.sessionStore.GetSession(ctx, Digest(c.Value))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoSession
 	}
@@ -71,7 +71,7 @@ func (s *Server) currentSession(r *http.Request) (*store.Session, error) {
 	}
 	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
 		expires := s.sessionExpiry(sess.CreatedAt, now)
-		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now, expires); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.sessionStore.TouchSession(ctx, sess.ID, now, expires); err != nil && !errors.Is(err, store.ErrNotFound) {
 			// The session stays valid until its old expiry; failing the request for a
 			// missed bookkeeping write would be worse.
 			s.log.Warn("extending session", zap.Error(err))
@@ -109,7 +109,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, pr
 		LastSeenAt: now,
 		ExpiresAt:  s.sessionExpiry(now, now),
 	}
-	if err := s.cfg.Store.CreateSession(r.Context(), sess); err != nil {
+	if err := s.sessionStore.CreateSession(r.Context(), sess); err != nil {
 		return nil, err
 	}
 	s.setCookie(w, r, SessionCookie, value, cookiePath, 0)
@@ -129,7 +129,7 @@ func (s *Server) dropSession(r *http.Request) {
 	if err != nil || c.Value == "" {
 		return
 	}
-	if err := s.cfg.Store.DeleteSession(r.Context(), Digest(c.Value)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.sessionStore.DeleteSession(r.Context(), Digest(c.Value)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("deleting session", zap.Error(err))
 	}
 }

@@ -21,7 +21,7 @@ type grantHandler func(ctx context.Context, client *store.Client, form url.Value
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	resp, oerr := s.token(r)
 	if oerr != nil {
-		writeError(w, oerr)
+		s.writeError(w, oerr)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)

@@ -63,8 +63,7 @@ type issued struct {
 func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRefresh bool, family string) (*issued, *Error) {
 	signer := s.cfg.Keys.Signer()
 	if signer == nil {
-		s.log.Error("no signing key loaded")
-		return nil, errUnavailable()
+		return nil, errUnavailable("no signing key loaded", nil)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	at := &store.AccessToken{
@@ -101,13 +100,11 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 		CSRF:      sub.csrf,
 	})
 	if err != nil {
-		s.log.Error("encoding claims", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("encoding claims", err)
 	}
 	jwt, err := signer.Sign(claims)
 	if err != nil {
-		s.log.Error("signing access token", zap.Error(err))
-		return nil, errUnavailable()
+		return nil, errUnavailable("signing access token", err)
 	}
 	out := &issued{
 		grant:  sub.grant,
@@ -155,9 +152,8 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 	if oerr != nil {
 		return nil, oerr
 	}
-	if err := s.cfg.Store.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
-		s.log.Error("recording access token", zap.String("client_id", sub.client.ID), zap.Error(err))
-		return nil, errUnavailable()
+	if err := s.issueStore.CreateAccessToken(ctx, tok.access, tok.refresh); err != nil {
+		return nil, errUnavailable("recording access token", err, zap.String("client_id", sub.client.ID))
 	}
 	s.announce(ctx, tok)
 	return tok, nil
@@ -197,7 +193,7 @@ func (s *Server) resolveScopes(requested string, allowWildcard bool) ([]string, 
 // The new token is already stored and is answered either way: a failure here leaves the
 // older tokens as valid as they were, which is logged.
 func (s *Server) supersede(ctx context.Context, at *store.AccessToken) {
-	ids, err := s.cfg.Store.RevokeOtherTokens(ctx, at.UserID, at.ClientID, at.ID)
+	ids, err := s.issueStore.RevokeOtherTokens(ctx, at.UserID, at.ClientID, at.ID)
 	if err != nil {
 		s.log.Error("revoking the tokens a new token supersedes", zap.String("client_id", at.ClientID),
 			zap.String("user_id", at.UserID), zap.Error(err))

@@ -5,10 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -28,7 +27,7 @@ type verifiedAccess struct {
 // server's own key ring, and then its record by jti: one indexed lookup, no hashing of
 // secrets. It returns nil (and no error) for a token that is not ours, malformed,
 // expired, not yet valid, of another issuer, revoked or unknown; an error only when the
-// store cannot answer.
+// store cannot answer, which the caller answers and logs.
 func (s *Server) verifyAccessToken(ctx context.Context, token string) (*verifiedAccess, error) {
 	now := s.now()
 	key := sha256.Sum256([]byte(token))
@@ -41,13 +40,12 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (*verified
 		}
 		s.verified.put(key, gen, c)
 	}
-	rec, err := s.cfg.Store.GetAccessToken(ctx, c.ID)
+	rec, err := s.introspectStore.GetAccessToken(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		s.log.Error("loading access token", zap.String("token_id", c.ID), zap.Error(err))
-		return nil, err
+		return nil, fmt.Errorf("loading access token %q: %w", c.ID, err)
 	}
 	if rec.Revoked || rec.ClientID != c.ClientID || !now.Before(rec.ExpiresAt) {
 		return nil, nil

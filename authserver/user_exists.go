@@ -37,6 +37,5 @@ func (s *Server) userGone(ctx context.Context, provider, userID string) (bool, *
 	case errors.Is(err, store.ErrNotFound):
 		return true, nil
 	}
-	s.log.Error("checking that a user still exists", zap.String("provider", provider), zap.Error(err))
-	return false, errUnavailable()
+	return false, errUnavailable("checking that a user still exists", err, zap.String("provider", provider))
 }

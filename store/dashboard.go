@@ -27,8 +27,8 @@ type DashboardStore interface {
 	ListUserTokens(ctx context.Context, provider, userID string, now time.Time) ([]*UserToken, error)
 	// RevokeClient marks a client revoked together with every access token, refresh token
 	// and authorization code issued to it, and appends the access tokens it revoked to the
-	// revocation log, atomically. Unlike DeleteClient it keeps the rows, so the user's
-	// dashboard and introspection still know them. It returns the ids of the access
+	// revocation log, atomically. It keeps the rows, so the user's dashboard and
+	// introspection still know them. It returns the ids of the access
 	// tokens it revoked. ErrNotFound if absent.
 	RevokeClient(ctx context.Context, id string) ([]string, error)
 }

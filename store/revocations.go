@@ -19,10 +19,9 @@ type Revocation struct {
 // RevocationStore is the revocation log that guards follow to refuse revoked tokens
 // without asking the server, and the revocations that feed it.
 //
-// Every method that revokes access tokens (RevokeAccessToken, RevokeRefreshToken,
-// RevokeRefreshFamily, RevokeOtherTokens) and DeleteClient append the access tokens they
-// revoke (or delete unexpired and unrevoked) to the log in the same transaction, once per
-// token. Purge with Expired deletes entries whose token has expired, but always keeps
+// Every method that revokes access tokens (RevokeAccessToken, RevokeRefreshFamily,
+// RevokeOtherTokens, RevokeClient) appends the access tokens it revokes to the log in the
+// same transaction, once per token. Purge with Expired deletes entries whose token has expired, but always keeps
 // the newest entry, so a cursor the store handed out stays known.
 type RevocationStore interface {
 	// RevocationsAfter returns up to limit entries with Seq greater than after, in Seq

@@ -48,8 +48,6 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, id string, lastSeen, expiresAt time.Time) error
 	// DeleteSession removes a session (logout); ErrNotFound if absent.
 	DeleteSession(ctx context.Context, id string) error
-	// DeleteUserSessions removes every session of a user and returns how many went.
-	DeleteUserSessions(ctx context.Context, provider, userID string) (int64, error)
 }
 
 // ConsentStore keeps the scopes users approved for clients.
@@ -58,12 +56,11 @@ type ConsentStore interface {
 	GetConsent(ctx context.Context, provider, userID, clientID string) (*Consent, error)
 	// SaveConsent inserts the consent, or replaces the scopes (and UpdatedAt) of the
 	// existing one for the same provider, user and client, keeping its CreatedAt. Zero
-	// times are set to now. ErrNotFound if the client does not exist. Deleting a client
-	// deletes its consents.
+	// times are set to now. ErrNotFound if the client does not exist.
 	SaveConsent(ctx context.Context, c *Consent) error
-	// ListConsents lists a user's consents ordered by creation time.
-	ListConsents(ctx context.Context, provider, userID string) ([]*Consent, error)
-	// DeleteConsent removes the user's consent for a client; ErrNotFound if absent.
+	// DeleteConsent removes the user's consent for a client; ErrNotFound if absent. No
+	// request calls it yet: revoking an application will withdraw its consent, so the
+	// next authorization asks again, as Passport does (issue 10).
 	DeleteConsent(ctx context.Context, provider, userID, clientID string) error
 }
 

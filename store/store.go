@@ -1,6 +1,14 @@
-// Package store declares the persistent state of the authorization server and the one
-// interface both drivers (store/sqlite, store/postgres) implement. Flows in authserver
-// depend on the narrow interfaces they need; a Store satisfies all of them.
+// Package store declares the persistent state of the authorization server: its records,
+// Store, the one interface both drivers (store/sqlite, store/postgres) implement, and the
+// rules both drivers follow alike (rules.go: filling times, linking a refresh token to its
+// access token, turning database refusals into ErrNotFound and ErrConflict), written once
+// here so the drivers keep only their SQL.
+//
+// Caddy and the `caddy oauth` commands open one Store and pass it around. Code that uses
+// part of it names only that part: each authserver flow declares the few methods it calls
+// in a *_storage.go file beside it (as fosite does), keys takes a KeyStore, and the
+// methods only the commands call are grouped in OperatorStore. The interfaces below group
+// Store by record, so each method is documented once.
 package store
 
 import (
@@ -143,21 +151,38 @@ type Store interface {
 	ClientStore
 	UserStore
 	TokenStore
+	AuthCodeExchangeStore
 	KeyStore
-	LoginThrottleStore
-	DashboardStore
 	SessionStore
 	ConsentStore
-	AuthCodeExchangeStore
+	LoginThrottleStore
+	DashboardStore
 	RevocationStore
+	OperatorStore
 	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
 	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
-	// Ping checks that the database answers.
-	Ping(ctx context.Context) error
 	// Close releases the connection pool. It is idempotent: calls after the first do
 	// nothing and return what the first returned.
 	Close() error
+}
+
+// OperatorStore is what only the operator's `caddy oauth` commands call: managing built-in
+// users, replacing the signing keys, and listings for the terminal. No request served by
+// the authorization server reaches these methods.
+type OperatorStore interface {
+	// CreateUser inserts a user; ErrConflict if the id or email (case-insensitive) exists.
+	CreateUser(ctx context.Context, u *User) error
+	// ListUsers lists users ordered by creation time.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// DeleteUser removes a user and revokes nothing else; ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string) error
+	// DeleteUserSessions removes every session of a user and returns how many went.
+	DeleteUserSessions(ctx context.Context, provider, userID string) (int64, error)
+	// ListAccessTokens lists a user's tokens (all clients) ordered by creation time.
+	ListAccessTokens(ctx context.Context, userID string) ([]*AccessToken, error)
+	// ReplaceSigningKeys deletes every key and stores k as the only one (keys --force).
+	ReplaceSigningKeys(ctx context.Context, k *SigningKey) error
 }
 
 // ClientStore keeps clients.
@@ -172,23 +197,15 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]*Client, error)
 	// UpdateClientSecretHash replaces the stored secret hash (re-hashing an imported bcrypt secret).
 	UpdateClientSecretHash(ctx context.Context, id, secretHash string) error
-	// DeleteClient removes a client and every token and code issued to it, recording its
-	// unexpired, unrevoked access tokens in the revocation log; ErrNotFound if absent.
-	DeleteClient(ctx context.Context, id string) error
 }
 
-// UserStore keeps built-in users.
+// UserStore reads built-in users, as `users builtin` logs them in and names them (the
+// commands that add and delete them use OperatorStore).
 type UserStore interface {
-	// CreateUser inserts a user; ErrConflict if the id or email (case-insensitive) exists.
-	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns a user by id; ErrNotFound if absent.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// GetUserByEmail returns a user by email, compared case-insensitively; ErrNotFound if absent.
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
-	// ListUsers lists users ordered by creation time.
-	ListUsers(ctx context.Context) ([]*User, error)
-	// DeleteUser removes a user and revokes nothing else; ErrNotFound if absent.
-	DeleteUser(ctx context.Context, id string) error
 }
 
 // TokenStore keeps access tokens, refresh tokens and authorization codes.
@@ -198,8 +215,6 @@ type TokenStore interface {
 	CreateAccessToken(ctx context.Context, at *AccessToken, refresh *RefreshToken) error
 	// GetAccessToken returns an access token record by id (jti); ErrNotFound if absent.
 	GetAccessToken(ctx context.Context, id string) (*AccessToken, error)
-	// ListAccessTokens lists a user's tokens (all clients) ordered by creation time.
-	ListAccessTokens(ctx context.Context, userID string) ([]*AccessToken, error)
 	// RevokeAccessToken revokes an access token and the refresh tokens issued with it.
 	// ErrNotFound if absent.
 	RevokeAccessToken(ctx context.Context, id string) error
@@ -212,14 +227,8 @@ type TokenStore interface {
 	// RevokeRefreshFamily revokes every refresh token of the family and every access token
 	// issued with them.
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
-	// RevokeRefreshToken revokes one refresh token and its access token.
-	// ErrNotFound if absent.
-	RevokeRefreshToken(ctx context.Context, id string) error
 	// CreateAuthCode records an authorization code.
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
-	// ConsumeAuthCode atomically marks the code used and returns it. A code already used
-	// is returned together with ErrAlreadyUsed; ErrNotFound if absent.
-	ConsumeAuthCode(ctx context.Context, id string) (*AuthCode, error)
 }
 
 // KeyStore keeps signing keys.
@@ -233,6 +242,4 @@ type KeyStore interface {
 	// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as
 	// the new current key, atomically.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
-	// ReplaceSigningKeys deletes every key and stores k as the only one (keys --force).
-	ReplaceSigningKeys(ctx context.Context, k *SigningKey) error
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 const clientCols = `id, name, secret_hash, redirect_uris, grants, provider, user_id,
@@ -31,17 +32,9 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	return &c, nil
 }
 
-// fillClientTimes defaults CreatedAt to now and UpdatedAt to CreatedAt.
-func fillClientTimes(c *store.Client) {
-	fill(&c.CreatedAt)
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
-}
-
 // CreateClient inserts a new client; store.ErrConflict if the id exists.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
-	fillClientTimes(c)
+	store.PrepareClient(c)
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, clientArgs(c)...)
 	return wrapErr(fmt.Sprintf("create client %q", c.ID), err)
@@ -51,7 +44,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 // CreatedAt, so that declarative clients, upserted on every start, keep their place in
 // ListClients; c.CreatedAt is set to the stored value.
 func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
-	fillClientTimes(c)
+	store.PrepareClient(c)
 	err := s.pool.QueryRow(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (id) DO UPDATE SET
@@ -92,7 +85,7 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // is absent.
 func (s *Store) UpdateClientSecretHash(ctx context.Context, id, secretHash string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3`,
-		secretHash, now(), id)
+		secretHash, store.Now(), id)
 	return wrapErr(fmt.Sprintf("update secret of client %q", id), oneRow(tag, err))
 }
 
@@ -115,7 +108,7 @@ func emailKey(email string) string { return strings.ToLower(email) }
 // CreateUser inserts a user; store.ErrConflict if the id or the email (compared
 // case-insensitively) exists.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	fill(&u.CreatedAt)
+	store.FillTime(&u.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, email, email_key, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Email, emailKey(u.Email), u.PasswordHash, u.CreatedAt)
 	return wrapErr(fmt.Sprintf("create user %q", u.ID), err)

@@ -82,7 +82,7 @@ const revokeClientSQL = `WITH c AS (
 // RevokeClient revokes a client and everything issued to it, and logs the access tokens
 // it revoked in the revocation log, in one transaction.
 func (s *Store) RevokeClient(ctx context.Context, id string) ([]string, error) {
-	found, ids, err := s.revokeLogged(ctx, revokeClientSQL, id, now())
+	found, ids, err := s.revokeLogged(ctx, revokeClientSQL, id, store.Now())
 	if err == nil && found == 0 {
 		err = store.ErrNotFound
 	}

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 const keyCols = `id, alg, private_pem, created_at, retired_at`
@@ -39,7 +40,7 @@ func (s *Store) keyTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // insertCurrentKey stores k as a current key (RetiredAt nil whatever k says) and returns
 // the record as stored.
 func insertCurrentKey(ctx context.Context, tx pgx.Tx, k *store.SigningKey) (*store.SigningKey, error) {
-	fill(&k.CreatedAt)
+	store.FillTime(&k.CreatedAt)
 	if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, NULL)`,
 		k.ID, k.Alg, k.PrivatePEM, k.CreatedAt); err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*sto
 // RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as the
 // new current key, in one transaction. With no current key it just stores k.
 func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error {
-	fill(&k.CreatedAt)
+	store.FillTime(&k.CreatedAt)
 	err := s.keyTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL`, k.CreatedAt); err != nil {
 			return err
@@ -163,7 +164,7 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 
 func purgeNow(opts store.PurgeOptions) time.Time {
 	if opts.Now.IsZero() {
-		return now()
+		return store.Now()
 	}
 	return opts.Now
 }

@@ -8,7 +8,7 @@
 //
 //   - Every operation that can be one statement is one statement, and so one round trip
 //     and its own transaction: issuing a token with its refresh token is an INSERT with
-//     the other INSERT in a WITH clause; rotating a refresh token, consuming a code and
+//     the other INSERT in a WITH clause; rotating a refresh token, exchanging a code and
 //     revoking are UPDATEs whose WITH clauses do the rest. pgx prepares and caches each
 //     statement per connection.
 //   - The one-use rules rest on conditional updates (UPDATE ... WHERE NOT revoked): under
@@ -26,10 +26,8 @@
 //     use, wakes the revocation feed's waiters on every node (revocations.go, listen.go).
 //   - The schema is migrated on Open with golang-migrate (see migrate.go).
 //
-// Beyond store.go: Create*, UpsertClient, RotateSigningKey and the like fill a zero
-// CreatedAt (and UpdatedAt) with the current time in the record passed in; a refresh
-// token with an empty AccessTokenID gets the id of the access token issued with it;
-// issuing a token or code to a client that does not exist fails with store.ErrNotFound;
+// Beyond store.go, the driver follows the shared rules of store/rules.go (times filled,
+// refresh tokens linked, refusals mapped to store.ErrNotFound and store.ErrConflict);
 // empty lists read back as nil; times read back in UTC.
 package postgres
 
@@ -40,11 +38,12 @@ import (
 	"hash/fnv"
 	"time"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 // Store is a store.Store on a Postgres schema. It is safe for concurrent use, and any
@@ -101,14 +100,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}, nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
-	}
-	return nil
-}
-
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
 	s.stopListener()
@@ -116,26 +107,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// wrapErr says what was being done, and maps constraint violations to the store's
-// sentinel errors: a duplicate key is ErrConflict, and a missing client (the only foreign
-// key) is ErrNotFound.
-func wrapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) {
-		return fmt.Errorf("postgres: %s: %w", op, err)
+// wrapErr says what was being done, and maps the database's refusals to the store's
+// sentinel errors (store.WrapError).
+func wrapErr(op string, err error) error { return store.WrapError("postgres", op, err, refusal) }
+
+// refusal names what PostgreSQL refused with: no row, a duplicate key, or a missing
+// client (the only foreign key).
+func refusal(err error) store.Refusal {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RefusedNoRow
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case pgerrcode.UniqueViolation:
-			return fmt.Errorf("postgres: %s: %w (%v)", op, store.ErrConflict, err)
+			return store.RefusedDuplicate
 		case pgerrcode.ForeignKeyViolation:
-			return fmt.Errorf("postgres: %s: client does not exist: %w", op, store.ErrNotFound)
+			return store.RefusedNoClient
 		}
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return store.NotRefused
 }
 
 // retry runs fn, a single statement or a whole transaction, again when Postgres aborted
@@ -153,16 +144,6 @@ func retry(ctx context.Context, fn func() error) error {
 			return err
 		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
 		}
-	}
-}
-
-// now is the current time as the store keeps it: UTC, microseconds.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// fill sets a zero time to now.
-func fill(t *time.Time) {
-	if t.IsZero() {
-		*t = now()
 	}
 }
 
@@ -201,13 +182,11 @@ func oneRow(tag pgconn.CommandTag, err error) error {
 // isNoRows reports whether err is pgx.ErrNoRows.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// notFound maps pgx.ErrNoRows, and a key the database cannot hold, to store.ErrNotFound.
+// notFound maps a key the database cannot hold to store.ErrNotFound, for lookups. A key
+// PostgreSQL cannot even compare (NUL, invalid UTF-8) names no row: looked up with a
+// caller's garbage it is "not found", as on SQLite, not a database failure. (No row at
+// all is mapped by wrapErr, for every operation.)
 func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	// A key PostgreSQL cannot even compare (NUL, invalid UTF-8) names no row: looked up
-	// with a caller's garbage it is "not found", as on SQLite, not a database failure.
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == pgerrcode.CharacterNotInRepertoire || pe.Code == pgerrcode.UntranslatableCharacter) {
 		return store.ErrNotFound

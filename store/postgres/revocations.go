@@ -28,15 +28,6 @@ var (
 		)
 		SELECT (SELECT count(*) FROM access_tokens WHERE id = $1), ` + revokedArrays
 
-	revokeRefreshSQL = `WITH r AS (
-			UPDATE refresh_tokens SET revoked = true WHERE id = $1 RETURNING access_token_id
-		), a AS (
-			UPDATE access_tokens SET revoked = true
-			WHERE id IN (SELECT access_token_id FROM r) AND NOT revoked
-			RETURNING id, expires_at
-		)
-		SELECT (SELECT count(*) FROM r), ` + revokedArrays
-
 	revokeFamilySQL = `WITH r AS (
 			UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 RETURNING access_token_id
 		), a AS (
@@ -57,16 +48,6 @@ var (
 			RETURNING id, expires_at
 		)
 		SELECT (SELECT count(*) FROM a), ` + revokedArrays
-
-	// deleteClientSQL reads the client's live tokens in the statement's snapshot, before
-	// the cascade deletes them.
-	deleteClientSQL = `WITH a AS (
-			SELECT id, expires_at FROM access_tokens
-			WHERE client_id = $1 AND NOT revoked AND expires_at > $2
-		), d AS (
-			DELETE FROM clients WHERE id = $1 RETURNING 1
-		)
-		SELECT (SELECT count(*) FROM d), ` + revokedArrays
 )
 
 // revokeLogged runs one of the revoking statements and appends the access tokens it
@@ -126,16 +107,6 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error 
 	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
 }
 
-// RevokeRefreshToken revokes one refresh token and its access token, and logs the access
-// token; store.ErrNotFound if the refresh token is absent.
-func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
-	found, _, err := s.revokeLogged(ctx, revokeRefreshSQL, id)
-	if err == nil && found == 0 {
-		err = store.ErrNotFound
-	}
-	return wrapErr("revoke refresh token", err)
-}
-
 // RevokeOtherTokens revokes the user's other tokens of the client (see
 // store.RevocationStore).
 func (s *Store) RevokeOtherTokens(ctx context.Context, userID, clientID, keepAccessTokenID string) ([]string, error) {
@@ -144,16 +115,6 @@ func (s *Store) RevokeOtherTokens(ctx context.Context, userID, clientID, keepAcc
 		return nil, wrapErr(fmt.Sprintf("revoke other tokens of user %q", userID), err)
 	}
 	return ids, nil
-}
-
-// DeleteClient removes a client and, through ON DELETE CASCADE, every token and code
-// issued to it, logging its live access tokens as revoked; store.ErrNotFound if absent.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	found, _, err := s.revokeLogged(ctx, deleteClientSQL, id, now())
-	if err == nil && found == 0 {
-		err = store.ErrNotFound
-	}
-	return wrapErr(fmt.Sprintf("delete client %q", id), err)
 }
 
 func collectRevocations(rows pgx.Rows) ([]store.Revocation, error) {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 const sessionCols = `id, user_id, provider, username, csrf_token, created_at, last_seen_at, expires_at`
@@ -25,10 +26,7 @@ func scanSession(row pgx.Row) (*store.Session, error) {
 
 // CreateSession inserts a session; store.ErrConflict if the id exists.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	fill(&sess.CreatedAt)
-	if sess.LastSeenAt.IsZero() {
-		sess.LastSeenAt = sess.CreatedAt
-	}
+	store.PrepareSession(sess)
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		sess.ID, sess.UserID, sess.Provider, sess.Username, sess.CSRFToken,
 		sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt)
@@ -92,28 +90,11 @@ func (s *Store) GetConsent(ctx context.Context, provider, userID, clientID strin
 // SaveConsent inserts a consent or replaces the scopes of the existing one, keeping its
 // creation time; store.ErrNotFound if the client does not exist.
 func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
-	fill(&c.CreatedAt)
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
+	store.PrepareConsent(c)
 	_, err := s.pool.Exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (provider, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
 		c.Provider, c.UserID, c.ClientID, list(c.Scopes), c.CreatedAt, c.UpdatedAt)
 	return wrapErr(fmt.Sprintf("save consent for client %q", c.ClientID), err)
-}
-
-// ListConsents lists a user's consents ordered by creation time (then client id).
-func (s *Store) ListConsents(ctx context.Context, provider, userID string) ([]*store.Consent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+consentCols+` FROM consents
-		WHERE provider = $1 AND user_id = $2 ORDER BY created_at, client_id`, provider, userID)
-	if err != nil {
-		return nil, wrapErr("list consents", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Consent, error) { return scanConsent(r) })
-	if err != nil {
-		return nil, wrapErr("list consents", err)
-	}
-	return out, nil
 }
 
 // DeleteConsent removes the user's consent for a client; store.ErrNotFound if absent.
@@ -160,7 +141,7 @@ var (
 // tokens, in one statement. Of two concurrent exchanges the second waits on the row lock
 // of the first, then finds the code used, inserts nothing and gets store.ErrAlreadyUsed.
 func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	var used, exists bool
 	var err error
 	if refresh == nil {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 const accessCols = `id, client_id, user_id, provider, name, scopes, key_id, revoked, created_at, expires_at`
@@ -54,11 +55,10 @@ func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
 	code_challenge_method, revoked, created_at, expires_at, access_token_id`
 
-func scanCode(row pgx.Row, extra ...any) (*store.AuthCode, error) {
+func scanCode(row pgx.Row) (*store.AuthCode, error) {
 	var c store.AuthCode
-	dest := append([]any{&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID}, extra...)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID); err != nil {
 		return nil, err
 	}
 	c.Scopes = readList(c.Scopes)
@@ -110,22 +110,11 @@ var (
 		SELECT EXISTS (SELECT 1 FROM old), EXISTS (SELECT 1 FROM refresh_tokens WHERE id = $1)`
 )
 
-// prepareIssue fills defaults on a token pair about to be stored.
-func prepareIssue(at *store.AccessToken, refresh *store.RefreshToken) {
-	fill(&at.CreatedAt)
-	if refresh != nil {
-		fill(&refresh.CreatedAt)
-		if refresh.AccessTokenID == "" {
-			refresh.AccessTokenID = at.ID
-		}
-	}
-}
-
 // CreateAccessToken records an issued access token, and the refresh token issued with it
 // when refresh is not nil, atomically, in one statement. store.ErrConflict if either id
 // exists; store.ErrNotFound if the client does not exist.
 func (s *Store) CreateAccessToken(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	var err error
 	if refresh == nil {
 		_, err = s.pool.Exec(ctx, insertAccessSQL, accessArgs(at)...)
@@ -176,7 +165,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshT
 // inserts nothing and gets store.ErrAlreadyUsed. store.ErrNotFound if oldID does not
 // exist.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	var rotated, exists bool
 	var err error
 	if refresh == nil {
@@ -199,31 +188,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.
 // CreateAuthCode records an authorization code; store.ErrConflict if the id exists,
 // store.ErrNotFound if the client does not exist.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
-	fill(&c.CreatedAt)
+	store.FillTime(&c.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID)
 	return wrapErr("create authorization code", err)
-}
-
-// ConsumeAuthCode marks the code used and returns it (with Revoked set, as now stored),
-// in one statement. The conditional UPDATE ... WHERE NOT revoked decides the race between
-// two exchanges of one code. A code already used is returned together with
-// store.ErrAlreadyUsed, so the caller can revoke what was issued with it;
-// store.ErrNotFound if absent.
-func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
-	var won bool
-	c, err := scanCode(s.pool.QueryRow(ctx, `WITH u AS (
-			UPDATE auth_codes SET revoked = true WHERE id = $1 AND NOT revoked RETURNING id
-		)
-		SELECT `+codeCols+`, EXISTS (SELECT 1 FROM u) FROM auth_codes WHERE id = $1`, id), &won)
-	if err != nil {
-		return nil, wrapErr("consume authorization code", notFound(err))
-	}
-	c.Revoked = true // the row read is the statement's snapshot, from before the update
-	if !won {
-		return c, wrapErr("consume authorization code", store.ErrAlreadyUsed)
-	}
-	return c, nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -28,17 +27,9 @@ func scanClient(sc scanner) (*store.Client, error) {
 	return &c, nil
 }
 
-// fillClientTimes defaults CreatedAt to now and UpdatedAt to CreatedAt.
-func fillClientTimes(c *store.Client) {
-	fill(&c.CreatedAt)
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
-}
-
 // CreateClient inserts a new client; store.ErrConflict if the id exists.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
-	fillClientTimes(c)
+	store.PrepareClient(c)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return wrapErr(fmt.Sprintf("create client %q", c.ID), err)
@@ -48,7 +39,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 // CreatedAt, so that declarative clients, upserted on every start, keep their place in
 // ListClients; c.CreatedAt is set to the stored value.
 func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
-	fillClientTimes(c)
+	store.PrepareClient(c)
 	var created string
 	err := s.w.QueryRowContext(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -74,9 +65,6 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 // GetClient returns a client by id, revoked or not; store.ErrNotFound if absent.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr(fmt.Sprintf("get client %q", id), err)
 	}
@@ -108,26 +96,8 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // is absent.
 func (s *Store) UpdateClientSecretHash(ctx context.Context, id, secretHash string) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE clients SET secret_hash = ?, updated_at = ? WHERE id = ?`,
-		secretHash, fmtTime(now()), id)
+		secretHash, fmtTime(store.Now()), id)
 	return wrapErr(fmt.Sprintf("update secret of client %q", id), oneRow(res, err))
-}
-
-// DeleteClient removes a client and, through ON DELETE CASCADE, every token and code
-// issued to it, logging its live access tokens as revoked; store.ErrNotFound if absent.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
-		live, err := scanRevoked(tx.QueryContext(ctx, `SELECT id, expires_at FROM access_tokens
-			WHERE client_id = ? AND revoked = 0 AND expires_at > ?`, id, fmtTime(now())))
-		if err != nil {
-			return nil, err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
-		if err := oneRow(res, err); err != nil {
-			return nil, err
-		}
-		return live, nil
-	})
-	return wrapErr(fmt.Sprintf("delete client %q", id), err)
 }
 
 // oneRow turns "no row changed" into store.ErrNotFound.
@@ -163,7 +133,7 @@ func emailKey(email string) string { return strings.ToLower(email) }
 // CreateUser inserts a user; store.ErrConflict if the id or the email (compared
 // case-insensitively) exists.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	fill(&u.CreatedAt)
+	store.FillTime(&u.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (id, email, email_key, password_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`, u.ID, u.Email, emailKey(u.Email), u.PasswordHash, fmtTime(u.CreatedAt))
 	return wrapErr(fmt.Sprintf("create user %q", u.ID), err)
@@ -172,9 +142,6 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 // GetUser returns a user by id; store.ErrNotFound if absent.
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr(fmt.Sprintf("get user %q", id), err)
 	}
@@ -185,9 +152,6 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 // store.ErrNotFound if absent.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
 	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email_key = ?`, emailKey(email)))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr("get user by email", err)
 	}

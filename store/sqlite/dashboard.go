@@ -65,7 +65,7 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 // it revoked in the revocation log, in one transaction.
 func (s *Store) RevokeClient(ctx context.Context, id string) ([]string, error) {
 	revoked, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE clients SET revoked = 1, updated_at = ? WHERE id = ?`, fmtTime(now()), id)
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET revoked = 1, updated_at = ? WHERE id = ?`, fmtTime(store.Now()), id)
 		if err := oneRow(res, err); err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ func scanKey(sc scanner) (*store.SigningKey, error) {
 // insertCurrentKey stores k as a current key (RetiredAt nil whatever k says) and returns
 // the record as stored.
 func insertCurrentKey(ctx context.Context, tx *sql.Tx, k *store.SigningKey) (*store.SigningKey, error) {
-	fill(&k.CreatedAt)
+	store.FillTime(&k.CreatedAt)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, NULL)`,
 		k.ID, k.Alg, k.PrivatePEM, fmtTime(k.CreatedAt)); err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*sto
 // RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as the
 // new current key, in one transaction. With no current key it just stores k.
 func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error {
-	fill(&k.CreatedAt)
+	store.FillTime(&k.CreatedAt)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`,
 			fmtTime(k.CreatedAt)); err != nil {
@@ -173,7 +173,7 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 
 func purgeNow(opts store.PurgeOptions) time.Time {
 	if opts.Now.IsZero() {
-		return now()
+		return store.Now()
 	}
 	return opts.Now
 }

@@ -39,7 +39,7 @@ func logRevocations(ctx context.Context, tx *sql.Tx, revoked []revokedToken) err
 	if len(revoked) == 0 {
 		return nil
 	}
-	at := fmtTime(now())
+	at := fmtTime(store.Now())
 	for _, r := range revoked {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (token_id, expires_at, revoked_at) VALUES (?, ?, ?)`,
 			r.id, r.expires, at); err != nil {

@@ -23,10 +23,7 @@ func scanSession(sc scanner) (*store.Session, error) {
 
 // CreateSession inserts a session; store.ErrConflict if the id exists.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	fill(&sess.CreatedAt)
-	if sess.LastSeenAt.IsZero() {
-		sess.LastSeenAt = sess.CreatedAt
-	}
+	store.PrepareSession(sess)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, sess.Provider, sess.Username, sess.CSRFToken,
 		fmtTime(sess.CreatedAt), fmtTime(sess.LastSeenAt), fmtTime(sess.ExpiresAt))
@@ -36,9 +33,6 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 // GetSession returns a session by id, expired or not; store.ErrNotFound if absent.
 func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr("get session", err)
 	}
@@ -82,9 +76,6 @@ func scanConsent(sc scanner) (*store.Consent, error) {
 func (s *Store) GetConsent(ctx context.Context, provider, userID, clientID string) (*store.Consent, error) {
 	c, err := scanConsent(s.r.QueryRowContext(ctx, `SELECT `+consentCols+` FROM consents
 		WHERE provider = ? AND user_id = ? AND client_id = ?`, provider, userID, clientID))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr("get consent", err)
 	}
@@ -94,33 +85,11 @@ func (s *Store) GetConsent(ctx context.Context, provider, userID, clientID strin
 // SaveConsent inserts a consent or replaces the scopes of the existing one, keeping its
 // creation time; store.ErrNotFound if the client does not exist.
 func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
-	fill(&c.CreatedAt)
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
+	store.PrepareConsent(c)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
 		c.Provider, c.UserID, c.ClientID, encodeList(c.Scopes), fmtTime(c.CreatedAt), fmtTime(c.UpdatedAt))
 	return wrapErr(fmt.Sprintf("save consent for client %q", c.ClientID), err)
-}
-
-// ListConsents lists a user's consents ordered by creation time (then client id).
-func (s *Store) ListConsents(ctx context.Context, provider, userID string) ([]*store.Consent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+consentCols+` FROM consents
-		WHERE provider = ? AND user_id = ? ORDER BY created_at, client_id`, provider, userID)
-	if err != nil {
-		return nil, wrapErr("list consents", err)
-	}
-	defer rows.Close()
-	var out []*store.Consent
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, wrapErr("list consents", err)
-		}
-		out = append(out, c)
-	}
-	return out, wrapErr("list consents", rows.Err())
 }
 
 // DeleteConsent removes the user's consent for a client; store.ErrNotFound if absent.
@@ -133,9 +102,6 @@ func (s *Store) DeleteConsent(ctx context.Context, provider, userID, clientID st
 // GetAuthCode returns a code by id (digest), used or not; store.ErrNotFound if absent.
 func (s *Store) GetAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
 	c, err := scanCode(s.r.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr("get authorization code", err)
 	}
@@ -146,7 +112,7 @@ func (s *Store) GetAuthCode(ctx context.Context, id string) (*store.AuthCode, er
 // tokens, in one transaction. The conditional UPDATE ... WHERE revoked = 0 decides the
 // race between two exchanges: the loser changes nothing and gets store.ErrAlreadyUsed.
 func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := markUsed(ctx, tx, "auth_codes", codeID, `UPDATE auth_codes SET revoked = 1, access_token_id = ?
 			WHERE id = ? AND revoked = 0`, at.ID, codeID); err != nil {

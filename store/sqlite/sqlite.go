@@ -21,8 +21,7 @@
 //     40 MB): a tenth of the syncs, and pages changed repeatedly are copied back once.
 //     Measured with the batching of batch.go, this took issuance from about 2,000 to
 //     about 5,000 tokens a second on two cores.
-//   - foreign_keys=ON makes deleting a client delete its tokens and codes (ON DELETE
-//     CASCADE), and makes issuing a token to an unknown client fail.
+//   - foreign_keys=ON makes issuing a token or code to an unknown client fail.
 //   - Concurrent CreateAccessToken calls are committed together (batch.go).
 //   - Revocations append the revoked access tokens to the revocation log in the same
 //     transaction and wake this process's feed waiters after the commit (revocations.go).
@@ -34,10 +33,8 @@
 // (microseconds, like Postgres, so both drivers return the same instants, and comparing
 // the strings compares the times); lists are JSON arrays; booleans are 0/1.
 //
-// Beyond store.go: Create*, UpsertClient, RotateSigningKey and the like fill a zero
-// CreatedAt (and UpdatedAt) with the current time in the record passed in; a refresh
-// token with an empty AccessTokenID gets the id of the access token issued with it;
-// issuing a token or code to a client that does not exist fails with store.ErrNotFound;
+// Beyond store.go, the driver follows the shared rules of store/rules.go (times filled,
+// refresh tokens linked, refusals mapped to store.ErrNotFound and store.ErrConflict);
 // empty lists read back as nil.
 package sqlite
 
@@ -56,9 +53,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddyoauth/caddy-oauth/store"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 // busyTimeoutMS is how long a connection waits for another process to release the file
@@ -194,17 +192,6 @@ func dsn(path string, pragmas ...string) string {
 	return path + "?" + q.Encode()
 }
 
-// Ping checks that both pools reach the database file.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
-	}
-	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
-	}
-	return nil
-}
-
 // Close stops the batcher and closes both pools; the store must not be used afterwards.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
@@ -244,26 +231,26 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// wrapErr says what was being done, and maps constraint violations to the store's
-// sentinel errors: a duplicate key is ErrConflict, and a missing client (the only foreign
-// key) is ErrNotFound.
-func wrapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+// wrapErr says what was being done, and maps the database's refusals to the store's
+// sentinel errors (store.WrapError).
+func wrapErr(op string, err error) error { return store.WrapError("sqlite", op, err, refusal) }
+
+// refusal names what SQLite refused with: no row, a duplicate key, or a missing client
+// (the only foreign key).
+func refusal(err error) store.Refusal {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RefusedNoRow
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return fmt.Errorf("sqlite: %s: %w (%v)", op, store.ErrConflict, err)
+			return store.RefusedDuplicate
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("sqlite: %s: client does not exist: %w", op, store.ErrNotFound)
+			return store.RefusedNoClient
 		}
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return store.NotRefused
 }
 
 // rowsAffected returns how many rows a statement changed.
@@ -273,16 +260,6 @@ func rowsAffected(res sql.Result) (int64, error) {
 		return 0, fmt.Errorf("rows affected: %w", err)
 	}
 	return n, nil
-}
-
-// now is the current time as the store keeps it: UTC, microseconds.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// fill sets a zero time to now.
-func fill(t *time.Time) {
-	if t.IsZero() {
-		*t = now()
-	}
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -57,17 +56,6 @@ func scanCode(sc scanner) (*store.AuthCode, error) {
 	return &c, nil
 }
 
-// prepareIssue fills defaults on a token pair about to be stored.
-func prepareIssue(at *store.AccessToken, refresh *store.RefreshToken) {
-	fill(&at.CreatedAt)
-	if refresh != nil {
-		fill(&refresh.CreatedAt)
-		if refresh.AccessTokenID == "" {
-			refresh.AccessTokenID = at.ID
-		}
-	}
-}
-
 // insertPair inserts an access token and, when refresh is not nil, its refresh token,
 // inside tx, with the statements prepared on the writer connection.
 func (s *Store) insertPair(ctx context.Context, tx *sql.Tx, at *store.AccessToken, refresh *store.RefreshToken) error {
@@ -87,16 +75,13 @@ func (s *Store) insertPair(ctx context.Context, tx *sql.Tx, at *store.AccessToke
 // store.ErrNotFound if the client does not exist. Concurrent calls share a transaction
 // (see batch.go).
 func (s *Store) CreateAccessToken(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	return wrapErr(fmt.Sprintf("create access token %q", at.ID), s.issueBatched(ctx, at, refresh))
 }
 
 // GetAccessToken returns an access token record by id (jti); store.ErrNotFound if absent.
 func (s *Store) GetAccessToken(ctx context.Context, id string) (*store.AccessToken, error) {
 	at, err := scanAccess(s.r.QueryRowContext(ctx, `SELECT `+accessCols+` FROM access_tokens WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr(fmt.Sprintf("get access token %q", id), err)
 	}
@@ -154,9 +139,6 @@ func (s *Store) RevokeAccessToken(ctx context.Context, id string) error {
 // absent.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshToken, error) {
 	rt, err := scanRefresh(s.r.QueryRowContext(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
 	if err != nil {
 		return nil, wrapErr("get refresh token", err)
 	}
@@ -169,7 +151,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string) (*store.RefreshT
 // the row and the other changes nothing and gets store.ErrAlreadyUsed.
 // store.ErrNotFound if oldID does not exist.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.AccessToken, refresh *store.RefreshToken) error {
-	prepareIssue(at, refresh)
+	store.PrepareTokenPair(at, refresh)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := markUsed(ctx, tx, "refresh_tokens", oldID,
 			`UPDATE refresh_tokens SET revoked = 1 WHERE id = ? AND revoked = 0`, oldID); err != nil {
@@ -196,64 +178,15 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error 
 	return wrapErr(fmt.Sprintf("revoke refresh token family %q", familyID), err)
 }
 
-// RevokeRefreshToken revokes one refresh token and its access token, and logs the access
-// token; store.ErrNotFound if the refresh token is absent.
-func (s *Store) RevokeRefreshToken(ctx context.Context, id string) error {
-	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
-		var atID string
-		err := tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE id = ? RETURNING access_token_id`, id).Scan(&atID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, store.ErrNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		return scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
-			WHERE id = ? AND revoked = 0 RETURNING id, expires_at`, atID))
-	})
-	return wrapErr("revoke refresh token", err)
-}
-
 // CreateAuthCode records an authorization code; store.ErrConflict if the id exists,
 // store.ErrNotFound if the client does not exist.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
-	fill(&c.CreatedAt)
+	store.FillTime(&c.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID)
 	return wrapErr("create authorization code", err)
-}
-
-// ConsumeAuthCode marks the code used and returns it (with Revoked set, as now stored).
-// The conditional UPDATE ... WHERE revoked = 0 decides the race between two exchanges of
-// one code. A code already used is returned together with store.ErrAlreadyUsed, so the
-// caller can revoke what was issued with it; store.ErrNotFound if absent.
-func (s *Store) ConsumeAuthCode(ctx context.Context, id string) (*store.AuthCode, error) {
-	var code *store.AuthCode
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		code, err = scanCode(tx.QueryRowContext(ctx, `UPDATE auth_codes SET revoked = 1
-			WHERE id = ? AND revoked = 0 RETURNING `+codeCols, id))
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		code, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return store.ErrAlreadyUsed
-	})
-	if errors.Is(err, store.ErrAlreadyUsed) {
-		return code, wrapErr("consume authorization code", err)
-	}
-	if err != nil {
-		return nil, wrapErr("consume authorization code", err)
-	}
-	return code, nil
 }
 
 // markUsed runs update, which marks the unused row id of table used (or revoked). When it

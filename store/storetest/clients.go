@@ -111,38 +111,6 @@ func clientCases() []Case {
 		{"UpdateClientSecretHashOfMissingClientFailsWithNotFound", func(t *testing.T, s store.Store) {
 			wantErr(t, "UpdateClientSecretHash", s.UpdateClientSecretHash(t.Context(), "nope", "sha256:00"), store.ErrNotFound)
 		}},
-		{"DeleteClientDeletesItsTokensAndCodesOnly", func(t *testing.T, s store.Store) {
-			doomed, kept := withClient(t, s), withClient(t, s)
-			da, dr := issue(t, s, doomed, "u1", "fam-d", t0)
-			dc := newCode(doomed)
-			wantErr(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), dc), nil)
-			ka, kr := issue(t, s, kept, "u1", "fam-k", t0)
-			kc := newCode(kept)
-			wantErr(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), kc), nil)
-
-			wantErr(t, "DeleteClient", s.DeleteClient(t.Context(), doomed), nil)
-
-			_, err := s.GetClient(t.Context(), doomed)
-			wantErr(t, "GetClient of deleted client", err, store.ErrNotFound)
-			_, err = s.GetAccessToken(t.Context(), da.ID)
-			wantErr(t, "GetAccessToken of deleted client", err, store.ErrNotFound)
-			_, err = s.GetRefreshToken(t.Context(), dr.ID)
-			wantErr(t, "GetRefreshToken of deleted client", err, store.ErrNotFound)
-			_, err = s.ConsumeAuthCode(t.Context(), dc.ID)
-			wantErr(t, "ConsumeAuthCode of deleted client", err, store.ErrNotFound)
-
-			_, err = s.GetClient(t.Context(), kept)
-			wantErr(t, "GetClient of other client", err, nil)
-			_, err = s.GetAccessToken(t.Context(), ka.ID)
-			wantErr(t, "GetAccessToken of other client", err, nil)
-			_, err = s.GetRefreshToken(t.Context(), kr.ID)
-			wantErr(t, "GetRefreshToken of other client", err, nil)
-			_, err = s.ConsumeAuthCode(t.Context(), kc.ID)
-			wantErr(t, "ConsumeAuthCode of other client", err, nil)
-		}},
-		{"DeleteClientMissingFailsWithNotFound", func(t *testing.T, s store.Store) {
-			wantErr(t, "DeleteClient", s.DeleteClient(t.Context(), "nope"), store.ErrNotFound)
-		}},
 	}
 }
 

@@ -90,12 +90,6 @@ func revocationCases() []Case {
 				t.Fatalf("log %v", ids)
 			}
 		}},
-		{"RevokeRefreshTokenLogsItsAccessToken", func(t *testing.T, s store.Store) {
-			a, r := issue(t, s, withClient(t, s), "u1", "fam", t0)
-			wantErr(t, "RevokeRefreshToken", s.RevokeRefreshToken(t.Context(), r.ID), nil)
-			wantErr(t, "RevokeRefreshToken missing", s.RevokeRefreshToken(t.Context(), "nope"), store.ErrNotFound)
-			sameSet(t, "log", loggedIDs(t, s), []string{a.ID})
-		}},
 		{"RevokeRefreshFamilyLogsEveryAccessTokenOfTheFamilyNotYetRevoked", func(t *testing.T, s store.Store) {
 			client := withClient(t, s)
 			a1, r1 := issue(t, s, client, "u1", "fam", t0)
@@ -113,19 +107,6 @@ func revocationCases() []Case {
 			}
 			sameSet(t, "family's entries", ids[1:], []string{a1.ID, a3.ID})
 			checkAccess(t, s, other)
-		}},
-		{"DeleteClientLogsItsLiveAccessTokensOnly", func(t *testing.T, s store.Store) {
-			client, keep := withClient(t, s), withClient(t, s)
-			live, _ := issue(t, s, client, "u1", "fam", t0)
-			revoked, _ := issue(t, s, client, "u2", "", t0)
-			wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(t.Context(), revoked.ID), nil)
-			expired := newAccess(client, "u3", time.Now().Add(-2*time.Hour))
-			expired.ExpiresAt = time.Now().Add(-time.Hour)
-			wantErr(t, "CreateAccessToken", s.CreateAccessToken(t.Context(), expired, nil), nil)
-			issue(t, s, keep, "u1", "", t0)
-			wantErr(t, "DeleteClient", s.DeleteClient(t.Context(), client), nil)
-			wantErr(t, "DeleteClient again", s.DeleteClient(t.Context(), client), store.ErrNotFound)
-			sameSet(t, "log", loggedIDs(t, s), []string{revoked.ID, live.ID})
 		}},
 		{"RevokeOtherTokensRevokesTheUsersOtherTokensOfTheClientOnly", func(t *testing.T, s store.Store) {
 			client, otherClient := withClient(t, s), withClient(t, s)

@@ -3,7 +3,7 @@
 // name states the behaviour it checks.
 //
 // Besides the rules written in store/store.go, the suite pins down the choices the
-// drivers share: times come back in UTC with microsecond precision; empty lists may come
+// drivers share (those written once in store/rules.go among them): times come back in UTC with microsecond precision; empty lists may come
 // back nil; a zero CreatedAt is filled with the current time; a refresh token stored
 // without an AccessTokenID is linked to the access token issued with it; and issuing a
 // token or code to a client that does not exist fails with store.ErrNotFound.
@@ -47,11 +47,6 @@ func Cases() []Case {
 	all = append(all, dashboardCases()...)
 	all = append(all, revocationCases()...)
 	all = append(all, securityCases()...)
-	all = append(all, Case{"PingSucceedsOnOpenStore", func(t *testing.T, s store.Store) {
-		if err := s.Ping(t.Context()); err != nil {
-			t.Fatalf("Ping: %v", err)
-		}
-	}})
 	all = append(all, Case{"CloseTwiceIsHarmless", func(t *testing.T, s store.Store) {
 		// Shutdown paths (Caddy's UsagePool destructor, a CLI defer after an explicit
 		// Close) may close a store twice; the second call must neither panic nor fail.
