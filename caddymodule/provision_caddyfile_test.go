@@ -51,6 +51,16 @@ func TestServerProvisionErrorsNameTheOption(t *testing.T) {
 		{"keys " + filepath.Join(dir, "missing"), "keys"},
 		{"storage sqlite " + dir, "storage sqlite"},
 		{"storage postgres postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "storage postgres"},
+		// Checked here since the Caddyfile parsing does only syntax (moved from the
+		// caddyfile package's tests).
+		{"signing_alg HS256", "signing_alg"},
+		{"storage mysql x", "storage"},
+		{"storage mysql x", `driver "mysql": must be sqlite or postgres`},
+		{"storage postgres", "storage postgres"},
+		{"storage postgres", "a connection string is required"},
+		{"users sql {\n database mysql dsn\n}", "database"},
+		{"users sql {\n database mysql dsn\n}", `driver "mysql"`},
+		{"client pac {\n grants personal_access\n secret 0123456789abcdef0\n}", `grant "personal_access"`},
 	}
 	for _, c := range cases {
 		body := c.body

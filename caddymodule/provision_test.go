@@ -28,10 +28,12 @@ func validateJSON(t *testing.T, raw []byte) error {
 	return caddy.Validate(&cfg)
 }
 
-// poolsEmpty fails the test if a store, key ring, key source or cache is still held.
+// poolsEmpty fails the test if a store, key ring, user database, purger, key source or
+// cache is still held.
 func poolsEmpty(t *testing.T) {
 	t.Helper()
-	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "keys": keySourcePool, "cache": cachePool} {
+	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "user database": userDBPool, "purger": purgerPool,
+		"keys": keySourcePool, "cache": cachePool} {
 		p.Range(func(k, _ any) bool {
 			t.Errorf("%s pool still holds %v", name, k)
 			return true
