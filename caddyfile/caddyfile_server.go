@@ -88,6 +88,14 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 // A sql provider reads the oauth_server's own storage unless database names another
 // one; its query takes the username as $1 and returns the id and the password hash.
+//
+// A client's redirect_uri values follow the operator policy
+// (authserver.OperatorRedirectURIs): plain http to any host and any private-use scheme
+// are accepted, on purpose, unlike in the JSON API where end users register clients.
+//
+// Parsing checks the syntax only; values (the storage driver, signing_alg, scopes, user
+// providers, clients) are checked when the handler is provisioned, where the JSON config
+// is checked too, so both are refused in the same words.
 func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {

@@ -312,6 +312,12 @@ func clientCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "client",
 		Short: "Makes a client and prints its id and secret once",
+		Long: `Makes a client and prints its id and secret once (the store keeps a digest).
+--password, --client, --personal and --public choose its grants; with none, it is a
+confidential authorization code client. Redirect URIs follow the operator policy
+(authserver.OperatorRedirectURIs), as Caddyfile client blocks do: anything but
+non-absolute URIs, fragments, user parts and script or local-file schemes is accepted,
+including plain http to any host, which the JSON API (the end users' policy) refuses.`,
 		Args:  cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
