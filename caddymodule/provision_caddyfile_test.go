@@ -199,3 +199,30 @@ func TestServerProvisionWarnsWhenIssuerIsUnset(t *testing.T) {
 		})
 	}
 }
+
+// Declared clients are the operator's: plain http to any host and a private-use scheme
+// without a dot are accepted on purpose (authserver.OperatorRedirectURIs), though the
+// JSON API refuses them to end users.
+func TestServerProvisionDeclaredClientsFollowTheOperatorRedirectURIPolicy(t *testing.T) {
+	db := testdb.SQLitePath(t)
+	err := validate(t, fmt.Sprintf(`oauth_server {
+	storage sqlite %q
+	client web {
+		grants authorization_code refresh_token
+		redirect_uri http://evil.example/cb myapp://callback
+	}
+}`, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caddymodule.PoolsEmpty(t)
+	st, err := drivers.Open(context.Background(), "sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := st.GetClient(context.Background(), "web")
+	if err != nil || strings.Join(c.RedirectURIs, " ") != "http://evil.example/cb myapp://callback" || c.Confidential() {
+		t.Fatalf("client %+v %v", c, err)
+	}
+}

@@ -318,7 +318,7 @@ confidential authorization code client. Redirect URIs follow the operator policy
 (authserver.OperatorRedirectURIs), as Caddyfile client blocks do: anything but
 non-absolute URIs, fragments, user parts and script or local-file schemes is accepted,
 including plain http to any host, which the JSON API (the end users' policy) refuses.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
 			spec := clientSpec{}
