@@ -70,11 +70,14 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 // writeDeclaredClients creates or updates the declared clients in the store. A client
 // keeps its creation time, and its stored secret digest while the secret is unchanged.
 func (s *Server) writeDeclaredClients(ctx context.Context, st store.ClientStore, set *serverSettings, repl *caddy.Replacer) error {
+	// Every client's provider is checked before any client is written.
+	for _, c := range s.Clients {
+		if c.Provider != "" && !set.hasProvider(c.Provider) {
+			return fmt.Errorf("client %q: provider %q is not configured (add `users %s builtin|sql`)", c.ID, c.Provider, c.Provider)
+		}
+	}
 	for i, c := range s.Clients {
 		spec, err := c.spec(repl)
-		if err == nil && c.Provider != "" && !set.hasProvider(c.Provider) {
-			err = fmt.Errorf("provider %q is not configured (add `users %s builtin|sql`)", c.Provider, c.Provider)
-		}
 		var rec *store.Client
 		if err == nil {
 			rec, _, err = authserver.NewClient(spec, time.Now())
