@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -87,7 +88,12 @@ func (p RedirectURIPolicy) problem(uri string) string {
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return err.Error()
+		// Without url.Error's wrapping, which repeats the URI the message already names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "not a valid URI: " + err.Error()
 	}
 	if !u.IsAbs() {
 		return "must be absolute (with a scheme)"
