@@ -52,6 +52,8 @@ func TestRedirectURIPolicyModes(t *testing.T) {
 		// were one; no browser can be sent there.
 		{"https://:443/cb", neither},
 		{"http:cb", neither},
+		{"https://client.example/%zz", neither},
+		{"http://[::1/cb", neither},
 		{"https://bank.example@evil.example/cb", neither},
 		{"https://user:pw@client.example/cb", neither},
 		{"https://client.example/cb\r\nX: 1", neither},

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -256,6 +257,9 @@ func (s *Server) emit(_ context.Context, name string, data map[string]any) {
 		s.eventsApp.Emit(s.ctx, name, data)
 	}
 }
+
+// errNotProvisioned is Validate's answer before a successful Provision.
+var errNotProvisioned = errors.New("oauth_server: not provisioned")
 
 // Validate checks what Provision cannot know is wrong until it runs.
 func (s *Server) Validate() error {

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -221,6 +220,3 @@ func (set *serverSettings) hasProvider(name string) bool {
 	}
 	return false
 }
-
-// errNotProvisioned is Validate's answer before a successful Provision.
-var errNotProvisioned = errors.New("oauth_server: not provisioned")
