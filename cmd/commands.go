@@ -314,10 +314,10 @@ func clientCmd() *cobra.Command {
 		Short: "Makes a client and prints its id and secret once",
 		Long: `Makes a client and prints its id and secret once (the store keeps a digest).
 --password, --client, --personal and --public choose its grants; with none, it is a
-confidential authorization code client. Redirect URIs follow the operator policy
-(authserver.OperatorRedirectURIs), as Caddyfile client blocks do: anything but
-non-absolute URIs, fragments, user parts and script or local-file schemes is accepted,
-including plain http to any host, which the JSON API (the end users' policy) refuses.`,
+confidential authorization code client. Redirect URIs follow the operator's policy,
+as Caddyfile client blocks do: anything but relative URIs, fragments, user parts,
+spaces and script or local-file schemes (javascript:, data:, file:, ...) is accepted,
+including plain http to any host, which the JSON API refuses to end users.`,
 		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
