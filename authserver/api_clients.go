@@ -2,14 +2,10 @@ package authserver
 
 import (
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
-
-	"github.com/google/uuid"
 
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -18,7 +14,6 @@ import (
 const (
 	maxClientNameLen   = 255
 	maxRedirectURIs    = 10
-	maxRedirectURILen  = 2000
 	maxClientsPerOwner = 100
 )
 
@@ -73,8 +68,9 @@ func (in *clientInput) validate() validationErrors {
 	default:
 		seen := map[string]bool{}
 		for _, u := range in.RedirectURIs {
-			if reason := redirectURIProblem(u); reason != "" {
-				errs.add("redirect_uris", quoteForError(u)+": "+reason)
+			var bad *RedirectURIError
+			if errors.As(StrictRedirectURIs.Check(u), &bad) {
+				errs.add("redirect_uris", quoteForError(u)+": "+bad.Reason)
 			} else if seen[u] {
 				errs.add("redirect_uris", quoteForError(u)+": listed twice")
 			}
@@ -82,52 +78,6 @@ func (in *clientInput) validate() validationErrors {
 		}
 	}
 	return errs
-}
-
-// redirectURIProblem says why u cannot be a registered redirect URI, or "". Following
-// RFC 9700 §2.1 and RFC 8252: https; http only to a loopback host (a native app's local
-// listener); or a private-use scheme in reverse-domain form (com.example.app:/cb). That
-// excludes javascript:, data: and the like. No fragment (RFC 6749 §3.1.2), no userinfo.
-func redirectURIProblem(raw string) string {
-	if len(raw) > maxRedirectURILen {
-		return "longer than 2000 bytes"
-	}
-	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
-		return "contains spaces or control characters"
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return "not an absolute URI"
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return "must not contain a fragment"
-	}
-	if u.User != nil {
-		return "must not contain user information"
-	}
-	switch scheme := strings.ToLower(u.Scheme); {
-	case scheme == "https":
-		if u.Host == "" {
-			return "has no host"
-		}
-	case scheme == "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return "http is allowed only for a loopback host; use https"
-		}
-	case strings.Contains(scheme, "."):
-		// A private-use scheme of a native app (RFC 8252 §7.1).
-	default:
-		return "the scheme must be https, http on a loopback host, or a reverse-domain private-use scheme"
-	}
-	return ""
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ownedClient returns the user's live client id; a client that does not exist, is
@@ -178,21 +128,21 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		errs.add("name", "you have reached the limit of 100 clients; delete one first")
 		return errs.err()
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	c := &store.Client{
-		ID:           uuid.NewString(),
-		Name:         in.Name,
-		RedirectURIs: in.RedirectURIs,
-		Grants:       []string{GrantAuthorizationCode, GrantRefreshToken},
-		Provider:     u.provider,
-		UserID:       u.id,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	var secret string
-	if in.Confidential == nil || *in.Confidential {
-		secret = NewSecret()
-		c.SecretHash = HashSecret(secret)
+	// validate has checked the redirect URIs with the same policy, to list every problem
+	// in one answer; NewClient checks them again so no surface can skip the policy.
+	c, secret, err := NewClient(ClientSpec{
+		Name:              in.Name,
+		RedirectURIs:      in.RedirectURIs,
+		Grants:            []string{GrantAuthorizationCode, GrantRefreshToken},
+		GenerateSecret:    in.Confidential == nil || *in.Confidential,
+		RedirectURIPolicy: StrictRedirectURIs,
+		Provider:          u.provider,
+		OwnerUserID:       u.id,
+	}, s.now().Truncate(time.Microsecond))
+	if err != nil {
+		errs := validationErrors{}
+		errs.add("redirect_uris", err.Error())
+		return errs.err()
 	}
 	if err := s.apiStore.CreateClient(ctx, c); err != nil {
 		return errUnavailable("creating client", err)

@@ -1,44 +1,146 @@
 package authserver
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"unicode"
 )
 
-// CheckRedirectURI reports why uri cannot be registered as a client's redirect URI, or
-// nil. It must be absolute and without a fragment (RFC 6749 §3.1.2); an http(s) URI must
-// name a host and no user (a user part makes "https://bank.example@evil.example/" read as
-// the bank on the consent screen); and schemes that run code or read local files in a
-// browser (javascript:, data:, vbscript:, file:, blob:) are refused, whatever the case.
-// Control characters and spaces are refused too: the URI is compared byte for byte and
-// shown on the consent screen.
-func CheckRedirectURI(uri string) error {
+// RedirectURIPolicy says which redirect URIs a client may register. There are two on
+// purpose, because two kinds of people register clients: the operator, who runs the
+// server and is trusted with its configuration, and end users, who register their own
+// clients through the JSON API and are not.
+//
+// Both refuse what is never safe: a URI that is not absolute, has a fragment (RFC 6749
+// §3.1.2), carries a user part ("https://bank.example@evil.example/" reads as the bank on
+// the consent screen), is an http(s) URI without a host name, contains a space or
+// control character (URIs are compared byte for byte and shown on the consent screen),
+// or uses a scheme that runs code or reads local files in a browser (javascript:, data:,
+// vbscript:, file:, blob:, in any case).
+type RedirectURIPolicy int
+
+const (
+	// StrictRedirectURIs is the policy for end users (POST and PUT /oauth/clients). On top
+	// of what both policies refuse it follows RFC 9700 §2.1 and RFC 8252: https; http only
+	// to a loopback host (a native app's local listener); otherwise only a private-use
+	// scheme in reverse-domain form (com.example.app:/cb). It also refuses URIs longer
+	// than 2000 bytes and Unicode spaces and control characters. It is the zero value, so
+	// a policy left unset is the safe one.
+	StrictRedirectURIs RedirectURIPolicy = iota
+
+	// OperatorRedirectURIs is the policy for the operator: Caddyfile `client` blocks and
+	// `caddy oauth client`/`install`. It refuses only what both policies refuse, so
+	// http://intranet.example/cb (a staging or intranet app) and myapp://cb (a native app
+	// without a reverse-domain scheme) are accepted: the operator decides, as they decide
+	// everything else in the configuration.
+	OperatorRedirectURIs
+)
+
+// maxRedirectURILen bounds an end user's redirect URI (StrictRedirectURIs).
+const maxRedirectURILen = 2000
+
+// String names the policy in messages.
+func (p RedirectURIPolicy) String() string {
+	if p == OperatorRedirectURIs {
+		return "operator"
+	}
+	return "strict"
+}
+
+// RedirectURIError says why a redirect URI cannot be registered.
+type RedirectURIError struct {
+	// URI is the refused redirect URI.
+	URI string
+	// Reason says what is wrong with it, without repeating it.
+	Reason string
+}
+
+// Error implements error.
+func (e *RedirectURIError) Error() string {
+	return fmt.Sprintf("redirect URI %q: %s", e.URI, e.Reason)
+}
+
+// Check returns a *RedirectURIError saying why uri cannot be registered under the
+// policy, or nil.
+func (p RedirectURIPolicy) Check(uri string) error {
+	if reason := p.problem(uri); reason != "" {
+		return &RedirectURIError{URI: uri, Reason: reason}
+	}
+	return nil
+}
+
+// problem is Check's reason, or "".
+func (p RedirectURIPolicy) problem(uri string) string {
+	strict := p != OperatorRedirectURIs
+	if strict && len(uri) > maxRedirectURILen {
+		return "longer than 2000 bytes"
+	}
 	for _, c := range []byte(uri) {
 		if c <= 0x20 || c == 0x7f {
-			return fmt.Errorf("redirect URI %q: contains a space or control character", uri)
+			return "contains a space or control character"
 		}
+	}
+	if strict && strings.IndexFunc(uri, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+		return "contains a space or control character"
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return fmt.Errorf("redirect URI %q: %v", uri, err)
+		// Without url.Error's wrapping, which repeats the URI the message already names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "not a valid URI: " + err.Error()
 	}
 	if !u.IsAbs() {
-		return fmt.Errorf("redirect URI %q: must be absolute (with a scheme)", uri)
+		return "must be absolute (with a scheme)"
 	}
 	if u.Fragment != "" || strings.Contains(uri, "#") {
-		return fmt.Errorf("redirect URI %q: must not have a fragment", uri)
+		return "must not have a fragment"
 	}
-	switch strings.ToLower(u.Scheme) {
+	scheme := strings.ToLower(u.Scheme)
+	switch scheme {
 	case "javascript", "data", "vbscript", "file", "blob":
-		return fmt.Errorf("redirect URI %q: the %s: scheme is not allowed", uri, u.Scheme)
+		return "the " + u.Scheme + ": scheme is not allowed"
 	case "http", "https":
 		if u.Host == "" || u.Hostname() == "" {
-			return fmt.Errorf("redirect URI %q: must name a host", uri)
+			return "must name a host"
 		}
 		if u.User != nil {
-			return fmt.Errorf("redirect URI %q: must not contain a user name or password", uri)
+			return "must not contain a user name or password"
 		}
 	}
-	return nil
+	if !strict {
+		return ""
+	}
+	switch {
+	case scheme == "https":
+	case scheme == "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return "http is allowed only for a loopback host; use https"
+		}
+	case strings.Contains(scheme, "."):
+		// A private-use scheme of a native app (RFC 8252 §7.1).
+		if u.User != nil {
+			return "must not contain a user name or password"
+		}
+	default:
+		return "the scheme must be https, http on a loopback host, or a reverse-domain private-use scheme"
+	}
+	return ""
+}
+
+// CheckRedirectURI reports why uri cannot be registered by the operator, or nil: it is
+// OperatorRedirectURIs.Check.
+func CheckRedirectURI(uri string) error { return OperatorRedirectURIs.Check(uri) }
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

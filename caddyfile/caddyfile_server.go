@@ -1,8 +1,6 @@
 package caddyfile
 
 import (
-	"github.com/caddyoauth/caddy-oauth/caddymodule"
-
 	"strconv"
 	"strings"
 
@@ -10,6 +8,8 @@ import (
 	cfparse "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyoauth/caddy-oauth/caddymodule"
 )
 
 func init() {
@@ -88,6 +88,14 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 // A sql provider reads the oauth_server's own storage unless database names another
 // one; its query takes the username as $1 and returns the id and the password hash.
+//
+// A client's redirect_uri values follow the operator policy
+// (authserver.OperatorRedirectURIs): plain http to any host and any private-use scheme
+// are accepted, on purpose, unlike in the JSON API where end users register clients.
+//
+// Parsing checks the syntax only; values (the storage driver, signing_alg, scopes, user
+// providers, clients) are checked when the handler is provisioned, where the JSON config
+// is checked too, so both are refused in the same words.
 func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -101,36 +109,24 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return err
 			}
 		case "storage":
+			// The driver and whether it needs a DSN are checked at provisioning, where the
+			// JSON config is checked too (caddymodule's server settings).
 			args := d.RemainingArgs()
 			if len(args) == 0 || len(args) > 2 {
 				return d.Errf("storage: want 'sqlite [<file>]' or 'postgres <dsn>'")
 			}
-			switch args[0] {
-			case "sqlite":
-				s.Storage = &caddymodule.StorageConfig{Driver: "sqlite"}
-				if len(args) == 2 {
-					s.Storage.DSN = args[1]
-				}
-			case "postgres":
-				if len(args) != 2 {
-					return d.Errf("storage postgres: a connection string is required")
-				}
-				s.Storage = &caddymodule.StorageConfig{Driver: "postgres", DSN: args[1]}
-			default:
-				return d.Errf("storage: unknown driver %q (want sqlite or postgres)", args[0])
+			s.Storage = &caddymodule.StorageConfig{Driver: args[0]}
+			if len(args) == 2 {
+				s.Storage.DSN = args[1]
 			}
 		case "keys":
 			if err := oneArg(d, &s.KeysDir); err != nil {
 				return err
 			}
 		case "signing_alg":
+			// The algorithm is checked at provisioning, with the JSON config's.
 			if err := oneArg(d, &s.SigningAlg); err != nil {
 				return err
-			}
-			switch s.SigningAlg {
-			case "ES256", "RS256", "EdDSA":
-			default:
-				return d.Errf("signing_alg: %q is not ES256, RS256 or EdDSA", s.SigningAlg)
 			}
 		case "implicit_grant":
 			if d.NextArg() {
@@ -333,8 +329,9 @@ func parseUsers(d *cfparse.Dispenser) (caddymodule.UserProviderConfig, error) {
 		opt := d.Val()
 		switch opt {
 		case "database":
+			// The driver is checked at provisioning, as the server's storage is.
 			args := d.RemainingArgs()
-			if len(args) != 2 || (args[0] != "sqlite" && args[0] != "postgres") {
+			if len(args) != 2 {
 				return u, d.Errf("users %s: database: want 'sqlite <file>' or 'postgres <dsn>'", u.ProviderName())
 			}
 			u.Database = &caddymodule.StorageConfig{Driver: args[0], DSN: args[1]}

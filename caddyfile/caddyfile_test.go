@@ -113,11 +113,8 @@ func TestServerCaddyfileErrorsNameTheOption(t *testing.T) {
 		{"issuer", "issuer"},
 		{"issuer a b", "issuer"},
 		{"storage", "storage"},
-		{"storage mysql x", "storage"},
-		{"storage postgres", "storage postgres"},
 		{"storage sqlite a b", "storage"},
 		{"keys", "keys"},
-		{"signing_alg HS256", "signing_alg"},
 		{"signing_alg", "signing_alg"},
 		{"access_token_ttl soon", "access_token_ttl"},
 		{"refresh_token_ttl -1h", "refresh_token_ttl"},
@@ -143,6 +140,27 @@ func TestServerCaddyfileErrorsNameTheOption(t *testing.T) {
 	var s caddymodule.Server
 	if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server extra {\n}")); err == nil {
 		t.Error("an argument on the directive line was accepted")
+	}
+}
+
+// Values that are well-formed Caddyfile but wrong (an unknown driver or algorithm, a
+// postgres storage without a DSN) parse: they are refused at provisioning, where the JSON
+// config is checked too, naming the option (caddymodule's
+// TestServerProvisionErrorsNameTheOption).
+func TestServerCaddyfileLeavesValueChecksToProvisioning(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want func(s caddymodule.Server) bool
+	}{
+		{"storage mysql x", func(s caddymodule.Server) bool { return s.Storage.Driver == "mysql" && s.Storage.DSN == "x" }},
+		{"storage postgres", func(s caddymodule.Server) bool { return s.Storage.Driver == "postgres" && s.Storage.DSN == "" }},
+		{"signing_alg HS256", func(s caddymodule.Server) bool { return s.SigningAlg == "HS256" }},
+		{"users sql {\n\tdatabase mysql dsn\n}", func(s caddymodule.Server) bool { return s.Users[0].Database.Driver == "mysql" }},
+	} {
+		var s caddymodule.Server
+		if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server {\n"+c.body+"\n}")); err != nil || !c.want(s) {
+			t.Errorf("%q: %v, parsed %+v", c.body, err, s)
+		}
 	}
 }
 

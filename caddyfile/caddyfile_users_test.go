@@ -59,7 +59,6 @@ func TestUsersDirectiveRejectsBadSyntax(t *testing.T) {
 		{`users a b c`, "want '[<name>] builtin'"},
 		{`users sql builtin`, `"sql" cannot name a provider`},
 		{"users builtin {\n\tquery x\n}", "builtin takes no options"},
-		{"users sql {\n\tdatabase mysql dsn\n}", "database: want"},
 		{"users sql {\n\tdatabase postgres\n}", "database: want"},
 		{"users sql {\n\tquery a b\n}", "takes one value"},
 		{"users sql {\n\tdsn x\n}", `unknown option "dsn"`},

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -23,7 +24,9 @@ type ClientConfig struct {
 	// Grants lists the grant types the client may use: client_credentials, password,
 	// refresh_token, authorization_code. Default: client_credentials.
 	Grants []string `json:"grants,omitempty"`
-	// RedirectURIs are the exact redirect URIs of an authorization code client.
+	// RedirectURIs are the exact redirect URIs of an authorization code client. They are
+	// checked by the operator policy (authserver.OperatorRedirectURIs): plain http to any
+	// host and any private-use scheme are accepted, unlike in the JSON API.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Provider is the user provider a password client authenticates against. Default: users.
 	Provider string `json:"provider,omitempty"`
@@ -33,64 +36,71 @@ type ClientConfig struct {
 	Introspect bool `json:"introspect,omitempty"`
 }
 
-var knownGrants = map[string]bool{
-	"client_credentials": true, "password": true, "refresh_token": true, "authorization_code": true,
-}
-
-// record turns the declaration into a store record, resolving placeholders in the secret.
-func (c ClientConfig) record(repl *caddy.Replacer) (*store.Client, error) {
+// spec resolves the declaration into what authserver.NewClient builds a client from.
+// Secrets are resolved here, at each start, so they can come from the environment.
+func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) {
 	if c.ID == "" {
-		return nil, errors.New("id is required")
+		return authserver.ClientSpec{}, errors.New("id is required")
 	}
-	grants := c.Grants
-	if len(grants) == 0 {
-		grants = []string{"client_credentials"}
-	}
-	for _, g := range grants {
-		if !knownGrants[g] {
-			return nil, fmt.Errorf("grant %q: must be one of client_credentials, password, refresh_token, authorization_code", g)
-		}
-	}
-	for _, u := range c.RedirectURIs {
-		if err := authserver.CheckRedirectURI(u); err != nil {
-			return nil, fmt.Errorf("redirect_uri: %w", err)
+	for _, g := range c.Grants {
+		if g == authserver.GrantPersonalAccess {
+			// The server finds its personal access client by this grant; one per provider
+			// is made by caddy oauth install, with a generated secret.
+			return authserver.ClientSpec{}, fmt.Errorf("grant %q: cannot be declared; caddy oauth install makes the personal access clients", g)
 		}
 	}
 	secret := repl.ReplaceKnown(c.Secret, "")
 	if c.Secret != "" && secret == "" {
-		return nil, fmt.Errorf("secret %q resolved to an empty value (is the environment variable set?)", c.Secret)
+		return authserver.ClientSpec{}, fmt.Errorf("secret %q resolved to an empty value (is the environment variable set?)", c.Secret)
 	}
-	if secret != "" && len(secret) < 16 {
-		return nil, errors.New("secret must be at least 16 characters")
-	}
-	if secret == "" {
-		// The token endpoint refuses these grants to public clients, so a client declared
-		// this way could never get a token: say so at start instead.
-		for _, g := range grants {
-			if g == "client_credentials" || g == "password" {
-				return nil, fmt.Errorf("grant %q needs a secret (a client without one is public)", g)
-			}
+	return authserver.ClientSpec{
+		ID:                c.ID,
+		Name:              c.Name,
+		Secret:            secret,
+		Grants:            c.Grants,
+		RedirectURIs:      c.RedirectURIs,
+		RedirectURIPolicy: authserver.OperatorRedirectURIs,
+		Provider:          c.Provider,
+		FirstParty:        c.FirstParty,
+		Introspect:        c.Introspect,
+		Declarative:       true,
+	}, nil
+}
+
+// writeDeclaredClients creates or updates the declared clients in the store. A client
+// keeps its creation time, and its stored secret digest while the secret is unchanged.
+func (s *Server) writeDeclaredClients(ctx context.Context, st store.ClientStore, set *serverSettings, repl *caddy.Replacer) error {
+	// Every client's provider is checked before any client is written.
+	for _, c := range s.Clients {
+		if c.Provider != "" && !set.hasProvider(c.Provider) {
+			return fmt.Errorf("client %q: provider %q is not configured (add `users %s builtin|sql`)", c.ID, c.Provider, c.Provider)
 		}
 	}
-	name := c.Name
-	if name == "" {
-		name = c.ID
+	for i, c := range s.Clients {
+		spec, err := c.spec(repl)
+		var rec *store.Client
+		if err == nil {
+			rec, _, err = authserver.NewClient(spec, time.Now())
+			var badURI *authserver.RedirectURIError
+			if errors.As(err, &badURI) {
+				// Named as the Caddyfile and the JSON config name the option.
+				err = fmt.Errorf("redirect_uri: %w", err)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("client %q (#%d): %w", c.ID, i+1, err)
+		}
+		if existing, err := st.GetClient(ctx, rec.ID); err == nil {
+			rec.CreatedAt = existing.CreatedAt
+			if existing.SecretHash != "" && rec.SecretHash != "" {
+				if ok, _ := authserver.VerifySecret(existing.SecretHash, spec.Secret); ok {
+					rec.SecretHash = existing.SecretHash
+				}
+			}
+		}
+		if err := st.UpsertClient(ctx, rec); err != nil {
+			return fmt.Errorf("client %q: storing: %w", c.ID, err)
+		}
 	}
-	now := time.Now().UTC()
-	rec := &store.Client{
-		ID:           c.ID,
-		Name:         name,
-		RedirectURIs: c.RedirectURIs,
-		Grants:       grants,
-		Provider:     c.Provider,
-		FirstParty:   c.FirstParty,
-		Introspect:   c.Introspect,
-		Declarative:  true,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	if secret != "" {
-		rec.SecretHash = authserver.HashSecret(secret)
-	}
-	return rec, nil
+	return nil
 }

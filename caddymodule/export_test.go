@@ -1,6 +1,10 @@
 package caddymodule
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+)
 
 // Internals the external tests (package caddymodule_test) use.
 
@@ -12,3 +16,6 @@ func PoolsEmpty(t *testing.T) { t.Helper(); poolsEmpty(t) }
 
 // WriteJWKS writes the public JWKS of a fresh key and returns its path.
 func WriteJWKS(t *testing.T, dir string) string { t.Helper(); return writeJWKS(t, dir) }
+
+// ProvisionedConfig is the protocol server configuration Provision built.
+func ProvisionedConfig(s *Server) authserver.Config { return s.config }

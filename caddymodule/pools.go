@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -9,18 +11,41 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/drivers"
 )
 
 // Shared state survives config reloads: a reload that keeps the same storage reuses the
-// open pool and key ring, and the last config using one closes it.
+// open pool, key ring, application databases and purger, and the last config using one
+// closes it.
 var (
 	storePool  = caddy.NewUsagePool()
 	ringPool   = caddy.NewUsagePool()
 	purgerPool = caddy.NewUsagePool()
+	userDBPool = caddy.NewUsagePool()
 )
+
+// keyReloadInterval is how often a pooled ring re-reads the store's keys.
+const keyReloadInterval = 30 * time.Second
+
+// pooledResources opens an oauth_server's resources through the usage pools, for
+// Provision, and remembers each one it took so that release (at Cleanup) gives back
+// exactly those, even after a Provision that failed half-way.
+type pooledResources struct {
+	logger *zap.Logger
+	// held are the pool entries taken, in order.
+	held []pooledEntry
+}
+
+// pooledEntry is one entry taken from a pool.
+type pooledEntry struct {
+	pool *caddy.UsagePool
+	key  string
+	// what names the entry in errors; the key may hold a DSN with a password.
+	what string
+}
 
 // storeHandle is a pooled open store.
 type storeHandle struct{ store.Store }
@@ -28,41 +53,52 @@ type storeHandle struct{ store.Store }
 // Destruct closes the store when no config uses it any more.
 func (h storeHandle) Destruct() error { return h.Close() }
 
-// storageKey names a store by its driver and resolved location.
-func storageKey(driver, dsn string) string {
-	if driver == "sqlite" {
+// storageKey names a database in a pool by its driver and resolved location.
+func storageKey(loc storageLocation) string {
+	dsn := loc.dsn
+	if loc.driver == drivers.SQLite {
 		if abs, err := filepath.Abs(dsn); err == nil {
 			dsn = abs
 		}
 	}
-	return driver + ":" + dsn
+	return loc.driver + ":" + dsn
 }
 
-// acquireStore opens the store or reuses the open one; release with storePool.Delete(key).
-func acquireStore(ctx context.Context, driver, dsn string) (store.Store, string, error) {
-	key := storageKey(driver, dsn)
-	val, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		st, err := drivers.Open(ctx, driver, dsn)
+// take loads the pool's entry under key, opening it if no config holds it, and
+// remembers it for release.
+func (p *pooledResources) take(pool *caddy.UsagePool, key, what string, open func() (caddy.Destructor, error)) (any, error) {
+	val, _, err := pool.LoadOrNew(key, open)
+	if err != nil {
+		return nil, err
+	}
+	p.held = append(p.held, pooledEntry{pool, key, what})
+	return val, nil
+}
+
+// openStore opens the store or reuses the open one.
+func (p *pooledResources) openStore(ctx context.Context, loc storageLocation) (store.Store, error) {
+	val, err := p.take(storePool, storageKey(loc), "storage "+loc.driver, func() (caddy.Destructor, error) {
+		st, err := drivers.Open(ctx, loc.driver, loc.dsn)
 		if err != nil {
 			return nil, err
 		}
 		return storeHandle{st}, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return val.(storeHandle).Store, key, nil
+	return val.(storeHandle).Store, nil
 }
 
-// ringHandle is a pooled key ring kept fresh from the store by a background reload, so a
-// rotation on another node or from the CLI reaches this one.
+// ringHandle is a pooled key ring, kept fresh from the store by keys.Follow when the keys
+// live there.
 type ringHandle struct {
 	ring   *keys.Ring
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// Destruct stops the background reload.
+// Destruct stops following the store.
 func (h *ringHandle) Destruct() error {
 	if h.cancel != nil {
 		h.cancel()
@@ -71,104 +107,101 @@ func (h *ringHandle) Destruct() error {
 	return nil
 }
 
-// keyReloadInterval is how often a ring re-reads the store's keys.
-const keyReloadInterval = 30 * time.Second
-
-// acquireRing loads the signing keys (from the store, making one if none exist, or from a
-// PEM folder) into a shared ring.
-func acquireRing(ctx context.Context, st store.Store, storeKey, keysDir, alg string, retain time.Duration, log *zap.Logger) (*keys.Ring, string, error) {
-	key := fmt.Sprintf("%s|%s|%s|%s", storeKey, keysDir, alg, retain)
-	val, _, err := ringPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		h := &ringHandle{ring: &keys.Ring{}}
-		if keysDir != "" {
-			rec, err := keys.LoadDir(keysDir)
-			if err != nil {
-				return nil, err
-			}
-			if err := h.ring.Load([]*store.SigningKey{rec}, retain, time.Now()); err != nil {
-				return nil, err
-			}
-			return h, nil
-		}
-		if err := keys.Bootstrap(ctx, st, h.ring, alg, retain); err != nil {
+// openRing loads the signing keys into a shared ring which, unless they come from a PEM
+// folder, follows the store so a rotation elsewhere reaches this node.
+func (p *pooledResources) openRing(ctx context.Context, st store.Store, set *serverSettings) (*keys.Ring, error) {
+	key := fmt.Sprintf("%s|%s|%s|%s", storageKey(set.storage), set.keysDir, set.signingAlg, set.keyRetention)
+	val, err := p.take(ringPool, key, "signing keys", func() (caddy.Destructor, error) {
+		ring, err := loadRing(ctx, st, set)
+		if err != nil {
 			return nil, err
 		}
-		bg, cancel := context.WithCancel(context.Background())
-		h.cancel, h.done = cancel, make(chan struct{})
-		go func() {
-			defer close(h.done)
-			t := time.NewTicker(keyReloadInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-bg.Done():
-					return
-				case <-t.C:
-					if err := keys.Reload(bg, st, h.ring, retain); err != nil {
-						log.Warn("reloading signing keys; keeping the current ones", zap.Error(err))
-					}
-				}
-			}
-		}()
+		h := &ringHandle{ring: ring}
+		if set.keysDir == "" {
+			bg, cancel := context.WithCancel(context.Background())
+			h.cancel, h.done = cancel, make(chan struct{})
+			go func() {
+				defer close(h.done)
+				keys.Follow(bg, st, ring, set.keyRetention, keyReloadInterval, func(err error) {
+					p.logger.Warn("reloading signing keys; keeping the current ones", zap.Error(err))
+				})
+			}()
+		}
 		return h, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return val.(*ringHandle).ring, key, nil
+	return val.(*ringHandle).ring, nil
 }
 
-// purgerHandle is a pooled background purge of one store.
+// userDBHandle is a pooled application database.
+type userDBHandle struct{ *sql.DB }
+
+// Destruct closes the database when no config uses it any more.
+func (h userDBHandle) Destruct() error { return h.Close() }
+
+// openUserDB opens an application database or reuses the open one.
+func (p *pooledResources) openUserDB(loc storageLocation) (*sql.DB, error) {
+	val, err := p.take(userDBPool, "users:"+storageKey(loc), "user database "+loc.driver, func() (caddy.Destructor, error) {
+		db, err := authserver.OpenUserDB(loc.driver, loc.dsn)
+		if err != nil {
+			return nil, err
+		}
+		return userDBHandle{db}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val.(userDBHandle).DB, nil
+}
+
+// purgerHandle is a pooled purge loop of one store.
 type purgerHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// Destruct stops the purger, waiting for a purge in progress to end.
+// Destruct stops the purge loop, waiting for a purge in progress to end.
 func (h *purgerHandle) Destruct() error {
 	h.cancel()
 	<-h.done
 	return nil
 }
 
-// acquirePurger starts, or shares, the goroutine that purges expired records from st
-// every interval; release with purgerPool.Delete(key). It is keyed by store and
-// interval, so a reload that changes the interval starts a new purger as the old config
-// stops its own.
-func acquirePurger(st store.Store, storeKey string, every time.Duration, log *zap.Logger) (string, error) {
-	key := fmt.Sprintf("%s|purge|%s", storeKey, every)
-	_, _, err := purgerPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+// startPurger starts, or shares, the loop that purges expired records from st every
+// interval. It is keyed by store and interval, so a reload that changes the interval
+// starts a new loop as the old config stops its own.
+func (p *pooledResources) startPurger(st store.Store, loc storageLocation, every time.Duration) error {
+	_, err := p.take(purgerPool, fmt.Sprintf("%s|purge|%s", storageKey(loc), every), "purger", func() (caddy.Destructor, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		h := &purgerHandle{cancel: cancel, done: make(chan struct{})}
 		go func() {
 			defer close(h.done)
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					n, err := st.Purge(ctx, store.PurgeOptions{Expired: true})
-					if err == nil {
-						// Ended login-throttling windows go too, as with caddy oauth purge.
-						var m int64
-						m, err = st.DeleteExpiredLoginFailures(ctx, time.Now())
-						n += m
-					}
-					switch {
-					case err != nil && ctx.Err() == nil:
-						log.Warn("purging expired tokens", zap.Error(err))
-					case n > 0:
-						log.Info("purged expired tokens, codes, revocation log entries and login-throttling windows", zap.Int64("deleted", n))
-					}
+			store.PurgeExpiredEvery(ctx, st, every, func(n int64, err error) {
+				switch {
+				case err != nil:
+					p.logger.Warn("purging expired tokens", zap.Error(err))
+				case n > 0:
+					p.logger.Info("purged expired tokens, codes, revocation log entries and login-throttling windows", zap.Int64("deleted", n))
 				}
-			}
+			})
 		}()
 		return h, nil
 	})
-	if err != nil {
-		return "", err
+	return err
+}
+
+// release gives back every entry taken, the last taken first (the purger and the ring
+// use the store), and goes on past a failure so nothing stays held.
+func (p *pooledResources) release() error {
+	var errs []error
+	for i := len(p.held) - 1; i >= 0; i-- {
+		e := p.held[i]
+		if _, err := e.pool.Delete(e.key); err != nil {
+			errs = append(errs, fmt.Errorf("releasing %s: %w", e.what, err))
+		}
 	}
-	return key, nil
+	p.held = nil
+	return errors.Join(errs...)
 }

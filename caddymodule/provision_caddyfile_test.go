@@ -51,6 +51,16 @@ func TestServerProvisionErrorsNameTheOption(t *testing.T) {
 		{"keys " + filepath.Join(dir, "missing"), "keys"},
 		{"storage sqlite " + dir, "storage sqlite"},
 		{"storage postgres postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "storage postgres"},
+		// Checked here since the Caddyfile parsing does only syntax (moved from the
+		// caddyfile package's tests).
+		{"signing_alg HS256", "signing_alg"},
+		{"storage mysql x", "storage"},
+		{"storage mysql x", `driver "mysql": must be sqlite or postgres`},
+		{"storage postgres", "storage postgres"},
+		{"storage postgres", "a connection string is required"},
+		{"users sql {\n database mysql dsn\n}", "database"},
+		{"users sql {\n database mysql dsn\n}", `driver "mysql"`},
+		{"client pac {\n grants personal_access\n secret 0123456789abcdef0\n}", `grant "personal_access"`},
 	}
 	for _, c := range cases {
 		body := c.body
@@ -187,5 +197,32 @@ func TestServerProvisionWarnsWhenIssuerIsUnset(t *testing.T) {
 				t.Errorf("warned %v, want %v; log:\n%s", warned, c.warn, logged)
 			}
 		})
+	}
+}
+
+// Declared clients are the operator's: plain http to any host and a private-use scheme
+// without a dot are accepted on purpose (authserver.OperatorRedirectURIs), though the
+// JSON API refuses them to end users.
+func TestServerProvisionDeclaredClientsFollowTheOperatorRedirectURIPolicy(t *testing.T) {
+	db := testdb.SQLitePath(t)
+	err := validate(t, fmt.Sprintf(`oauth_server {
+	storage sqlite %q
+	client web {
+		grants authorization_code refresh_token
+		redirect_uri http://evil.example/cb myapp://callback
+	}
+}`, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caddymodule.PoolsEmpty(t)
+	st, err := drivers.Open(context.Background(), "sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := st.GetClient(context.Background(), "web")
+	if err != nil || strings.Join(c.RedirectURIs, " ") != "http://evil.example/cb myapp://callback" || c.Confidential() {
+		t.Fatalf("client %+v %v", c, err)
 	}
 }

@@ -28,10 +28,12 @@ func validateJSON(t *testing.T, raw []byte) error {
 	return caddy.Validate(&cfg)
 }
 
-// poolsEmpty fails the test if a store, key ring, key source or cache is still held.
+// poolsEmpty fails the test if a store, key ring, user database, purger, key source or
+// cache is still held.
 func poolsEmpty(t *testing.T) {
 	t.Helper()
-	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "keys": keySourcePool, "cache": cachePool} {
+	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "user database": userDBPool, "purger": purgerPool,
+		"keys": keySourcePool, "cache": cachePool} {
 		p.Range(func(k, _ any) bool {
 			t.Errorf("%s pool still holds %v", name, k)
 			return true
@@ -43,8 +45,12 @@ func poolsEmpty(t *testing.T) {
 func TestServerProvisionRefusesBadJSONValues(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "o.db")
 	for handler, want := range map[string]string{
-		`{"handler":"oauth_server","signing_alg":"HS256","storage":{"driver":"sqlite","dsn":%q}}`: "signing_alg",
-		`{"handler":"oauth_server","storage":{"driver":"mysql","dsn":%q}}`:                        "storage",
+		`{"handler":"oauth_server","signing_alg":"HS256","storage":{"driver":"sqlite","dsn":%q}}`:     "signing_alg",
+		`{"handler":"oauth_server","storage":{"driver":"mysql","dsn":%q}}`:                            "storage",
+		`{"handler":"oauth_server","access_token_ttl":-1,"storage":{"driver":"sqlite","dsn":%q}}`:     "access_token_ttl: must be positive",
+		`{"handler":"oauth_server","session_ttl":-1,"storage":{"driver":"sqlite","dsn":%q}}`:          "session_ttl: must be positive",
+		`{"handler":"oauth_server","purge_interval":-1,"storage":{"driver":"sqlite","dsn":%q}}`:       "purge_interval: must be positive",
+		`{"handler":"oauth_server","users":[{"kind":"ldap"}],"storage":{"driver":"sqlite","dsn":%q}}`: `users users: kind "ldap"`,
 	} {
 		raw := fmt.Sprintf(`{"admin":{"disabled":true},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:1"],"routes":[{"handle":[`+handler+`]}]}}}}}`, db)
 		if err := validateJSON(t, []byte(raw)); err == nil || !strings.Contains(err.Error(), want) {

@@ -2,9 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,9 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
-	"github.com/caddyoauth/caddy-oauth/keys"
-	"github.com/caddyoauth/caddy-oauth/scopes"
-	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 func init() {
@@ -106,15 +103,15 @@ type Server struct {
 	// however many sites share them. Default: 0, never (use `caddy oauth purge`).
 	PurgeInterval caddy.Duration `json:"purge_interval,omitempty"`
 
-	server     *authserver.Server
-	storeKey   string
-	userDBKeys []string
-	ringKey    string
-	purgeKey   string
-	logger     *zap.Logger
-	scopeCat   *scopes.Catalog
-	ctx        caddy.Context
-	eventsApp  *caddyevents.App
+	server *authserver.Server
+	// config is what server was built from; tests compare it with the command line's.
+	config authserver.Config
+	// resources are the pooled store, keys, databases and purger this config holds,
+	// released at Cleanup.
+	resources *pooledResources
+	logger    *zap.Logger
+	ctx       caddy.Context
+	eventsApp *caddyevents.App
 }
 
 // StorageConfig selects the store driver.
@@ -156,80 +153,58 @@ func (Server) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens the store, loads the keys, upserts declared clients and builds the
-// protocol server.
+// Provision checks the configuration, opens the store, loads the keys, builds the user
+// providers, writes the declared clients and builds the protocol server: the same path
+// the command line takes (serverConfig), plus what only a running Caddy has. On failure,
+// Caddy calls Cleanup, which releases what was opened.
 func (s *Server) Provision(ctx caddy.Context) error {
-	s.ctx = ctx
-	s.logger = ctx.Logger()
+	s.ctx, s.logger = ctx, ctx.Logger()
+	s.resources = &pooledResources{logger: s.logger}
+	if err := s.provision(ctx); err != nil {
+		return fmt.Errorf("oauth_server: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
-
-	alg := s.SigningAlg
-	if alg == "" {
-		alg = keys.ES256
-	}
-	if !keys.ValidAlg(alg) {
-		return fmt.Errorf("oauth_server: signing_alg %q: must be ES256, RS256 or EdDSA", alg)
-	}
-	defs := make([]scopes.Definition, 0, len(s.Scopes))
-	for _, sc := range s.Scopes {
-		defs = append(defs, scopes.Definition{Name: sc.Name, Description: sc.Description})
-	}
-	cat, err := scopes.NewCatalog(defs, s.DefaultScope)
+	set, err := s.settings(repl, nil)
 	if err != nil {
-		return fmt.Errorf("oauth_server: scope: %w", err)
+		return err
 	}
-	s.scopeCat = cat
-
-	driver, dsn := "sqlite", filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
-	if s.Storage != nil {
-		driver, dsn = s.Storage.Driver, repl.ReplaceKnown(s.Storage.DSN, "")
-		if driver == "sqlite" && dsn == "" {
-			dsn = filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
-		}
-	}
-	if driver != "sqlite" && driver != "postgres" {
-		return fmt.Errorf("oauth_server: storage: driver %q: must be sqlite or postgres", driver)
-	}
-	if dsn == "" {
-		return fmt.Errorf("oauth_server: storage %s: a connection string is required", driver)
-	}
-	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	openCtx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	defer cancel()
-	st, key, err := acquireStore(openCtx, driver, dsn)
-	if err != nil {
-		return fmt.Errorf("oauth_server: storage %s: %w", driver, err)
-	}
-	s.storeKey = key
-
-	accessTTL := durationOr(s.AccessTokenTTL, time.Hour)
-	personalTTL := durationOr(s.PersonalTokenTTL, 365*24*time.Hour)
-	// A retired key stays published as long as any token it signed can still be valid.
-	retain := max(accessTTL, personalTTL)
-	ring, rkey, err := acquireRing(openCtx, st, key, s.KeysDir, alg, retain, s.logger)
-	if err != nil {
-		return fmt.Errorf("oauth_server: keys: %w", err)
-	}
-	s.ringKey = rkey
-
-	providers, dbKeys, err := s.provisionProviders(openCtx, st, driver, dsn, repl)
+	st, err := openStorage(openCtx, set, s.resources)
 	if err != nil {
 		return err
 	}
-	s.userDBKeys = dbKeys
-
-	if err := s.upsertClients(openCtx, st, repl); err != nil {
+	cfg, err := serverConfig(openCtx, set, st, s.resources, nil)
+	if err != nil {
 		return err
 	}
-
-	if s.PurgeInterval < 0 {
-		return fmt.Errorf("oauth_server: purge_interval: must be positive")
+	if err := s.writeDeclaredClients(openCtx, st, set, repl); err != nil {
+		return err
 	}
-	if s.PurgeInterval > 0 {
-		if s.purgeKey, err = acquirePurger(st, key, time.Duration(s.PurgeInterval), s.logger); err != nil {
-			return fmt.Errorf("oauth_server: purge_interval: %w", err)
+	if set.purgeInterval > 0 {
+		if err := s.resources.startPurger(st, set.storage, set.purgeInterval); err != nil {
+			return fmt.Errorf("purge_interval: %w", err)
 		}
 	}
+	if err := s.joinCaddy(ctx, &cfg); err != nil {
+		return err
+	}
+	s.warnIfIssuerUnset(set)
+	if s.server, err = authserver.New(cfg); err != nil {
+		return err
+	}
+	s.config = cfg
+	return nil
+}
 
+// joinCaddy connects the server to what Caddy offers: its logger, its events app (to
+// announce tokens, and to end held long polls when the config stops), its metrics
+// registry and the client IP it determined.
+func (s *Server) joinCaddy(ctx caddy.Context, cfg *authserver.Config) error {
 	if app, err := ctx.App("events"); err == nil {
 		s.eventsApp, _ = app.(*caddyevents.App)
 	}
@@ -237,50 +212,32 @@ func (s *Server) Provision(ctx caddy.Context) error {
 		// Caddy announces "stopping" before it shuts the HTTP servers down gracefully,
 		// which waits for every request in flight: held feed long polls must end first.
 		if err := s.eventsApp.On("stopping", caddyevents.Handler(shutdownOnStop{s})); err != nil {
-			return fmt.Errorf("oauth_server: subscribing to the stopping event: %w", err)
+			return fmt.Errorf("subscribing to the stopping event: %w", err)
 		}
 	}
-	var metrics authserver.Metrics
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		pm, err := authserver.NewPrometheusMetrics(reg)
 		if err != nil {
-			return fmt.Errorf("oauth_server: registering metrics: %w", err)
+			return fmt.Errorf("registering metrics: %w", err)
 		}
-		metrics = pm
+		cfg.Metrics = pm
 	}
-	issuer := repl.ReplaceKnown(s.Issuer, "")
-	if issuer == "" {
-		// The contract allows it (the default is the site's own origin), but the handler
-		// cannot see its site's host matchers, so it cannot tell a catch-all site from
-		// one bound to a name: say what the default costs.
-		s.logger.Warn("issuer is not set: the iss of tokens and the metadata follow each request's Host header; " +
-			"on a site that answers any host (a catch-all address such as :443, or a wildcard) a caller chooses the iss of the tokens it gets; " +
-			"set issuer to this site's origin, e.g. https://auth.example.com")
-	}
-	s.server, err = authserver.New(authserver.Config{
-		Issuer:               issuer,
-		Audience:             s.Audience,
-		Store:                st,
-		Keys:                 ring,
-		Scopes:               cat,
-		AccessTokenTTL:       accessTTL,
-		RefreshTokenTTL:      durationOr(s.RefreshTokenTTL, 30*24*time.Hour),
-		PersonalTokenTTL:     personalTTL,
-		SessionTTL:           durationOr(s.SessionTTL, 2*time.Hour),
-		ImplicitGrant:        s.ImplicitGrant,
-		Providers:            providers,
-		LoginThrottle:        s.LoginThrottle.throttle(),
-		ClientIP:             caddyClientIP,
-		FreshAPITokenCookie:  s.FreshAPITokenCookie,
-		Logger:               s.logger,
-		OnEvent:              s.emit,
-		Metrics:              metrics,
-		RevokePreviousTokens: s.RevokePreviousTokens,
-	})
-	if err != nil {
-		return fmt.Errorf("oauth_server: %w", err)
-	}
+	cfg.Logger = s.logger
+	cfg.OnEvent = s.emit
+	cfg.ClientIP = caddyClientIP
 	return nil
+}
+
+// warnIfIssuerUnset says what the default issuer costs. The contract allows it (the
+// default is the site's own origin), but the handler cannot see its site's host
+// matchers, so it cannot tell a catch-all site from one bound to a name.
+func (s *Server) warnIfIssuerUnset(set *serverSettings) {
+	if set.issuer != "" {
+		return
+	}
+	s.logger.Warn("issuer is not set: the iss of tokens and the metadata follow each request's Host header; " +
+		"on a site that answers any host (a catch-all address such as :443, or a wildcard) a caller chooses the iss of the tokens it gets; " +
+		"set issuer to this site's origin, e.g. https://auth.example.com")
 }
 
 // shutdownOnStop ends the server's held long polls when its config stops.
@@ -301,62 +258,29 @@ func (s *Server) emit(_ context.Context, name string, data map[string]any) {
 	}
 }
 
-// upsertClients writes the declared clients into the store.
-func (s *Server) upsertClients(ctx context.Context, st store.Store, repl *caddy.Replacer) error {
-	for i, c := range s.Clients {
-		rec, err := c.record(repl)
-		if err != nil {
-			return fmt.Errorf("oauth_server: client %q (#%d): %w", c.ID, i+1, err)
-		}
-		if existing, err := st.GetClient(ctx, rec.ID); err == nil {
-			rec.CreatedAt = existing.CreatedAt
-			if existing.SecretHash != "" && rec.SecretHash != "" {
-				if ok, _ := authserver.VerifySecret(existing.SecretHash, repl.ReplaceKnown(c.Secret, "")); ok {
-					rec.SecretHash = existing.SecretHash
-				}
-			}
-		}
-		if err := st.UpsertClient(ctx, rec); err != nil {
-			return fmt.Errorf("oauth_server: client %q: storing: %w", c.ID, err)
-		}
-	}
-	return nil
-}
+// errNotProvisioned is Validate's answer before a successful Provision.
+var errNotProvisioned = errors.New("oauth_server: not provisioned")
 
 // Validate checks what Provision cannot know is wrong until it runs.
 func (s *Server) Validate() error {
 	if s.server == nil {
-		return fmt.Errorf("oauth_server: not provisioned")
+		return errNotProvisioned
 	}
 	return nil
 }
 
-// Cleanup releases the purger, the key ring and the store, in that order: the first two
-// use the store.
+// Cleanup ends held long polls and releases the purger, the user databases, the key
+// ring and the store, the last opened first. It goes on past a failed release, and is
+// safe after a failed Provision: only what was opened is released.
 func (s *Server) Cleanup() error {
 	if s.server != nil {
 		s.server.Shutdown()
 	}
-	if s.purgeKey != "" {
-		if _, err := purgerPool.Delete(s.purgeKey); err != nil {
-			return err
-		}
+	if s.resources == nil {
+		return nil
 	}
-	for _, k := range s.userDBKeys {
-		if _, err := userDBPool.Delete(k); err != nil {
-			return err
-		}
-	}
-	s.userDBKeys = nil
-	if s.ringKey != "" {
-		if _, err := ringPool.Delete(s.ringKey); err != nil {
-			return err
-		}
-	}
-	if s.storeKey != "" {
-		if _, err := storePool.Delete(s.storeKey); err != nil {
-			return err
-		}
+	if err := s.resources.release(); err != nil {
+		return fmt.Errorf("oauth_server: %w", err)
 	}
 	return nil
 }
@@ -383,13 +307,6 @@ func (c *LoginThrottleConfig) throttle() authserver.LoginThrottle {
 func caddyClientIP(r *http.Request) string {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	return ip
-}
-
-func durationOr(d caddy.Duration, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return time.Duration(d)
 }
 
 // Interface guards.

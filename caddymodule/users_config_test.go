@@ -22,12 +22,17 @@ func TestProvidersNeedUniqueNamesAndKnownClients(t *testing.T) {
 	}
 	defer st.Close()
 	repl := caddy.NewReplacer()
-	dup := &Server{Users: []UserProviderConfig{{Name: "a", Kind: "builtin"}, {Name: "a", Kind: "builtin"}}}
-	if _, _, err := dup.provisionProviders(context.Background(), st, "sqlite", path, repl); err == nil || !strings.Contains(err.Error(), "already configured") {
+	sqliteAt := &StorageConfig{Driver: "sqlite", DSN: path}
+	dup := &Server{Storage: sqliteAt, Users: []UserProviderConfig{{Name: "a", Kind: "builtin"}, {Name: "a", Kind: "builtin"}}}
+	if _, err := dup.settings(repl, nil); err == nil || !strings.Contains(err.Error(), "already configured") {
 		t.Fatalf("duplicate names: %v", err)
 	}
-	unknown := &Server{Clients: []ClientConfig{{ID: "c", Provider: "nope"}}}
-	if _, _, err := unknown.provisionProviders(context.Background(), st, "sqlite", path, repl); err == nil || !strings.Contains(err.Error(), `provider "nope" is not configured`) {
+	unknown := &Server{Storage: sqliteAt, Clients: []ClientConfig{{ID: "c", Provider: "nope"}}}
+	set, err := unknown.settings(repl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unknown.writeDeclaredClients(context.Background(), st, set, repl); err == nil || !strings.Contains(err.Error(), `provider "nope" is not configured`) {
 		t.Fatalf("unknown provider: %v", err)
 	}
 }
@@ -46,13 +51,23 @@ func TestSQLProviderDefaultsToTheServersStorage(t *testing.T) {
 	if err := st.CreateUser(ctx, &store.User{ID: "u-9", Email: "x@y.test", PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Users: []UserProviderConfig{{Name: "mirror", Kind: "sql", Query: "SELECT id, password_hash FROM users WHERE email = $1"}}}
-	providers, dbKeys, err := s.provisionProviders(ctx, st, "sqlite", path, caddy.NewReplacer())
+	s := &Server{Storage: &StorageConfig{Driver: "sqlite", DSN: path},
+		Users: []UserProviderConfig{{Name: "mirror", Kind: "sql", Query: "SELECT id, password_hash FROM users WHERE email = $1"}}}
+	set, err := s.settings(caddy.NewReplacer(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.userDBKeys = dbKeys
-	defer s.Cleanup()
+	res := &pooledResources{}
+	defer func() {
+		if err := res.release(); err != nil {
+			t.Error(err)
+		}
+		poolsEmpty(t)
+	}()
+	providers, err := userProviders(ctx, set, st, res, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := providers["users"].(*authserver.BuiltinUsers); !ok {
 		t.Errorf("default provider is %T, want the builtin one", providers["users"])
 	}

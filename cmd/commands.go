@@ -123,7 +123,7 @@ printed once with their secrets (--json: as a JSON array).`,
 			}
 			// One personal access client per user provider; one already there is kept, so
 			// install can run again after a provider is added.
-			for _, provider := range t.providerNames() {
+			for _, provider := range t.server.ProviderNames() {
 				if id := personalClientOf(existing, provider); id != "" {
 					fmt.Fprintf(note, "Personal access client for provider %s exists: %s\n", provider, id)
 					continue
@@ -256,52 +256,42 @@ type clientOutput struct {
 	RedirectURIs []string `json:"redirect_uris"`
 }
 
+// createClient makes the client the command was asked for, with a generated secret
+// unless it is public. Its redirect URIs follow the operator policy
+// (authserver.OperatorRedirectURIs), as the Caddyfile's client blocks do.
 func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (clientOutput, error) {
 	if strings.TrimSpace(spec.name) == "" {
 		return clientOutput{}, errors.New("--name is required")
 	}
-	var grants []string
-	secret := authserver.NewSecret()
+	grants := []string{authserver.GrantAuthorizationCode, authserver.GrantRefreshToken}
 	switch spec.kind {
 	case "password":
-		grants = []string{"password", "refresh_token"}
+		grants = []string{authserver.GrantPassword, authserver.GrantRefreshToken}
 	case "client":
-		grants = []string{"client_credentials"}
+		grants = []string{authserver.GrantClientCredentials}
 	case "personal":
 		grants = []string{authserver.GrantPersonalAccess}
-	case "public":
-		grants = []string{"authorization_code", "refresh_token"}
-		secret = ""
-	default:
-		grants = []string{"authorization_code", "refresh_token"}
 	}
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
-	for _, u := range spec.redirectURIs {
-		if err := authserver.CheckRedirectURI(u); err != nil {
-			return clientOutput{}, err
-		}
-	}
-	now := time.Now().UTC()
-	rec := &store.Client{
-		ID:           uuid.NewString(),
-		Name:         spec.name,
-		RedirectURIs: spec.redirectURIs,
-		Grants:       grants,
-		Provider:     spec.provider,
-		FirstParty:   spec.firstParty,
-		Introspect:   spec.introspect,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	if secret != "" {
-		rec.SecretHash = authserver.HashSecret(secret)
+	rec, secret, err := authserver.NewClient(authserver.ClientSpec{
+		Name:              spec.name,
+		GenerateSecret:    spec.kind != "public",
+		Grants:            grants,
+		RedirectURIs:      spec.redirectURIs,
+		RedirectURIPolicy: authserver.OperatorRedirectURIs,
+		Provider:          spec.provider,
+		FirstParty:        spec.firstParty,
+		Introspect:        spec.introspect,
+	}, time.Now())
+	if err != nil {
+		return clientOutput{}, err
 	}
 	if err := st.CreateClient(ctx, rec); err != nil {
 		return clientOutput{}, fmt.Errorf("creating client: %w", err)
 	}
-	out := clientOutput{ClientID: rec.ID, Name: rec.Name, Grants: grants, RedirectURIs: rec.RedirectURIs}
+	out := clientOutput{ClientID: rec.ID, Name: rec.Name, Grants: rec.Grants, RedirectURIs: rec.RedirectURIs}
 	if secret != "" {
 		out.ClientSecret = &secret
 	}
@@ -322,7 +312,13 @@ func clientCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "client",
 		Short: "Makes a client and prints its id and secret once",
-		Args:  cobra.NoArgs,
+		Long: `Makes a client and prints its id and secret once (the store keeps a digest).
+--password, --client, --personal and --public choose its grants; with none, it is a
+confidential authorization code client. Redirect URIs follow the operator's policy,
+as Caddyfile client blocks do: anything but relative URIs, fragments, user parts,
+spaces and script or local-file schemes (javascript:, data:, file:, ...) is accepted,
+including plain http to any host, which the JSON API refuses to end users.`,
+		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
 			spec := clientSpec{}
@@ -526,18 +522,10 @@ func purgeCmd() *cobra.Command {
 			if !revoked && !expired {
 				revoked, expired = true, true
 			}
-			now := time.Now()
-			n, err := t.store.Purge(ctx, store.PurgeOptions{Revoked: revoked, Expired: expired, Now: now})
+			// With --expired, ended login-throttling windows go with the expired tokens.
+			n, err := store.PurgeRecords(ctx, t.store, store.PurgeOptions{Revoked: revoked, Expired: expired})
 			if err != nil {
 				return err
-			}
-			if expired {
-				// Ended login-throttling windows go with the expired tokens.
-				m, err := t.store.DeleteExpiredLoginFailures(ctx, now)
-				if err != nil {
-					return err
-				}
-				n += m
 			}
 			fmt.Fprintf(c.OutOrStdout(), "Purged %d records.\n", n)
 			return nil

@@ -379,3 +379,22 @@ func TestCommandsFailWithOneClearLine(t *testing.T) {
 	mustFail(t, "postgres", "user", "list", "--storage", "postgres:postgres://nobody@127.0.0.1:1/x?connect_timeout=2")
 	mustFail(t, "accepts 1 arg", "user", "delete", "--storage", "sqlite:"+filepath.Join(dir, "o.db"))
 }
+
+// --config is checked as Provision checks it, by the same code: a value the Caddyfile
+// parses but a server would refuse stops every command, in the server's words.
+func TestCommandsRefuseAConfigTheServerWouldRefuse(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"storage postgres":                       "storage postgres: a connection string is required",
+		"storage mysql x":                        `storage: driver "mysql": must be sqlite or postgres`,
+		"signing_alg HS256":                      `signing_alg "HS256": must be ES256, RS256 or EdDSA`,
+		"default_scope nope":                     `default_scope "nope"`,
+		"users sql {\n\t\tdatabase mysql x\n\t}": `users users sql: database: driver "mysql"`,
+	} {
+		cf := filepath.Join(dir, "Caddyfile")
+		if err := os.WriteFile(cf, []byte("http://localhost:9 {\n\toauth_server {\n\t\t"+body+"\n\t}\n}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustFail(t, want, "user", "list", "--config", cf)
+	}
+}

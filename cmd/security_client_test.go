@@ -3,6 +3,8 @@ package cmd
 import (
 	"strings"
 	"testing"
+
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 )
 
 // The CLI refuses redirect URIs a code must never be sent to (RFC 6749 §3.1.2, RFC 9700
@@ -34,4 +36,15 @@ func TestClientCommandRefusesDangerousRedirectURIs(t *testing.T) {
 			t.Fatalf("%d clients stored, want only the good one", len(clients))
 		}
 	})
+}
+
+// The command line registers clients for the operator: plain http to any host and a
+// private-use scheme without a dot are accepted on purpose (the operator policy,
+// authserver.OperatorRedirectURIs), though the JSON API refuses them to end users.
+func TestClientCommandFollowsTheOperatorRedirectURIPolicy(t *testing.T) {
+	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
+	out := mustRun(t, "", "client", "--storage", s.flag(), "--name", "Intranet", "--redirect-uri", "http://evil.example/cb,myapp://callback", "--json")
+	if !strings.Contains(out, "http://evil.example/cb") || !strings.Contains(out, "myapp://callback") {
+		t.Fatalf("operator redirect URIs not registered: %s", out)
+	}
 }

@@ -1,5 +1,6 @@
 // Package keys makes, loads and holds the server's signing keys: the current private key
-// that signs access tokens and the public keys published in the JWKS.
+// that signs access tokens and the public keys published in the JWKS. Follow keeps a
+// ring in step with the store, so a rotation made elsewhere reaches every node.
 package keys
 
 import (

@@ -58,3 +58,22 @@ func hasCurrent(list []*store.SigningKey) bool {
 	}
 	return false
 }
+
+// Follow reloads ring from the store every interval until ctx ends, so a rotation made by
+// another node or by `caddy oauth keys --rotate` reaches this one within an interval. A
+// failed reload keeps the current keys (a database blip must not stop signing) and is
+// passed to onError, if set. Follow returns when ctx ends; run it on its own goroutine.
+func Follow(ctx context.Context, ks store.KeyStore, ring *Ring, retain, every time.Duration, onError func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := Reload(ctx, ks, ring, retain); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+// minDeclaredSecretLen is the shortest secret an operator may choose for a client;
+// secrets the server generates are much longer (NewSecret).
+const minDeclaredSecretLen = 16
+
+// ClientSpec is a client to register, as every surface that makes clients describes it:
+// Caddyfile `client` blocks, `caddy oauth client` and `install`, and the JSON API
+// (POST /oauth/clients). NewClient turns it into the store record, so the rules of what
+// a client may be are written once.
+type ClientSpec struct {
+	// ID is the client_id. Empty: a new random UUID.
+	ID string
+	// Name is shown on the consent screen. Empty: the ID.
+	Name string
+	// Secret is the client secret in clear, chosen by the operator; at least 16
+	// characters. Stored hashed.
+	Secret string
+	// GenerateSecret makes a new random secret (NewSecret) instead of Secret. With
+	// neither, the client is public (no secret: it must use PKCE).
+	GenerateSecret bool
+	// Grants are the grant types the client may use: GrantAuthorizationCode,
+	// GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantPersonalAccess.
+	// Empty: GrantClientCredentials.
+	Grants []string
+	// RedirectURIs are the exact redirect URIs of an authorization code client, each
+	// checked by RedirectURIPolicy.
+	RedirectURIs []string
+	// RedirectURIPolicy is who registers the client, and so which redirect URIs it may
+	// have: StrictRedirectURIs (the zero value) for end users, OperatorRedirectURIs for
+	// the configuration and the command line.
+	RedirectURIPolicy RedirectURIPolicy
+	// Provider is the user provider of the client's users. Empty: DefaultProvider.
+	Provider string
+	// FirstParty skips the consent screen.
+	FirstParty bool
+	// Introspect allows the client to call the introspection and revocation-feed
+	// endpoints.
+	Introspect bool
+	// OwnerUserID is the user who registered the client through the JSON API, whose
+	// dashboard lists it. Empty for operator clients.
+	OwnerUserID string
+	// Declarative marks a client declared in the configuration, written at every start.
+	Declarative bool
+}
+
+// knownGrants are the grant types a client record may hold.
+var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode, GrantPersonalAccess}
+
+// NewClient checks spec and returns the client record to store, created at now, and its
+// secret in clear ("" for a public client), which exists nowhere else afterwards: the
+// record holds its digest. Errors name the field that is wrong.
+func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
+	grants := spec.Grants
+	if len(grants) == 0 {
+		grants = []string{GrantClientCredentials}
+	}
+	for _, g := range grants {
+		if !isKnownGrant(g) {
+			return nil, "", fmt.Errorf("grant %q: must be one of %s", g, strings.Join(knownGrants, ", "))
+		}
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := spec.RedirectURIPolicy.Check(u); err != nil {
+			return nil, "", err
+		}
+	}
+	secret := spec.Secret
+	switch {
+	case spec.GenerateSecret && secret != "":
+		return nil, "", errors.New("secret: give a secret or generate one, not both")
+	case spec.GenerateSecret:
+		secret = NewSecret()
+	case secret != "" && len(secret) < minDeclaredSecretLen:
+		return nil, "", fmt.Errorf("secret must be at least %d characters", minDeclaredSecretLen)
+	case secret == "":
+		// The token endpoint refuses these grants to public clients, so such a client
+		// could never get a token: say so when it is made instead.
+		for _, g := range grants {
+			if g == GrantClientCredentials || g == GrantPassword {
+				return nil, "", fmt.Errorf("grant %q needs a secret (a client without one is public)", g)
+			}
+		}
+	}
+	id := spec.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	name := spec.Name
+	if name == "" {
+		name = id
+	}
+	now = now.UTC()
+	rec := &store.Client{
+		ID:           id,
+		Name:         name,
+		RedirectURIs: spec.RedirectURIs,
+		Grants:       grants,
+		Provider:     spec.Provider,
+		UserID:       spec.OwnerUserID,
+		FirstParty:   spec.FirstParty,
+		Introspect:   spec.Introspect,
+		Declarative:  spec.Declarative,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if secret != "" {
+		rec.SecretHash = HashSecret(secret)
+	}
+	return rec, secret, nil
+}
+
+func isKnownGrant(g string) bool {
+	for _, k := range knownGrants {
+		if g == k {
+			return true
+		}
+	}
+	return false
+}

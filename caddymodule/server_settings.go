@@ -1,0 +1,222 @@
+package caddymodule
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store/drivers"
+)
+
+// serverSettings is an oauth_server configuration with its placeholders replaced, its
+// defaults filled and every option checked. Provision and the command line both start
+// from it (Server.settings), so an option means the same, and is refused with the same
+// words, wherever the configuration is read. Building it does no I/O.
+type serverSettings struct {
+	issuer      string
+	audience    []string
+	storage     storageLocation
+	keysDir     string
+	signingAlg  string
+	accessTTL   time.Duration
+	refreshTTL  time.Duration
+	personalTTL time.Duration
+	sessionTTL  time.Duration
+	// keyRetention is how long a retired signing key stays published: as long as any
+	// token it signed can still be valid.
+	keyRetention  time.Duration
+	implicitGrant bool
+	scopes        *scopes.Catalog
+	// users are the configured user providers in order, the default one added last if
+	// none is configured under its name.
+	users                []userProviderSettings
+	loginThrottle        authserver.LoginThrottle
+	freshAPITokenCookie  string
+	revokePreviousTokens bool
+	purgeInterval        time.Duration
+}
+
+// storageLocation names a database: its driver and resolved DSN.
+type storageLocation struct{ driver, dsn string }
+
+// String is how messages and pool keys name the database: the driver only, since the DSN
+// may hold a password.
+func (l storageLocation) String() string { return l.driver }
+
+// userProviderSettings is one checked user provider.
+type userProviderSettings struct {
+	name string
+	// kind is "builtin" or "sql".
+	kind string
+	// database is what a sql provider reads: its own database or the server's storage.
+	database storageLocation
+	query    string
+}
+
+// Defaults of the oauth_server options, as their doc comments on Server state them.
+const (
+	defaultAccessTTL   = time.Hour
+	defaultRefreshTTL  = 30 * 24 * time.Hour
+	defaultPersonalTTL = 365 * 24 * time.Hour
+	defaultSessionTTL  = 2 * time.Hour
+)
+
+// defaultSQLiteFile is the store when the configuration names none, or names sqlite
+// without a file: oauth.db in Caddy's data directory.
+func defaultSQLiteFile() string {
+	return filepath.Join(caddy.AppDataDir(), "oauth", "oauth.db")
+}
+
+// settings checks the configuration and resolves it: placeholders replaced by repl,
+// defaults filled. storage, if not nil, replaces the configured storage (the command
+// line's --storage); its DSN is taken as given. Errors name the option.
+func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*serverSettings, error) {
+	set := &serverSettings{
+		issuer:               repl.ReplaceKnown(s.Issuer, ""),
+		audience:             s.Audience,
+		keysDir:              s.KeysDir,
+		implicitGrant:        s.ImplicitGrant,
+		freshAPITokenCookie:  s.FreshAPITokenCookie,
+		revokePreviousTokens: s.RevokePreviousTokens,
+		loginThrottle:        s.LoginThrottle.throttle(),
+	}
+
+	set.signingAlg = s.SigningAlg
+	if set.signingAlg == "" {
+		set.signingAlg = keys.ES256
+	}
+	if !keys.ValidAlg(set.signingAlg) {
+		return nil, fmt.Errorf("signing_alg %q: must be ES256, RS256 or EdDSA", set.signingAlg)
+	}
+
+	var err error
+	switch {
+	case storage != nil:
+		set.storage, err = checkStorage("storage", storage.Driver, storage.DSN)
+	case s.Storage != nil:
+		set.storage, err = checkStorage("storage", s.Storage.Driver, repl.ReplaceKnown(s.Storage.DSN, ""))
+	default:
+		set.storage = storageLocation{drivers.SQLite, defaultSQLiteFile()}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	for _, d := range []struct {
+		option string
+		value  caddy.Duration
+		dst    *time.Duration
+		def    time.Duration
+	}{
+		{"access_token_ttl", s.AccessTokenTTL, &set.accessTTL, defaultAccessTTL},
+		{"refresh_token_ttl", s.RefreshTokenTTL, &set.refreshTTL, defaultRefreshTTL},
+		{"personal_token_ttl", s.PersonalTokenTTL, &set.personalTTL, defaultPersonalTTL},
+		{"session_ttl", s.SessionTTL, &set.sessionTTL, defaultSessionTTL},
+		{"purge_interval", s.PurgeInterval, &set.purgeInterval, 0},
+	} {
+		if d.value < 0 {
+			return nil, fmt.Errorf("%s: must be positive", d.option)
+		}
+		*d.dst = time.Duration(d.value)
+		if d.value == 0 {
+			*d.dst = d.def
+		}
+	}
+	set.keyRetention = max(set.accessTTL, set.personalTTL)
+
+	defs := make([]scopes.Definition, 0, len(s.Scopes))
+	for _, sc := range s.Scopes {
+		defs = append(defs, scopes.Definition{Name: sc.Name, Description: sc.Description})
+	}
+	if set.scopes, err = scopes.NewCatalog(defs, s.DefaultScope); err != nil {
+		return nil, fmt.Errorf("scope: %w", err)
+	}
+
+	if set.users, err = s.userSettings(repl, set.storage); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// checkStorage checks a driver and resolved DSN; option is what the configuration calls
+// it (storage, or a sql provider's database). sqlite without a file is the default file.
+func checkStorage(option, driver, dsn string) (storageLocation, error) {
+	switch driver {
+	case drivers.SQLite:
+		if dsn == "" {
+			dsn = defaultSQLiteFile()
+		}
+	case drivers.Postgres:
+		if dsn == "" {
+			return storageLocation{}, fmt.Errorf("%s postgres: a connection string is required", option)
+		}
+	default:
+		return storageLocation{}, fmt.Errorf("%s: driver %q: must be sqlite or postgres", option, driver)
+	}
+	return storageLocation{driver, dsn}, nil
+}
+
+// userSettings checks the user providers. A sql provider without a database reads the
+// server's own storage.
+func (s *Server) userSettings(repl *caddy.Replacer, storage storageLocation) ([]userProviderSettings, error) {
+	var out []userProviderSettings
+	seen := map[string]bool{}
+	for i, u := range s.Users {
+		p := userProviderSettings{name: u.ProviderName(), kind: u.Kind, query: u.Query}
+		if seen[p.name] {
+			return nil, fmt.Errorf("users %s (#%d): a provider of this name is already configured", p.name, i+1)
+		}
+		seen[p.name] = true
+		switch u.Kind {
+		case "builtin", "":
+			p.kind = "builtin"
+		case "sql":
+			p.database = storage
+			if u.Database != nil {
+				dsn := repl.ReplaceKnown(u.Database.DSN, "")
+				if dsn == "" {
+					// Unlike the server's storage, a user database has no default file.
+					return nil, fmt.Errorf("users %s sql: database %s: a connection string is required", p.name, u.Database.Driver)
+				}
+				loc, err := checkStorage("users "+p.name+" sql: database", u.Database.Driver, dsn)
+				if err != nil {
+					return nil, err
+				}
+				p.database = loc
+			}
+		default:
+			return nil, fmt.Errorf("users %s: kind %q: must be builtin or sql", p.name, u.Kind)
+		}
+		out = append(out, p)
+	}
+	if !seen[authserver.DefaultProvider] {
+		out = append(out, userProviderSettings{name: authserver.DefaultProvider, kind: "builtin"})
+	}
+	return out, nil
+}
+
+// providerNames lists the user providers, the default one first.
+func (set *serverSettings) providerNames() []string {
+	names := []string{authserver.DefaultProvider}
+	for _, u := range set.users {
+		if u.name != authserver.DefaultProvider {
+			names = append(names, u.name)
+		}
+	}
+	return names
+}
+
+// hasProvider reports whether a user provider of this name is configured.
+func (set *serverSettings) hasProvider(name string) bool {
+	for _, u := range set.users {
+		if u.name == name {
+			return true
+		}
+	}
+	return false
+}
