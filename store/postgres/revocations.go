@@ -37,6 +37,21 @@ var (
 		)
 		SELECT (SELECT count(*) FROM r), ` + revokedArrays
 
+	// revokeCodeSQL revokes the access token an authorization code was exchanged for and
+	// every token of the refresh family issued with it (a reused code, RFC 6749 §4.1.2).
+	revokeCodeSQL = `WITH code AS (
+			SELECT access_token_id FROM auth_codes WHERE id = $1 AND access_token_id <> ''
+		), r AS (
+			UPDATE refresh_tokens SET revoked = true WHERE family_id IN
+				(SELECT family_id FROM refresh_tokens WHERE access_token_id IN (SELECT access_token_id FROM code))
+			RETURNING access_token_id
+		), a AS (
+			UPDATE access_tokens SET revoked = true
+			WHERE (id IN (SELECT access_token_id FROM r) OR id IN (SELECT access_token_id FROM code)) AND NOT revoked
+			RETURNING id, expires_at
+		)
+		SELECT (SELECT count(*) FROM code), ` + revokedArrays
+
 	revokeOthersSQL = `WITH r AS (
 			UPDATE refresh_tokens SET revoked = true
 			WHERE user_id = $1 AND client_id = $2 AND access_token_id <> $3 AND NOT revoked

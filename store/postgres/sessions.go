@@ -164,17 +164,7 @@ func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.A
 // RevokeAuthCodeTokens revokes the access token the code was exchanged for and the whole
 // refresh family issued with it, in one statement that locks refresh tokens first.
 func (s *Store) RevokeAuthCodeTokens(ctx context.Context, codeID string) error {
-	err := retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, `WITH code AS (
-				SELECT access_token_id FROM auth_codes WHERE id = $1 AND access_token_id <> ''
-			), r AS (
-				UPDATE refresh_tokens SET revoked = true WHERE family_id IN
-					(SELECT family_id FROM refresh_tokens WHERE access_token_id IN (SELECT access_token_id FROM code))
-				RETURNING access_token_id
-			)
-			UPDATE access_tokens SET revoked = true
-			WHERE id IN (SELECT access_token_id FROM r) OR id IN (SELECT access_token_id FROM code)`, codeID)
-		return err
-	})
+	// Logged like every revocation, so guards following the feed refuse these tokens too.
+	_, _, err := s.revokeLogged(ctx, revokeCodeSQL, codeID)
 	return wrapErr("revoke tokens of authorization code", err)
 }

@@ -126,22 +126,26 @@ func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.A
 // RevokeAuthCodeTokens revokes the access token the code was exchanged for and the whole
 // refresh family issued with it, in one transaction.
 func (s *Store) RevokeAuthCodeTokens(ctx context.Context, codeID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	// Logged like every revocation, so guards following the feed refuse these tokens too.
+	_, err := s.revokeTx(ctx, func(tx *sql.Tx) ([]revokedToken, error) {
 		var atID string
 		err := tx.QueryRowContext(ctx, `SELECT access_token_id FROM auth_codes WHERE id = ?`, codeID).Scan(&atID)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && atID == "") {
-			return nil
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		families := `SELECT family_id FROM refresh_tokens WHERE access_token_id = ?`
-		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id = ? OR id IN
-			(SELECT access_token_id FROM refresh_tokens WHERE family_id IN (`+families+`))`, atID, atID); err != nil {
-			return err
+		revoked, err := scanRevoked(tx.QueryContext(ctx, `UPDATE access_tokens SET revoked = 1
+			WHERE revoked = 0 AND (id = ? OR id IN
+				(SELECT access_token_id FROM refresh_tokens WHERE family_id IN (`+families+`)))
+			RETURNING id, expires_at`, atID, atID))
+		if err != nil {
+			return nil, err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id IN (`+families+`)`, atID)
-		return err
+		return revoked, err
 	})
 	return wrapErr("revoke tokens of authorization code", err)
 }

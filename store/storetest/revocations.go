@@ -108,6 +108,23 @@ func revocationCases() []Case {
 			sameSet(t, "family's entries", ids[1:], []string{a1.ID, a3.ID})
 			checkAccess(t, s, other)
 		}},
+		{"RevokeAuthCodeTokensLogsTheCodesTokensSoGuardsRefuseThem", func(t *testing.T, s store.Store) {
+			// A reused authorization code revokes what it gave; guards that follow the
+			// feed must learn of it like of any other revocation.
+			client := withClient(t, s)
+			c := newCode(client)
+			wantErr(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c), nil)
+			a := newAccess(client, "u1", t0)
+			r := newRefresh(a, "fam")
+			wantErr(t, "ExchangeAuthCode", s.ExchangeAuthCode(t.Context(), c.ID, a, r), nil)
+			a2 := newAccess(client, "u1", at(time.Minute))
+			wantErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), r.ID, a2, newRefresh(a2, "fam")), nil)
+			issue(t, s, client, "u1", "fam2", t0)
+			wantErr(t, "RevokeAuthCodeTokens", s.RevokeAuthCodeTokens(t.Context(), c.ID), nil)
+			sameSet(t, "logged ids", loggedIDs(t, s), []string{a.ID, a2.ID})
+			wantErr(t, "RevokeAuthCodeTokens again", s.RevokeAuthCodeTokens(t.Context(), c.ID), nil)
+			sameSet(t, "logged ids after a second call", loggedIDs(t, s), []string{a.ID, a2.ID})
+		}},
 		{"RevokeOtherTokensRevokesTheUsersOtherTokensOfTheClientOnly", func(t *testing.T, s store.Store) {
 			client, otherClient := withClient(t, s), withClient(t, s)
 			old1, oldR1 := issue(t, s, client, "u1", "f1", t0)
