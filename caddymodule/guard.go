@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,13 +21,12 @@ func init() {
 	caddy.RegisterModule(Guard{})
 }
 
-// Identity headers the upstream receives. Any header of these names sent by the caller, in
-// any case and with '_' or '.' for '-', is removed before the token is even looked at.
+// Identity headers the upstream receives (validator strips the caller's own first).
 const (
-	HeaderUserID   = "X-Oauth-User-Id"
-	HeaderClientID = "X-Oauth-Client-Id"
-	HeaderScopes   = "X-Oauth-Scopes"
-	HeaderTokenID  = "X-Oauth-Token-Id"
+	HeaderUserID   = validator.HeaderUserID
+	HeaderClientID = validator.HeaderClientID
+	HeaderScopes   = validator.HeaderScopes
+	HeaderTokenID  = validator.HeaderTokenID
 )
 
 // Guard is the `oauth_guard` handler: it checks the bearer token of each request, enforces
@@ -90,11 +87,12 @@ type Guard struct {
 	// second use, so tokens used once take no room. Default: 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
 
-	rules     []scopes.Rule
-	strip     spoofNames
+	decide    *validator.Guard // the whole decision: headers stripped, token, rules
 	extra     [][2]string
-	verify    *lazyVerifier      // the JWT check; nil with introspection only
-	check     validator.Verifier // what requests go through: verify, or an Introspector
+	jwt       *validator.JWTVerifier // the local JWT check; nil with introspection only
+	keys      *validator.KeySource   // pooled, with cache: the JWT check's shared state
+	cache     *validator.TokenCache
+	check     validator.Verifier // what a token goes through: jwt, or an Introspector
 	feed      *validator.RevocationFeed
 	keysKey   string
 	cacheKey  string
@@ -102,8 +100,6 @@ type Guard struct {
 	feedKey   string
 	logger    *zap.Logger
 	metrics   *guardCollectors
-	requireUs bool
-	requireCl bool
 }
 
 // ScopeRuleConfig is one scope rule.
@@ -143,6 +139,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if g.JWKS != "" && g.Issuer == "" {
 		return errors.New("oauth_guard: issuer: the token issuer is required")
 	}
+	var rules []scopes.Rule
 	for i, r := range g.Scopes {
 		mode, err := scopes.ParseMode(r.Mode)
 		if err != nil {
@@ -151,27 +148,22 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		if len(r.Scopes) == 0 {
 			return fmt.Errorf("oauth_guard: scopes %s: at least one scope is required", r.Mode)
 		}
-		g.rules = append(g.rules, scopes.Rule{Mode: mode, Scopes: r.Scopes})
+		rules = append(rules, scopes.Rule{Mode: mode, Scopes: r.Scopes})
 	}
-	switch g.Subject {
-	case "", "any":
-	case "user":
-		g.requireUs = true
-	case "client":
-		g.requireCl = true
-	default:
-		return fmt.Errorf("oauth_guard: subject %q: must be user, client or any", g.Subject)
+	subject, err := validator.ParseSubject(g.Subject)
+	if err != nil {
+		return fmt.Errorf("oauth_guard: %w", err)
 	}
 	if g.Realm == "" {
 		g.Realm = "api"
 	}
-	g.strip.add(HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID)
+	var strip []string
 	for name, value := range g.Headers {
 		canon := http.CanonicalHeaderKey(name)
 		if canon == "" || strings.ContainsAny(canon, " :\r\n") {
 			return fmt.Errorf("oauth_guard: header %q: not a valid header name", name)
 		}
-		g.strip.add(canon)
+		strip = append(strip, canon)
 		g.extra = append(g.extra, [2]string{canon, value})
 	}
 	leeway := validator.DefaultLeeway
@@ -193,6 +185,19 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		g.release()
 		return err
 	}
+	g.decide, err = validator.NewGuard(validator.GuardOptions{
+		Verifier:     g.check,
+		Revocations:  g.feed,
+		Subject:      subject,
+		Provider:     g.Provider,
+		Scopes:       rules,
+		Cookie:       g.Cookie,
+		StripHeaders: strip,
+	})
+	if err != nil {
+		g.release()
+		return fmt.Errorf("oauth_guard: %w", err)
+	}
 	return nil
 }
 
@@ -200,12 +205,10 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 // or both, and the revocation feed.
 func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, size int64) error {
 	if g.JWKS != "" {
-		var err error
-		g.verify, g.keysKey, g.cacheKey, err = acquireVerifier(g.JWKS, g.Issuer, g.Audience, leeway, size, g.logger)
-		if err != nil {
+		if err := g.provisionJWT(leeway, size); err != nil {
 			return fmt.Errorf("oauth_guard: %w", err)
 		}
-		g.check = g.verify
+		g.check = g.jwt
 	}
 	if g.Revocations != nil {
 		if err := g.provisionFeed(repl, leeway); err != nil {
@@ -213,7 +216,7 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 		}
 	}
 	if g.Introspect != nil {
-		if err := g.provisionIntrospection(repl, g.verify, leeway, size); err != nil {
+		if err := g.provisionIntrospection(repl, g.jwt, leeway, size); err != nil {
 			return err
 		}
 	}
@@ -246,38 +249,14 @@ func (g *Guard) Cleanup() error {
 	return nil
 }
 
-// ServeHTTP checks the token and passes the request on with the identity headers set.
+// ServeHTTP lets validator decide about the request, then passes it on with the identity
+// headers and placeholders set, or writes the refusal.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	id, err := g.decide.Check(r)
+	if err != nil {
+		return g.refuse(w, err)
+	}
 	h := r.Header
-	stripSpoofed(h, &g.strip)
-	token, fromCookie, err := g.requestToken(r)
-	if err != nil {
-		return g.refuse(w, err)
-	}
-	id, err := g.check.Verify(r.Context(), token)
-	if err != nil {
-		return g.refuse(w, err)
-	}
-	// Checked on every request, cached token or not: the set is swapped atomically, so
-	// this is one map lookup.
-	if g.feed != nil && id.TokenID != "" && g.feed.Revoked(id.TokenID) {
-		return g.refuse(w, revokedRefusal)
-	}
-	switch {
-	case fromCookie && !cookieCSRFMatches(r, id):
-		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a cookie token needs the X-XSRF-TOKEN or X-CSRF-TOKEN header"))
-	case g.requireUs && !id.IsUser():
-		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a user token is required"))
-	case g.requireCl && id.IsUser():
-		return g.refuse(w, validator.Refuse(validator.InvalidToken, "a client token is required"))
-	case g.Provider != "" && id.Provider != g.Provider:
-		return g.refuse(w, validator.Refuse(validator.InvalidToken, "the token was not issued for this user provider"))
-	}
-	for _, rule := range g.rules {
-		if !rule.Satisfied(id.Scopes) {
-			return g.refuse(w, validator.RefuseScope(rule.Scopes))
-		}
-	}
 
 	// One backing array for the four header values, each slice capped at its own element:
 	// a later handler may edit a value in place (Caddy's header replace does) or append,
@@ -355,74 +334,6 @@ func (p *identityPlaceholders) get(key string) (any, bool) {
 	return nil, false
 }
 
-// revokedRefusal is the answer to a token the revocation feed names; one shared value,
-// so refusing it allocates nothing.
-var revokedRefusal = &validator.Refusal{Kind: validator.InvalidToken, Description: "token revoked", Err: validator.ErrRevoked}
-
-// stripSpoofed removes every caller header an upstream could take for one of names:
-// any spelling that differs only in case or in '_' or '.' for '-'. CGI and FastCGI
-// (Caddy's php_fastcgi among them), PHP, and the frameworks that read headers the CGI
-// way, fold "X_OAuth_User_Id", "X.OAuth.User.Id" and "X-OAuth-User-Id" into the same
-// HTTP_X_OAUTH_USER_ID variable, so deleting only the canonical name would let a caller
-// choose the user id PHP sees. Caddy drops such names itself unless a site allows them
-// (expected_underscore_headers, expected_dot_headers); the guard does not rely on that.
-func stripSpoofed(h http.Header, names *spoofNames) {
-	for key := range h {
-		// Most caller headers differ in length from every protected name: one bit test
-		// skips them without comparing bytes.
-		if n := len(key); n < len(names.lens)*64 && names.lens[n/64]&(1<<(n%64)) == 0 {
-			continue
-		}
-		for _, name := range names.names {
-			if sameHeaderName(key, name) {
-				delete(h, key) // deleting the current key while ranging is safe
-				break
-			}
-		}
-	}
-}
-
-// spoofNames are the header names stripSpoofed removes, with a bitmap of their lengths.
-type spoofNames struct {
-	names []string
-	lens  [4]uint64 // bit n set: some name is n bytes long (names of 256 bytes or more are always compared)
-}
-
-func (s *spoofNames) add(names ...string) {
-	for _, n := range names {
-		s.names = append(s.names, n)
-		if len(n) < len(s.lens)*64 {
-			s.lens[len(n)/64] |= 1 << (len(n) % 64)
-		}
-	}
-}
-
-// sameHeaderName compares header names ASCII case-insensitively, '_' and '.' matching '-'.
-func sameHeaderName(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == '_' || x == '.' {
-			x = '-'
-		}
-		if y == '_' || y == '.' {
-			y = '-'
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func (g *Guard) refuse(w http.ResponseWriter, err error) error {
 	g.metrics.outcome[refusalReason(err)].Inc()
 	if ref, ok := validator.AsRefusal(err); ok && ref.Kind == validator.Unavailable {
@@ -441,116 +352,17 @@ var (
 	cachePool     = caddy.NewUsagePool()
 )
 
-// lazyVerifier builds its JWT verifier on first use when the JWKS cannot be loaded at
-// provisioning, as when the guard and the server that publishes the keys share one
-// Caddy that is not listening yet. Until keys load, requests get 503, never a pass.
-type lazyVerifier struct {
-	ready atomic.Pointer[validator.JWTVerifier]
-	keys  *keySourceHandle
-	opts  validator.JWTOptions
-}
-
-// Verify verifies a token, first loading the keys if they are not loaded yet.
-func (l *lazyVerifier) Verify(ctx context.Context, token string) (*validator.Identity, error) {
-	if v := l.ready.Load(); v != nil {
-		return v.Verify(ctx, token)
-	}
-	src, err := l.keys.get(true)
-	if err != nil {
-		return nil, validator.RefuseUnavailable(retryGap, err)
-	}
-	opts := l.opts
-	opts.Keys = src
-	v, err := validator.NewJWTVerifier(opts)
-	if err != nil {
-		return nil, validator.RefuseUnavailable(retryGap, err)
-	}
-	l.ready.CompareAndSwap(nil, v)
-	return l.ready.Load().Verify(ctx, token)
-}
-
-// retryGap is how long a refusal for missing keys asks the caller to wait, and the least
-// time between two failed attempts to load them from the request path.
-const retryGap = time.Second
-
-// failedLoadGap bounds request-driven key loads while the JWKS stays unreachable; tries are
-// also coalesced, so a burst of requests makes one fetch.
-const failedLoadGap = 100 * time.Millisecond
-
-// keySourceHandle is a pooled JWKS source, loaded on first success. Until then a
-// background loop retries with backoff, and requests try too (coalesced, rate-limited).
+// keySourceHandle is a pooled JWKS source; its context ends its background work
+// (refresh, and retries of a first load that failed) when the last guard lets it go.
 type keySourceHandle struct {
-	location string
-	logger   *zap.Logger
-	src      atomic.Pointer[validator.KeySource]
-	mu       sync.Mutex
-	lastFail time.Time
-	lastErr  error
-	stop     chan struct{}
-	stopOnce sync.Once
-}
-
-func newKeySourceHandle(location string, log *zap.Logger) *keySourceHandle {
-	return &keySourceHandle{location: location, logger: log, stop: make(chan struct{})}
-}
-
-// get returns the loaded source, loading it first if need be. A request arriving
-// right after a failure at provisioning still tries: the provisioning attempt often fails
-// only because this same Caddy was not listening yet.
-func (h *keySourceHandle) get(fromRequest bool) (*validator.KeySource, error) {
-	if src := h.src.Load(); src != nil {
-		return src, nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if src := h.src.Load(); src != nil {
-		return src, nil
-	}
-	if fromRequest && time.Since(h.lastFail) < failedLoadGap {
-		return nil, h.lastErr
-	}
-	src, err := validator.NewKeySource(h.location, validator.KeySourceOptions{
-		OnRefreshError: func(err error) {
-			h.logger.Warn("refreshing JWKS; keeping the keys already loaded", zap.String("jwks", h.location), zap.Error(err))
-		},
-	})
-	if err != nil {
-		h.lastErr = err
-		if fromRequest {
-			h.lastFail = time.Now()
-		}
-		return nil, err
-	}
-	h.src.Store(src)
-	return src, nil
-}
-
-// retryInBackground loads the keys with backoff until they load or the handle is
-// destroyed, so the first requests after start rarely find the guard without keys.
-func (h *keySourceHandle) retryInBackground() {
-	wait := 50 * time.Millisecond
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-time.After(wait):
-		}
-		if _, err := h.get(false); err == nil {
-			h.logger.Info("JWKS loaded", zap.String("jwks", h.location))
-			return
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
+	src    *validator.KeySource
+	cancel context.CancelFunc
 }
 
 // Destruct stops the background refresh and any pending retry.
-func (h *keySourceHandle) Destruct() error {
-	h.stopOnce.Do(func() { close(h.stop) })
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if src := h.src.Load(); src != nil {
-		src.Close()
-	}
+func (h keySourceHandle) Destruct() error {
+	h.cancel()
+	h.src.Close()
 	return nil
 }
 
@@ -563,30 +375,36 @@ func (h cacheHandle) Destruct() error {
 	return nil
 }
 
-// acquireVerifier shares the key source per JWKS location and the verified-token cache per
-// (location, issuer, audience), since a cached identity is only valid for those checks.
-func acquireVerifier(location, issuer string, audience []string, leeway time.Duration, size int64, log *zap.Logger) (*lazyVerifier, string, string, error) {
-	keysKey := location
-	val, loaded, err := keySourcePool.LoadOrNew(keysKey, func() (caddy.Destructor, error) {
-		return newKeySourceHandle(location, log), nil
+// provisionJWT builds the local JWT check. The key source is shared per JWKS location and
+// the verified-token cache per (location, issuer, audience, leeway), since a cached
+// identity is only valid for those checks. A JWKS URL that does not answer yet (often
+// this same Caddy, not listening yet) is retried; requests get 503 until it loads.
+func (g *Guard) provisionJWT(leeway time.Duration, size int64) error {
+	location, log := g.JWKS, g.logger
+	val, loaded, err := keySourcePool.LoadOrNew(location, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		src, err := validator.NewKeySourceContext(ctx, location, validator.KeySourceOptions{
+			RetryFirstLoad: true,
+			OnLoaded:       func() { log.Info("JWKS loaded", zap.String("jwks", location)) },
+			OnRefreshError: func(err error) {
+				log.Warn("refreshing JWKS; keeping the keys already loaded", zap.String("jwks", location), zap.Error(err))
+			},
+		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("jwks %s: %w", location, err)
+		}
+		return keySourceHandle{src: src, cancel: cancel}, nil
 	})
 	if err != nil {
-		return nil, "", "", err
+		return err
 	}
-	keysH := val.(*keySourceHandle)
-	if !loaded {
-		// Try now so a bad file or URL shows up at startup; a server that is not
-		// listening yet is retried on the first request.
-		if _, err := keysH.get(false); err != nil {
-			if !strings.HasPrefix(location, "http://") && !strings.HasPrefix(location, "https://") {
-				_, _ = keySourcePool.Delete(keysKey)
-				return nil, "", "", fmt.Errorf("jwks %s: %w", location, err)
-			}
-			log.Warn("JWKS not loadable yet; retrying, and requests get 503 until it loads", zap.String("jwks", location), zap.Error(err))
-			go keysH.retryInBackground()
-		}
+	g.keysKey = location
+	g.keys = val.(keySourceHandle).src
+	if pending := g.keys.Pending(); pending != nil && !loaded {
+		log.Warn("JWKS not loadable yet; retrying, and requests get 503 until it loads", zap.String("jwks", location), zap.Error(pending))
 	}
-	cacheKey := fmt.Sprintf("%s|%s|%s|%s", location, issuer, strings.Join(audience, " "), leeway)
+	cacheKey := fmt.Sprintf("%s|%s|%s|%s", location, g.Issuer, strings.Join(g.Audience, " "), leeway)
 	cval, _, err := cachePool.LoadOrNew(cacheKey, func() (caddy.Destructor, error) {
 		c, err := validator.NewTokenCache(size)
 		if err != nil {
@@ -596,16 +414,18 @@ func acquireVerifier(location, issuer string, audience []string, leeway time.Dur
 		return cacheHandle{c}, nil
 	})
 	if err != nil {
-		_, _ = keySourcePool.Delete(keysKey)
-		return nil, "", "", err
+		return err
 	}
-	lv := &lazyVerifier{keys: keysH, opts: validator.JWTOptions{
-		Issuer:    issuer,
-		Audiences: audience,
+	g.cacheKey = cacheKey
+	g.cache = cval.(cacheHandle).TokenCache
+	g.jwt, err = validator.NewJWTVerifier(validator.JWTOptions{
+		Keys:      g.keys,
+		Issuer:    g.Issuer,
+		Audiences: g.Audience,
 		Leeway:    leeway,
-		Cache:     cval.(cacheHandle).TokenCache,
-	}}
-	return lv, keysKey, cacheKey, nil
+		Cache:     g.cache,
+	})
+	return err
 }
 
 // Interface guards.

@@ -37,9 +37,9 @@ func benchGuard(b *testing.B) (*Guard, string) {
 		if code, _, _ := serve(b, g, tok, nil); code != http.StatusNoContent {
 			b.Fatalf("warm-up request: %d", code)
 		}
-		g.verify.opts.Cache.Wait()
+		g.cache.Wait()
 	}
-	if _, ok := g.verify.opts.Cache.Get(tok); !ok {
+	if _, ok := g.cache.Get(tok); !ok {
 		b.Fatal("token not cached after warm-up")
 	}
 	return g, tok

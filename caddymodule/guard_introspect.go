@@ -107,7 +107,7 @@ func secretKey(s string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func (g *Guard) provisionIntrospection(repl *caddy.Replacer, local *lazyVerifier, leeway time.Duration, size int64) error {
+func (g *Guard) provisionIntrospection(repl *caddy.Replacer, local *validator.JWTVerifier, leeway time.Duration, size int64) error {
 	ic := g.Introspect
 	ic.URL = repl.ReplaceKnown(ic.URL, "")
 	ic.ClientID = repl.ReplaceKnown(ic.ClientID, "")

@@ -84,6 +84,11 @@ func TestGuardProvisionErrorsNameTheOption(t *testing.T) {
 		{"jwks " + filepath.Join(dir, "nope.json") + "\nissuer http://a", "jwks"},
 		{"jwks " + filepath.Join(dir, "garbage.json") + "\nissuer http://a", "jwks"},
 		{"jwks " + jwks + "\nissuer http://a\nheader \"X Bad\" v", "header"},
+		// Checked once, here, for the Caddyfile as for JSON: parsing leaves values alone.
+		{"jwks " + jwks + "\nissuer http://a\nsubject robot", `subject "robot"`},
+		{"jwks " + jwks + "\nissuer http://a\nscopes some a", "scopes"},
+		{"introspect https://a/i", "introspect: client_id is required"},
+		{"introspect https://a/i {\n client_id x\n}", "introspect: client_secret is required"},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "garbage.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)

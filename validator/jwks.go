@@ -37,6 +37,10 @@ var (
 	// ErrUnknownKey means no key in the set matches the token's kid (or, for a token
 	// without kid, no single key matches its alg), even after a refetch.
 	ErrUnknownKey = errors.New("no matching verification key")
+	// ErrKeysNotLoaded means the key set has not loaded yet (KeySourceOptions.RetryFirstLoad)
+	// and a try made for this lookup failed too: the token can be neither accepted nor
+	// called bad.
+	ErrKeysNotLoaded = errors.New("verification keys not loaded yet")
 	// ErrAlgorithmMismatch means the token's alg is not the algorithm pinned to the key it
 	// names; this is what refuses `alg: none` and RS256/HS256 confusion.
 	ErrAlgorithmMismatch = errors.New("token algorithm does not match the key's algorithm")
@@ -71,9 +75,30 @@ type KeySourceOptions struct {
 	// OnRefreshError, if set, is told about failed background and miss refetches (the
 	// old set stays in use), so the host can log them.
 	OnRefreshError func(error)
+	// RetryFirstLoad, for a URL location, lets the source start when its first load fails,
+	// as when a guard and the server that publishes the keys share one Caddy that is not
+	// listening yet. The source then retries in the background with backoff (50 ms,
+	// doubling up to 5 s) until it loads, its context ends or Close; lookups meanwhile
+	// make a try of their own (coalesced, at most one per 100 ms) and otherwise fail with
+	// ErrKeysNotLoaded, which JWTVerifier answers as Unavailable (503, Retry-After 1 s):
+	// never a pass. A file location must load at once: a missing file is a configuration
+	// error, not a server still starting.
+	RetryFirstLoad bool
+	// OnLoaded, if set, is told once when a source that started unloaded loads its keys.
+	OnLoaded func()
 	// Now overrides the clock for the refetch interval; for tests.
 	Now func() time.Time
 }
+
+// Timings of a source that started unloaded (RetryFirstLoad).
+const (
+	firstLoadMinBackoff = 50 * time.Millisecond
+	firstLoadMaxBackoff = 5 * time.Second
+	// failedLoadGap bounds lookup-driven loads while the location stays unreachable.
+	failedLoadGap = 100 * time.Millisecond
+	// KeysPendingRetryAfter is the Retry-After of a refusal for keys not loaded yet.
+	KeysPendingRetryAfter = time.Second
+)
 
 // KeySource holds the verification keys of one JWKS location, a URL (http/https) or a
 // local file (a JWK Set, a single JWK, or PEM public keys such as Passport's
@@ -95,6 +120,14 @@ type KeySource struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// State of a source that started unloaded: the last load error, and when a
+	// lookup-driven load last failed.
+	pendingMu  sync.Mutex
+	pendingErr error
+	lastFail   time.Time
+	onLoaded   func()
+	loadedOnce sync.Once
 }
 
 // keyEntry is one usable verification key with its pinned algorithm.
@@ -117,9 +150,16 @@ type keySet struct {
 }
 
 // NewKeySource loads the key set at location and, unless disabled, refreshes it in the
-// background until Close. The first load must succeed.
+// background until Close. The first load must succeed unless opts.RetryFirstLoad.
 func NewKeySource(location string, opts KeySourceOptions) (*KeySource, error) {
+	return NewKeySourceContext(context.Background(), location, opts)
+}
+
+// NewKeySourceContext is NewKeySource whose background work (refresh, and the retries of
+// a first load that failed) also ends with ctx.
+func NewKeySourceContext(ctx context.Context, location string, opts KeySourceOptions) (*KeySource, error) {
 	s := &KeySource{
+		onLoaded: opts.OnLoaded,
 		location: location,
 		client:   opts.HTTPClient,
 		minGap:   opts.MinRefetchInterval,
@@ -147,15 +187,20 @@ func NewKeySource(location string, opts KeySourceOptions) (*KeySource, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.Refresh(context.Background()); err != nil {
-		return nil, err
-	}
 	refresh := opts.RefreshInterval
 	if refresh == 0 {
 		refresh = DefaultRefreshInterval
 	}
+	if err := s.Refresh(ctx); err != nil {
+		if !opts.RetryFirstLoad || !s.url {
+			return nil, err
+		}
+		s.pendingErr = err
+		go s.background(ctx, refresh, true)
+		return s, nil
+	}
 	if refresh > 0 {
-		go s.refreshLoop(refresh)
+		go s.background(ctx, refresh, false)
 	} else {
 		close(s.done)
 	}
@@ -165,8 +210,24 @@ func NewKeySource(location string, opts KeySourceOptions) (*KeySource, error) {
 // Location returns where the keys come from.
 func (s *KeySource) Location() string { return s.location }
 
-// Len returns how many usable keys the current set holds.
-func (s *KeySource) Len() int { return s.keys.Load().size }
+// Len returns how many usable keys the current set holds (0 before the first load).
+func (s *KeySource) Len() int {
+	if ks := s.keys.Load(); ks != nil {
+		return ks.size
+	}
+	return 0
+}
+
+// Pending returns why a source that started unloaded has no keys yet, and nil once it
+// has loaded them (always nil for a source whose first load succeeded).
+func (s *KeySource) Pending() error {
+	if s.keys.Load() != nil {
+		return nil
+	}
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	return s.pendingErr
+}
 
 // Close stops the background refresh. It is safe to call more than once.
 func (s *KeySource) Close() {
@@ -174,19 +235,93 @@ func (s *KeySource) Close() {
 	<-s.done
 }
 
-func (s *KeySource) refreshLoop(every time.Duration) {
+// background first loads the keys, when the source started without them, retrying with
+// backoff; then it refreshes them every interval (if positive), until Close or ctx ends.
+func (s *KeySource) background(ctx context.Context, every time.Duration, pending bool) {
 	defer close(s.done)
+	for wait := firstLoadMinBackoff; pending && s.keys.Load() == nil; wait = min(2*wait, firstLoadMaxBackoff) {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := s.Refresh(ctx); err != nil {
+			s.pendingMu.Lock()
+			s.pendingErr = err
+			s.pendingMu.Unlock()
+			continue
+		}
+		s.announceLoaded()
+	}
+	if every <= 0 {
+		return
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-ctx.Done():
+			return
 		case <-t.C:
-			if err := s.Refresh(context.Background()); err != nil && s.onError != nil {
+			if err := s.Refresh(ctx); err != nil && s.onError != nil {
 				s.onError(err)
 			}
 		}
+	}
+}
+
+// announceLoaded tells OnLoaded, once, that a source that started unloaded has keys.
+func (s *KeySource) announceLoaded() {
+	s.loadedOnce.Do(func() {
+		if s.onLoaded != nil {
+			s.onLoaded()
+		}
+	})
+}
+
+// loadForLookup makes a lookup's own try at a first load that has not succeeded yet:
+// one try at a time (concurrent lookups share it), and none within failedLoadGap of a
+// failed one, so a burst of requests makes one fetch. A try made right after start is
+// allowed: the failure at start is often only this same server not listening yet.
+func (s *KeySource) loadForLookup(ctx context.Context) error {
+	ch := s.flight.DoChan("first load", func() (any, error) {
+		if s.keys.Load() != nil {
+			return nil, nil
+		}
+		s.pendingMu.Lock()
+		if !s.lastFail.IsZero() && s.now().Sub(s.lastFail) < failedLoadGap {
+			err := s.pendingErr
+			s.pendingMu.Unlock()
+			return nil, err
+		}
+		s.pendingMu.Unlock()
+		// Not the caller's context: the try is shared.
+		fctx, cancel := context.WithTimeout(context.Background(), defaultFetchTimeout)
+		defer cancel()
+		if err := s.Refresh(fctx); err != nil {
+			s.pendingMu.Lock()
+			s.pendingErr, s.lastFail = err, s.now()
+			s.pendingMu.Unlock()
+			return nil, err
+		}
+		s.announceLoaded()
+		return nil, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return fmt.Errorf("%w: %w", ErrKeysNotLoaded, r.Err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -204,7 +339,14 @@ func (s *KeySource) Lookup(ctx context.Context, kid, alg string) (jwk.Key, error
 }
 
 func (s *KeySource) lookup(ctx context.Context, kid, alg string) (*keyEntry, error) {
-	e, err := s.keys.Load().find(kid, alg)
+	ks := s.keys.Load()
+	if ks == nil {
+		if err := s.loadForLookup(ctx); err != nil {
+			return nil, err
+		}
+		ks = s.keys.Load()
+	}
+	e, err := ks.find(kid, alg)
 	if !errors.Is(err, ErrUnknownKey) {
 		return e, err
 	}

@@ -159,6 +159,8 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		var fe *FetchError
 		switch {
+		case errors.Is(err, ErrKeysNotLoaded):
+			return nil, RefuseUnavailable(KeysPendingRetryAfter, err)
 		case errors.As(err, &fe), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			// We could not learn whether the key exists: neither accept nor call the token
 			// bad.

@@ -1,10 +1,8 @@
-package caddymodule
+package validator
 
 import (
 	"crypto/subtle"
 	"net/http"
-
-	"github.com/caddyoauth/caddy-oauth/validator"
 )
 
 // First-party cookie tokens, the equivalent of Laravel Passport's CreateFreshApiToken:
@@ -21,15 +19,15 @@ const (
 	headerXSRF = "X-Xsrf-Token"
 )
 
-// requestToken returns the request's bearer token or, when the guard accepts a cookie
-// and the request has no Authorization header at all, the cookie's value; fromCookie says
-// which, so the caller checks the CSRF header of a cookie token.
-func (g *Guard) requestToken(r *http.Request) (token string, fromCookie bool, err error) {
-	token, err = validator.ExtractBearer(r)
-	if err == nil || g.Cookie == "" || len(r.Header["Authorization"]) != 0 {
+// requestToken returns the request's bearer token or, when cookie names a cookie and the
+// request has no Authorization header at all, the cookie's value; fromCookie says which,
+// so the caller checks the CSRF header of a cookie token.
+func requestToken(r *http.Request, cookie string) (token string, fromCookie bool, err error) {
+	token, err = ExtractBearer(r)
+	if err == nil || cookie == "" || len(r.Header["Authorization"]) != 0 {
 		return token, false, err
 	}
-	c, cerr := r.Cookie(g.Cookie)
+	c, cerr := r.Cookie(cookie)
 	if cerr != nil || c.Value == "" {
 		return "", false, err
 	}
@@ -39,7 +37,7 @@ func (g *Guard) requestToken(r *http.Request) (token string, fromCookie bool, er
 // cookieCSRFMatches reports whether a cookie token's request carries the token's csrf
 // claim in a CSRF header, compared in constant time. A token without the claim (an
 // ordinary access token planted in the cookie) never matches.
-func cookieCSRFMatches(r *http.Request, id *validator.Identity) bool {
+func cookieCSRFMatches(r *http.Request, id *Identity) bool {
 	want, ok := id.Claim("csrf")
 	if !ok || want == "" {
 		return false
