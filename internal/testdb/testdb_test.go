@@ -2,6 +2,7 @@ package testdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,5 +135,23 @@ func TestSQLitePathIsInATempDir(t *testing.T) {
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatalf("%s already exists", p)
+	}
+}
+
+// A private MariaDB database exists for the test, is writable through the DSN, and
+// nobody else's.
+func TestMySQLDSNGivesAPrivateDatabase(t *testing.T) {
+	dsn := MySQLDSN(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(255))"); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&name); err != nil || !strings.HasPrefix(name, "t_testmysqldsn") {
+		t.Fatalf("database %q %v", name, err)
 	}
 }
