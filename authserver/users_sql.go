@@ -3,18 +3,14 @@ package authserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/caddyoauth/caddy-oauth/appdb"
 	"github.com/caddyoauth/caddy-oauth/passwords"
 )
 
@@ -119,43 +115,5 @@ func formatUserID(v any) (string, error) {
 	return "", fmt.Errorf("user query returned an id of type %T that is empty or not an integer, text or UUID", v)
 }
 
-// OpenUserDB opens an application database for reading users: driver "postgres" (dsn a
-// postgres:// URL or keyword/value string) or "sqlite" (dsn a file path). Postgres
-// sessions are read-only and the SQLite file is opened read-only, so a mistaken query
-// cannot change the application's data.
-func OpenUserDB(driver, dsn string) (*sql.DB, error) {
-	switch driver {
-	case "postgres":
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
-		}
-		if cfg.RuntimeParams == nil {
-			cfg.RuntimeParams = map[string]string{}
-		}
-		cfg.RuntimeParams["default_transaction_read_only"] = "on"
-		db := stdlib.OpenDB(*cfg)
-		db.SetMaxOpenConns(8)
-		db.SetConnMaxIdleTime(5 * time.Minute)
-		return db, nil
-	case "sqlite":
-		if dsn == "" {
-			return nil, errors.New("sqlite: a database file is required")
-		}
-		q := url.Values{}
-		q.Add("mode", "ro")
-		q.Add("_pragma", "busy_timeout(5000)")
-		q.Add("_pragma", "query_only(1)")
-		abs, err := filepath.Abs(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
-		db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: abs}).EscapedPath()+"?"+q.Encode())
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
-		db.SetMaxOpenConns(4)
-		return db, nil
-	}
-	return nil, fmt.Errorf("unknown database driver %q (want postgres or sqlite)", driver)
-}
+// OpenUserDB opens an application database for reading users (see appdb.Open).
+func OpenUserDB(driver, dsn string) (*sql.DB, error) { return appdb.Open(driver, dsn) }

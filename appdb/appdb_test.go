@@ -1,0 +1,103 @@
+package appdb
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
+)
+
+func TestRebindTurnsDollarPlaceholdersIntoTheDriversForm(t *testing.T) {
+	for _, c := range []struct {
+		driver, in, want string
+		order            []int
+	}{
+		{Postgres, "SELECT id FROM users WHERE email = $1", "SELECT id FROM users WHERE email = $1", nil},
+		{MySQL, "SELECT id FROM users WHERE email = $1", "SELECT id FROM users WHERE email = ?", []int{1}},
+		{SQLite, "SELECT a FROM t WHERE x = $2 AND y = $1 OR z = $1", "SELECT a FROM t WHERE x = ? AND y = ? OR z = ?", []int{2, 1, 1}},
+		{MySQL, "SELECT '$1', `$2`, \"$3\" FROM t WHERE a = $10", "SELECT '$1', `$2`, \"$3\" FROM t WHERE a = ?", []int{10}},
+		{MySQL, "SELECT price$ FROM t WHERE a = $0", "SELECT price$ FROM t WHERE a = $0", nil},
+	} {
+		got, order := Rebind(c.driver, c.in)
+		if got != c.want || !reflect.DeepEqual(order, c.order) {
+			t.Errorf("%s %q: got %q %v, want %q %v", c.driver, c.in, got, order, c.want, c.order)
+		}
+	}
+	if got := Args([]int{2, 1, 1}, "a", "b"); !reflect.DeepEqual(got, []any{"b", "a", "a"}) {
+		t.Errorf("Args: %v", got)
+	}
+}
+
+func TestMySQLConfigReadsBothDSNForms(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"mysql://laravel:s3cret@db.internal:3307/app?charset=utf8mb4": "laravel|s3cret|db.internal:3307|app",
+		"mysql://laravel@db.internal/app":                             "laravel||db.internal:3306|app",
+		"laravel:s3cret@tcp(db.internal:3307)/app":                    "laravel|s3cret|db.internal:3307|app",
+	} {
+		cfg, err := MySQLConfig(dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		got := strings.Join([]string{cfg.User, cfg.Passwd, cfg.Addr, cfg.DBName}, "|")
+		if got != want || !cfg.ParseTime || cfg.Loc != time.UTC {
+			t.Errorf("%s: %s parseTime %v loc %v", dsn, got, cfg.ParseTime, cfg.Loc)
+		}
+	}
+	for _, bad := range []string{"mysql://host", "not a dsn at all(", "mysql://%zz"} {
+		if _, err := MySQLConfig(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error shows the DSN: %v", err)
+		}
+	}
+}
+
+func TestOpenRefusesUnknownDriversAndEmptyDSNs(t *testing.T) {
+	if _, err := Open("oracle", "x"); err == nil || !strings.Contains(err.Error(), "oracle") {
+		t.Errorf("oracle: %v", err)
+	}
+	if _, err := Open(MySQL, ""); err == nil {
+		t.Error("empty DSN accepted")
+	}
+	if _, err := Open(Postgres, "postgres://u:s3cret@%zz"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad postgres DSN: %v", err)
+	}
+}
+
+// A real MariaDB: a Laravel-shaped users row is read back through a rebound query, in
+// both DSN forms, and times come back as UTC time.Time.
+func TestOpenReadsMariaDB(t *testing.T) {
+	dsn := testdb.MySQLDSN(t)
+	cfg, _ := MySQLConfig(dsn)
+	db, err := Open(MySQL, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE users (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(255) UNIQUE, password VARCHAR(255), created_at TIMESTAMP NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO users VALUES (7, 'ada@example.com', '$2y$10$abc', '2026-01-02 03:04:05')"); err != nil {
+		t.Fatal(err)
+	}
+	url := "mysql://" + cfg.User + "@" + cfg.Addr + "/" + cfg.DBName
+	for _, d := range []string{dsn, url} {
+		db, err := Open(MySQL, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, order := Rebind(MySQL, "SELECT id, password, created_at FROM users WHERE email = $1")
+		var id int64
+		var hash string
+		var created time.Time
+		if err := db.QueryRow(q, Args(order, "ada@example.com")...).Scan(&id, &hash, &created); err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		if id != 7 || hash != "$2y$10$abc" || !created.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+			t.Fatalf("read %d %q %v", id, hash, created)
+		}
+		db.Close()
+	}
+}
