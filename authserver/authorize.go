@@ -95,9 +95,10 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 	switch {
 	case rawRedirect != "":
 		for _, registered := range client.RedirectURIs {
-			// Exact string comparison (RFC 9700 §4.1.3): no prefix, case or path leeway.
-			if rawRedirect == registered {
-				req.redirectURI = registered
+			// Exact, but for the port of a loopback IP redirect URI (redirectURIMatches).
+			// The code is bound to the URI as given, which the token request must repeat.
+			if redirectURIMatches(registered, rawRedirect) {
+				req.redirectURI = rawRedirect
 				break
 			}
 		}

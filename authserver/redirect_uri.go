@@ -144,3 +144,47 @@ func isLoopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// redirectURIMatches reports whether the redirect URI of an authorization request names
+// the registered one. The comparison is exact (RFC 9700 §4.1.3: no prefix, case or path
+// leeway) with one exception RFC 8252 §7.3 requires: for an http redirect URI on a
+// loopback IP literal (127.0.0.0/8, [::1]) any port matches, because a native app
+// listens on whatever port is free when it runs. Scheme, address, path and query must
+// still be identical; "localhost" gets no leeway (RFC 8252 §8.3: it may resolve
+// elsewhere).
+func redirectURIMatches(registered, given string) bool {
+	if given == registered {
+		return true
+	}
+	if !strings.HasPrefix(registered, "http://") || !strings.HasPrefix(given, "http://") {
+		return false
+	}
+	r, err1 := url.Parse(registered)
+	g, err2 := url.Parse(given)
+	if err1 != nil || err2 != nil || g.User != nil || g.Fragment != "" || strings.Contains(given, "#") {
+		return false
+	}
+	ip := net.ParseIP(r.Hostname())
+	if ip == nil || !ip.IsLoopback() || r.Hostname() != g.Hostname() {
+		return false
+	}
+	if p := g.Port(); p != "" && !validPort(p) {
+		return false
+	}
+	return r.EscapedPath() == g.EscapedPath() && r.RawQuery == g.RawQuery && r.ForceQuery == g.ForceQuery
+}
+
+// validPort reports whether p is a decimal port number, 1 to 65535.
+func validPort(p string) bool {
+	if len(p) == 0 || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
+}
