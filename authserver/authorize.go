@@ -39,6 +39,7 @@ type authorizeRequest struct {
 	// request must name the same one (RFC 6749 §4.1.3).
 	redirectGiven bool
 	responseType  string
+	responseMode  string // modeQuery, modeFragment or modeFormPost (response_mode.go)
 	scopes        []string
 	state         string
 	challenge     string
@@ -54,9 +55,11 @@ func (req *authorizeRequest) codeRedirectURI() string {
 	return ""
 }
 
-// fragment reports whether responses go in the redirect URI's fragment (implicit grant,
-// RFC 6749 §4.2.2) rather than its query.
-func (a *authorizeRequest) fragment() bool { return a.responseType == responseToken }
+// fragment reports whether responses go in the redirect URI's fragment (the implicit
+// grant's default, RFC 6749 §4.2.2, or response_mode=fragment) rather than its query.
+func (a *authorizeRequest) fragment() bool {
+	return a.responseMode == modeFragment || (a.responseMode == "" && a.responseType == responseToken)
+}
 
 // cannotComplete is the heading of the pages that refuse an authorization request.
 const cannotComplete = "This request cannot be completed"
@@ -129,6 +132,11 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 		req.responseType = responseCode // answer in the query
 		return req, nil, errUnsupportedResponseType("response_type " + quoteForError(params.Get("response_type")) + " is not supported")
 	}
+	mode, merr := parseResponseMode(params.Get("response_mode"), req.responseType)
+	if merr != nil {
+		return req, nil, merr
+	}
+	req.responseMode = mode
 	if !client.HasGrant(GrantAuthorizationCode) {
 		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
 	}
@@ -379,8 +387,9 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 // redirectBack sends the browser to the verified redirect URI with out, the state and
-// the issuer (RFC 9207, against mix-up attacks), in the query or, for the implicit
-// grant, the fragment. Parameters already in the registered URI's query are kept.
+// the issuer (RFC 9207, against mix-up attacks), in the query, the fragment or a form
+// post, as the response mode says. Parameters already in the registered URI's query are
+// kept.
 func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, req *authorizeRequest, out url.Values) {
 	if req.state != "" {
 		out.Set("state", req.state)
@@ -389,6 +398,10 @@ func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, req *autho
 	u, err := url.Parse(req.redirectURI)
 	if err != nil { // registered URIs are validated when the client is made
 		s.renderError(w, errPage(http.StatusInternalServerError, "server_error", cannotComplete, "The application's redirect URI is malformed."))
+		return
+	}
+	if req.responseMode == modeFormPost {
+		writeFormPost(w, u, out)
 		return
 	}
 	if req.fragment() {

@@ -34,7 +34,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		JWKSURI:                  iss + PathJWKS,
 		ScopesSupported:          append(s.cfg.Scopes.Names(), "*"),
 		ResponseTypesSupported:   []string{responseCode},
-		ResponseModesSupported:   []string{"query"},
+		ResponseModesSupported:   responseModesSupported,
 		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken},
 		CodeChallengeMethods:     []string{"S256"},
 		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
@@ -50,7 +50,6 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.ImplicitGrant {
 		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)
-		md.ResponseModesSupported = append(md.ResponseModesSupported, "fragment")
 		md.GrantTypesSupported = append(md.GrantTypesSupported, "implicit")
 	}
 	if signer := s.cfg.Keys.Signer(); signer != nil {
