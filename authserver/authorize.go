@@ -137,7 +137,12 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 		return req, nil, merr
 	}
 	req.responseMode = mode
-	if !client.HasGrant(GrantAuthorizationCode) {
+	// Each response type is a grant of its own: a client with the code flow does not get
+	// tokens by response_type=token (security probe finding 1).
+	switch {
+	case req.responseType == responseToken && !client.HasGrant(GrantImplicit):
+		return req, nil, errUnauthorizedClient("the client may not use the implicit grant")
+	case req.responseType == responseCode && !client.HasGrant(GrantAuthorizationCode):
 		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
 	}
 	granted, oerr := s.resolveScopes(params.Get("scope"), false)
@@ -239,6 +244,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.grant(w, r, req, sess)
 		return
 	}
+	if req.responseType == responseToken {
+		// An implicit request asks every time: it hands a token to the browser, and a
+		// consent remembered from the code flow must not do that without a prompt.
+		s.showConsent(w, r, req, sess, params)
+		return
+	}
 	consent, err := s.authorizeStore.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
 	switch {
 	case err == nil && scopes.HasAll(consent.Scopes, req.scopes):
@@ -311,6 +322,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRe
 		return
 	default:
 		s.renderError(w, errPage(http.StatusBadRequest, "invalid_request", "Bad request", "The answer was neither approve nor deny."))
+		return
+	}
+	if req.responseType == responseToken {
+		// Approved for this response only: nothing is remembered (see serveAuthorize).
+		s.grant(w, r, req, sess)
 		return
 	}
 	ctx := r.Context()

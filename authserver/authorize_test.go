@@ -298,18 +298,70 @@ func TestImplicitGrantPutsTheTokenInTheFragmentOnlyWhenEnabled(t *testing.T) {
 		s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
 		b := s.browser(t)
 		b.login("")
-		q := webQuery()
-		q.Set("response_type", "token")
+		q := impQuery()
 		p := b.decide(q, b.authorize(q), "approve")
 		loc := p.location(t)
 		frag, _ := url.ParseQuery(loc.Fragment)
 		if loc.RawQuery != "" || frag.Get("access_token") == "" || frag.Get("token_type") != "Bearer" ||
-			frag.Get("state") != "st-web" || frag.Get("refresh_token") != "" || frag.Get("expires_in") != "3600" {
+			frag.Get("state") != "st-imp" || frag.Get("refresh_token") != "" || frag.Get("expires_in") != "3600" {
 			t.Fatalf("implicit: %s", loc)
 		}
 		_, cl := f.claims(frag.Get("access_token"))
-		if cl["sub"] != f.userID || cl["client_id"] != "web" {
+		if cl["sub"] != f.userID || cl["client_id"] != "imp" {
 			t.Errorf("claims %v", cl)
+		}
+	})
+}
+
+// impQuery is an implicit grant request of the public client that has that grant.
+func impQuery() url.Values {
+	return url.Values{
+		"response_type": {"token"}, "client_id": {"imp"}, "redirect_uri": {impCB},
+		"scope": {"orders:read"}, "state": {"st-imp"},
+	}
+}
+
+// The implicit grant is a grant a client has, not a side door of the code flow: with
+// implicit_grant on, a client with only authorization_code (confidential or public) gets
+// unauthorized_client for response_type=token, even after its code-flow consent was
+// given; and a client with only the implicit grant cannot ask for a code.
+func TestImplicitGrantIsAGrantOfItsOwn(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
+		b := s.browser(t)
+		b.login("")
+		b.codeFor(webQuery()) // consent for the code flow, remembered
+		for name, q := range map[string]url.Values{"confidential code client": webQuery(), "public code client": spaQuery()} {
+			q.Set("response_type", "token")
+			loc := b.authorize(q).location(t)
+			frag, _ := url.ParseQuery(loc.Fragment)
+			if frag.Get("error") != "unauthorized_client" || frag.Get("access_token") != "" {
+				t.Errorf("%s: %s", name, loc)
+			}
+		}
+		q := impQuery()
+		q.Set("response_type", "code")
+		if loc := b.authorize(q).location(t); loc.Query().Get("error") != "unauthorized_client" || loc.Query().Get("code") != "" {
+			t.Errorf("implicit-only client asking for a code: %s", loc)
+		}
+	})
+}
+
+// An implicit request shows the consent screen every time: approving it remembers
+// nothing, so a later request asks again rather than handing out a token silently.
+func TestImplicitGrantAsksForConsentEveryTime(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
+		b := s.browser(t)
+		b.login("")
+		for i := 0; i < 2; i++ {
+			p := b.authorize(impQuery())
+			if p.status != http.StatusOK || !strings.Contains(p.body, `name="_csrf"`) {
+				t.Fatalf("request %d: no consent screen: %d %s", i+1, p.status, p.header.Get("Location"))
+			}
+			if loc := b.decide(impQuery(), p, "approve").location(t); !strings.Contains(loc.Fragment, "access_token=") {
+				t.Fatalf("request %d: approve gave %s", i+1, loc)
+			}
 		}
 	})
 }

@@ -23,6 +23,7 @@ const (
 	webCB     = "https://client.example/cb"
 	webCB2    = "https://client.example/cb2?tenant=7"
 	spaCB     = "http://127.0.0.1:9999/callback"
+	impCB     = "https://game.example/cb"
 	verifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
@@ -49,6 +50,7 @@ func browserSite(t *testing.T, f *fixture, mutate func(*authserver.Config)) *sit
 		{ID: "web", Name: "Web Shop", SecretHash: authserver.HashSecret(webSecret), RedirectURIs: []string{webCB, webCB2}, Grants: []string{"authorization_code", "refresh_token"}},
 		{ID: "web2", Name: "Other Shop", SecretHash: authserver.HashSecret(webSecret), RedirectURIs: []string{webCB}, Grants: []string{"authorization_code", "refresh_token"}},
 		{ID: "spa", Name: "Single Page", RedirectURIs: []string{spaCB}, Grants: []string{"authorization_code", "refresh_token"}},
+		{ID: "imp", Name: "Browser Game", RedirectURIs: []string{impCB}, Grants: []string{"implicit"}},
 		{ID: "own", Name: "Our Console", SecretHash: authserver.HashSecret(webSecret), RedirectURIs: []string{webCB}, Grants: []string{"authorization_code"}, FirstParty: true},
 	} {
 		c.CreatedAt, c.UpdatedAt = now, now

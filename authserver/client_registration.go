@@ -31,7 +31,8 @@ type ClientSpec struct {
 	// neither, the client is public (no secret: it must use PKCE).
 	GenerateSecret bool
 	// Grants are the grant types the client may use: GrantAuthorizationCode,
-	// GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantPersonalAccess.
+	// GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantImplicit (public
+	// clients only), GrantPersonalAccess.
 	// Empty: GrantClientCredentials.
 	Grants []string
 	// RedirectURIs are the exact redirect URIs of an authorization code client, each
@@ -56,7 +57,7 @@ type ClientSpec struct {
 }
 
 // knownGrants are the grant types a client record may hold.
-var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode, GrantPersonalAccess}
+var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode, GrantImplicit, GrantPersonalAccess}
 
 // NewClient checks spec and returns the client record to store, created at now, and its
 // secret in clear ("" for a public client), which exists nowhere else afterwards: the
@@ -93,6 +94,11 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 			}
 		}
 	}
+	if secret != "" && hasGrant(grants, GrantImplicit) {
+		// A client that can keep a secret has the code flow; the implicit grant exists for
+		// browser apps that cannot, and hands tokens over the front channel.
+		return nil, "", fmt.Errorf("grant %q is for public clients only (a client with a secret uses authorization_code)", GrantImplicit)
+	}
 	id := spec.ID
 	if id == "" {
 		id = uuid.NewString()
@@ -119,6 +125,15 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		rec.SecretHash = HashSecret(secret)
 	}
 	return rec, secret, nil
+}
+
+func hasGrant(grants []string, g string) bool {
+	for _, x := range grants {
+		if x == g {
+			return true
+		}
+	}
+	return false
 }
 
 func isKnownGrant(g string) bool {

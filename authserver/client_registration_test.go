@@ -82,12 +82,14 @@ func TestNewClientRefusesNamingTheField(t *testing.T) {
 		spec authserver.ClientSpec
 		want string
 	}{
-		{"unknown grant", authserver.ClientSpec{Grants: []string{"implicit"}, Secret: "0123456789abcdef"}, `grant "implicit"`},
+		{"unknown grant", authserver.ClientSpec{Grants: []string{"hybrid"}, Secret: "0123456789abcdef"}, `grant "hybrid"`},
 		{"short secret", authserver.ClientSpec{Secret: "short"}, "secret must be at least 16"},
 		{"secret given and generated", authserver.ClientSpec{Secret: "0123456789abcdef", GenerateSecret: true}, "secret"},
 		{"public client credentials", authserver.ClientSpec{Grants: []string{"client_credentials"}}, `grant "client_credentials" needs a secret`},
 		{"public password", authserver.ClientSpec{Grants: []string{"password"}}, `grant "password" needs a secret`},
 		{"public by default", authserver.ClientSpec{}, `grant "client_credentials" needs a secret`},
+		{"confidential implicit", authserver.ClientSpec{Grants: []string{"implicit"}, GenerateSecret: true}, `grant "implicit" is for public clients only`},
+		{"confidential implicit, given secret", authserver.ClientSpec{Grants: []string{"authorization_code", "implicit"}, Secret: "0123456789abcdef0123"}, `grant "implicit" is for public clients only`},
 		{"relative redirect", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"/cb"},
 			RedirectURIPolicy: authserver.OperatorRedirectURIs}, "redirect URI"},
 		{"plain http for an end user", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"http://evil.example/cb"}},

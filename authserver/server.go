@@ -44,6 +44,10 @@ const (
 	GrantPassword = "password"
 	// GrantRefreshToken is the refresh token grant (RFC 6749 §6).
 	GrantRefreshToken = "refresh_token"
+	// GrantImplicit is the implicit grant (RFC 6749 §4.2, response_type=token at the
+	// authorization endpoint). A client has it only if declared so, only as a public
+	// client, and only while the server's implicit_grant option is on.
+	GrantImplicit = "implicit"
 )
 
 // Event names announced through Config.OnEvent.
