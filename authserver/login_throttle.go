@@ -17,13 +17,24 @@ import (
 	"go.uber.org/zap"
 )
 
-// LoginThrottle limits password guessing: failed logins are counted per username (of a
-// provider) and per client address in fixed windows kept in the store, so the limits
-// hold across every node. Once either count reaches its limit, logins for that username
-// or from that address are refused without checking the password until the window ends.
+// LoginThrottle limits password guessing without letting a guesser lock a user out.
+// Failed logins are counted in fixed windows kept in the store, so the limits hold across
+// every node:
+//   - per username and address (as Laravel's ThrottlesLogins does): PerUsername failures
+//     lock that address out of that username until the window ends;
+//   - per address, whatever the usernames: PerIP failures lock the address out;
+//   - per username across addresses: once PerUsername different addresses have failed
+//     for it in a window (a guessing attack spread over many addresses), addresses the
+//     user has not logged in from in the last 30 days are refused for it too, while
+//     addresses it has logged in from keep their own per-address allowance.
+//
+// So one address guessing a password locks only itself out, and the owner keeps
+// logging in from anywhere; a distributed attack locks out only new addresses, and the
+// owner's usual ones keep working. A successful login resets the username's counts.
 type LoginThrottle struct {
-	// PerUsername is how many failed logins one username may have per window.
-	// Default: 10. Negative: no limit.
+	// PerUsername is how many failed logins one username may have per window from one
+	// address, and how many addresses may fail for it before unknown addresses are
+	// refused. Default: 10. Negative: no limit.
 	PerUsername int
 	// PerIP is how many failed logins one client address (an IPv6 /64) may have per
 	// window, whatever the usernames. Default: 50. Negative: no limit.
@@ -31,6 +42,9 @@ type LoginThrottle struct {
 	// Window is the length of a counting window. Default: 15 minutes.
 	Window time.Duration
 }
+
+// knownAddressTTL is how long a successful login makes its address known for the user.
+const knownAddressTTL = 30 * 24 * time.Hour
 
 // withDefaults fills the zero fields.
 func (t LoginThrottle) withDefaults() LoginThrottle {
@@ -46,11 +60,26 @@ func (t LoginThrottle) withDefaults() LoginThrottle {
 	return t
 }
 
-// usernameKey is the store key counting a username's failures: a digest, so the store
-// never holds what people typed as a username (often a password typed in the wrong box).
+// usernameKey is the store key counting the addresses that failed for a username: a
+// digest, so the store never holds what people typed as a username (often a password
+// typed in the wrong box).
 func usernameKey(provider, username string) string {
+	return "user:" + userDigest(provider, username)
+}
+
+// pairKey counts a username's failures from one address.
+func pairKey(provider, username, ip string) string {
+	return "pair:" + userDigest(provider, username) + ":" + ipKey(ip)[len("ip:"):]
+}
+
+// knownKey marks an address the user logged in from (a window of knownAddressTTL).
+func knownKey(provider, username, ip string) string {
+	return "known:" + userDigest(provider, username) + ":" + ipKey(ip)[len("ip:"):]
+}
+
+func userDigest(provider, username string) string {
 	sum := sha256.Sum256([]byte(provider + "\x00" + strings.ToLower(strings.TrimSpace(username))))
-	return "user:" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // ipKey is the store key counting a client address's failures. IPv6 clients are counted
@@ -91,19 +120,42 @@ func (s *Server) clientIP(r *http.Request) string {
 func (s *Server) allowLogin(ctx context.Context, provider, username, ip string) (ok bool, retryAfter time.Duration, err error) {
 	lim := s.throttle
 	now := s.now()
+	block := func(key string, limit int) (bool, error) {
+		if limit < 0 {
+			return false, nil
+		}
+		n, until, err := s.throttleStore.LoginFailures(ctx, key, now)
+		if err != nil {
+			return false, fmt.Errorf("reading login failures: %w", err)
+		}
+		if n >= limit {
+			retryAfter = max(retryAfter, until.Sub(now))
+			return true, nil
+		}
+		return false, nil
+	}
 	for _, c := range []struct {
 		key   string
 		limit int
-	}{{usernameKey(provider, username), lim.PerUsername}, {ipKey(ip), lim.PerIP}} {
-		if c.limit < 0 {
-			continue
+	}{{pairKey(provider, username, ip), lim.PerUsername}, {ipKey(ip), lim.PerIP}} {
+		if _, err := block(c.key, c.limit); err != nil {
+			return false, 0, err
 		}
-		n, until, err := s.throttleStore.LoginFailures(ctx, c.key, now)
+	}
+	if retryAfter == 0 {
+		// Many addresses failing for the username: only its known addresses go on.
+		spread, err := block(usernameKey(provider, username), lim.PerUsername)
 		if err != nil {
-			return false, 0, fmt.Errorf("reading login failures: %w", err)
+			return false, 0, err
 		}
-		if n >= c.limit {
-			retryAfter = max(retryAfter, until.Sub(now))
+		if spread {
+			known, _, err := s.throttleStore.LoginFailures(ctx, knownKey(provider, username, ip), now)
+			if err != nil {
+				return false, 0, fmt.Errorf("reading known addresses: %w", err)
+			}
+			if known > 0 {
+				retryAfter = 0
+			}
 		}
 	}
 	if retryAfter > 0 {
@@ -112,22 +164,42 @@ func (s *Server) allowLogin(ctx context.Context, provider, username, ip string) 
 	return true, 0, nil
 }
 
-// recordLoginFailure counts a failed login against the username and the address. A
-// store error is logged, not returned: the login has failed either way.
+// recordLoginFailure counts a failed login against the username from the address and
+// against the address; the first failure of an address for the username also counts one
+// more address against the username. A store error is logged, not returned: the login has
+// failed either way.
 func (s *Server) recordLoginFailure(ctx context.Context, provider, username, ip string) {
-	now := s.now()
-	for _, key := range []string{usernameKey(provider, username), ipKey(ip)} {
-		if _, _, err := s.throttleStore.RecordLoginFailure(ctx, key, now, s.throttle.Window); err != nil {
-			s.log.Error("recording a failed login", zap.String("provider", provider), zap.Error(err))
-		}
+	now, window := s.now(), s.throttle.Window
+	n, _, err := s.throttleStore.RecordLoginFailure(ctx, pairKey(provider, username, ip), now, window)
+	if err == nil && n == 1 {
+		_, _, err = s.throttleStore.RecordLoginFailure(ctx, usernameKey(provider, username), now, window)
+	}
+	if err == nil {
+		_, _, err = s.throttleStore.RecordLoginFailure(ctx, ipKey(ip), now, window)
+	}
+	if err != nil {
+		s.log.Error("recording a failed login", zap.String("provider", provider), zap.Error(err))
 	}
 }
 
-// clearLoginFailures forgets a username's failures after it logged in. The address's
-// count stays: one success from an address guessing many usernames must not reset it.
-func (s *Server) clearLoginFailures(ctx context.Context, provider, username string) {
-	if err := s.throttleStore.ClearLoginFailures(ctx, usernameKey(provider, username)); err != nil {
-		s.log.Error("clearing login failures", zap.String("provider", provider), zap.Error(err))
+// loginSucceeded forgets the username's failures, from this address and across addresses,
+// and marks the address known for the user. The address's own count stays: one success
+// from an address guessing many usernames must not reset it.
+func (s *Server) loginSucceeded(ctx context.Context, provider, username, ip string) {
+	err := s.throttleStore.ClearLoginFailures(ctx, usernameKey(provider, username))
+	if err == nil {
+		err = s.throttleStore.ClearLoginFailures(ctx, pairKey(provider, username, ip))
+	}
+	if err == nil {
+		// The window store doubles as the record of known addresses: a "failure" count in
+		// a window of knownAddressTTL that starts at this login.
+		key := knownKey(provider, username, ip)
+		if err = s.throttleStore.ClearLoginFailures(ctx, key); err == nil {
+			_, _, err = s.throttleStore.RecordLoginFailure(ctx, key, s.now(), knownAddressTTL)
+		}
+	}
+	if err != nil {
+		s.log.Error("recording a successful login", zap.String("provider", provider), zap.Error(err))
 	}
 }
 
@@ -171,7 +243,7 @@ func (s *Server) authenticateUser(r *http.Request, providerName string, provider
 	if err != nil {
 		return "", errUnavailable("authenticating user", err, zap.String("provider", providerName))
 	}
-	s.clearLoginFailures(ctx, providerName, username)
+	s.loginSucceeded(ctx, providerName, username, ip)
 	return userID, nil
 }
 

@@ -140,3 +140,69 @@ func TestLoginThrottleIsOnByDefault(t *testing.T) {
 		}
 	})
 }
+
+// Security probe finding 5: guesses from one address lock only that address out of the
+// username; the owner logs in from another address, new to the server or not. A guessing
+// attack spread over many addresses locks out only addresses the user has not logged in
+// from; the user's known address keeps working, and its success resets the username.
+func TestAGuesserCannotLockTheOwnerOut(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		clock, users := throttled(f, authserver.LoginThrottle{PerUsername: 3, PerIP: -1, Window: time.Minute})
+		const home, attacker = "192.0.2.50", "203.0.113.66"
+		if r := f.login(userEmail, userPass, home); r.Status != 200 { // home becomes known
+			t.Fatalf("first login: %d %v", r.Status, r.Body)
+		}
+		for i := range 20 {
+			want := 400
+			if i >= 3 {
+				want = 429
+			}
+			if r := f.login(userEmail, "guess", attacker); r.Status != want {
+				t.Fatalf("guess %d from one address: %d, want %d", i+1, r.Status, want)
+			}
+		}
+		checked := users.calls.Load()
+		if r := f.login(userEmail, userPass, attacker); r.Status != 429 || users.calls.Load() != checked {
+			t.Fatalf("the guessing address with the right password: %d", r.Status)
+		}
+		// The owner, from an address never seen before and from home: both log in.
+		for _, ip := range []string{"198.51.100.20", home} {
+			if r := f.login(userEmail, userPass, ip); r.Status != 200 {
+				t.Fatalf("owner at %s after one address guessed: %d %v", ip, r.Status, r.Body)
+			}
+		}
+
+		// A spread attack: three addresses fail once each.
+		for _, ip := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
+			if r := f.login(userEmail, "guess", ip); r.Status != 400 {
+				t.Fatalf("spread guess from %s: %d", ip, r.Status)
+			}
+		}
+		// New addresses are refused for this username, without a password check...
+		checked = users.calls.Load()
+		if r := f.login(userEmail, userPass, "203.0.113.4"); r.Status != 429 || users.calls.Load() != checked {
+			t.Fatalf("new address during a spread attack: %d", r.Status)
+		}
+		// ...other usernames are not...
+		if r := f.login("someone@example.com", "x", "203.0.113.4"); r.Status != 400 {
+			t.Fatalf("other username: %d", r.Status)
+		}
+		// ...and the owner at a known address logs in, which resets the username.
+		for _, ip := range []string{home, "198.51.100.20"} {
+			if r := f.login(userEmail, userPass, ip); r.Status != 200 {
+				t.Fatalf("owner at known address %s during a spread attack: %d %v", ip, r.Status, r.Body)
+			}
+		}
+		if r := f.login(userEmail, userPass, "203.0.113.4"); r.Status != 200 {
+			t.Fatalf("new address after the owner's login reset the username: %d %v", r.Status, r.Body)
+		}
+		// Known addresses stop being known after 30 days.
+		clock.advance(31 * 24 * time.Hour)
+		for _, ip := range []string{"203.0.113.7", "203.0.113.8", "203.0.113.9"} {
+			f.login(userEmail, "guess", ip)
+		}
+		if r := f.login(userEmail, userPass, home); r.Status != 429 {
+			t.Fatalf("home, 31 days after its last login, during a spread attack: %d", r.Status)
+		}
+	})
+}
