@@ -126,8 +126,9 @@ type StorageConfig struct {
 // LoginThrottleConfig sets the limits of failed logins. Counts are kept in the store, so
 // they hold across every node sharing it.
 type LoginThrottleConfig struct {
-	// PerUsername is how many failed logins a username may have per window. Default: 10;
-	// -1: no limit.
+	// PerUsername is how many failed logins a username may have per window from one
+	// address, and how many addresses may fail for it before addresses new to the user are
+	// refused for it (see authserver.LoginThrottle). Default: 10; -1: no limit.
 	PerUsername int `json:"per_username,omitempty"`
 	// PerIP is how many failed logins a client IP (an IPv6 /64) may have per window,
 	// whatever the usernames. Default: 50; -1: no limit.
