@@ -280,10 +280,34 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	repl.Map(ph.lookup)
 	for _, hv := range g.extra {
-		h[hv[0]] = []string{repl.ReplaceAll(hv[1], "")}
+		v := repl.ReplaceAll(hv[1], "")
+		if !validHeaderValue(v) {
+			// A claim ({oauth.claim.*}) with CR or LF in it: refuse the token here rather
+			// than let the proxy fail with 502 or send a split header.
+			for _, done := range g.extra {
+				delete(h, done[0])
+			}
+			return g.refuse(w, unsafeHeaderRefusal)
+		}
+		h[hv[0]] = []string{v}
 	}
 	g.metrics.pass.Inc()
 	return next.ServeHTTP(w, r)
+}
+
+// unsafeHeaderRefusal answers a token whose claims would put a control character in an
+// extra header.
+var unsafeHeaderRefusal = validator.Refuse(validator.InvalidToken, "the token's claims contain control characters")
+
+// validHeaderValue reports whether v may be a header value: no control characters but
+// horizontal tab (RFC 9110 §5.5).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // identityPlaceholders answer an identity's {oauth.*} placeholders, built once per

@@ -249,3 +249,20 @@ func TestGuardUserIDOverridesOneSetEarlier(t *testing.T) {
 		}
 	}
 }
+
+// An extra header built from a claim ({oauth.claim.email}) with CR or LF in it refuses
+// the token (401) before the upstream: no 502 from the proxy, no split header.
+func TestGuardRefusesAClaimThatWouldBreakAnExtraHeader(t *testing.T) {
+	f := newGuardFixture(t)
+	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Headers: map[string]string{"X-User-Email": "{oauth.claim.email}"}}
+	provisionGuard(t, g)
+	bad := f.sign(claims(map[string]any{"email": "ada@example.com\r\nX-Admin: 1"}))
+	code, seen, _ := serve(t, g, bad, nil)
+	if code != http.StatusUnauthorized || seen != nil {
+		t.Fatalf("claim with CRLF: %d, upstream reached %v", code, seen != nil)
+	}
+	good := f.sign(claims(map[string]any{"email": "ada@example.com", "jti": "tok-ok"}))
+	if code, seen, _ := serve(t, g, good, nil); code != http.StatusNoContent || seen.Get("X-User-Email") != "ada@example.com" {
+		t.Fatalf("good claim: %d %v", code, seen)
+	}
+}

@@ -102,8 +102,8 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 // Check decides about r: it first removes every caller-sent header the upstream could
 // take for an identity header (whatever the outcome), then returns the identity of a
 // token that passes, or a *Refusal that says how to answer. The checks run in this order:
-// token presence and shape, verification, revocation, cookie CSRF, subject, provider,
-// scopes; so a revoked token is refused as such even where a rule would also refuse it.
+// token presence and shape, verification, revocation, header-safe claims, cookie CSRF,
+// subject, provider, scopes; so a revoked token is refused as such even where a rule would also refuse it.
 func (g *Guard) Check(r *http.Request) (*Identity, error) {
 	stripSpoofed(r.Header, &g.strip)
 	token, fromCookie, err := requestToken(r, g.cookie)
@@ -120,6 +120,8 @@ func (g *Guard) Check(r *http.Request) (*Identity, error) {
 		return nil, revokedRefusal
 	}
 	switch {
+	case id.unsafe:
+		return nil, refuseUnsafeClaims
 	case fromCookie && !cookieCSRFMatches(r, id):
 		return nil, refuseCookieCSRF
 	case g.subject == UserSubject && !id.IsUser():
@@ -144,4 +146,7 @@ var (
 	refuseNotUser    = Refuse(InvalidToken, "a user token is required")
 	refuseNotClient  = Refuse(InvalidToken, "a client token is required")
 	refuseProvider   = Refuse(InvalidToken, "the token was not issued for this user provider")
+	// A claim that would go into a header with a CR or LF in it: 401 here, rather than a
+	// 502 from the proxy that cannot send such a header (or a split header where one can).
+	refuseUnsafeClaims = Refuse(InvalidToken, "the token's claims contain control characters")
 )

@@ -505,3 +505,27 @@ func TestNewGuardChecksOptions(t *testing.T) {
 		t.Error("an empty scope rule was accepted")
 	}
 }
+
+// Security probe: a signed token whose sub, scope, client or jti carries CR, LF or another
+// control character is refused at the guard (401), not left for the proxy to fail on
+// (502) or to split into a second header.
+func TestGuardRefusesClaimsThatCannotBeHeaderValues(t *testing.T) {
+	f := newGuardFixture(t)
+	g := f.guard(t, nil)
+	for name, extra := range map[string]map[string]any{
+		"sub with CRLF":     {"sub": "42\r\nX-Oauth-User-Id: 1"},
+		"scope with LF":     {"scope": "read\nwrite"},
+		"client_id with CR": {"client_id": "client-1\r"},
+		"jti with NUL":      {"jti": "tok\x00-1"},
+		"provider with DEL": {"provider": "users\x7f"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := g.Check(bearerRequest("Bearer " + f.sign(t, extra)))
+			wantRefusal(t, err, InvalidToken, "the token's claims contain control characters")
+		})
+	}
+	// A tab or any printable text is fine.
+	if _, err := g.Check(bearerRequest("Bearer " + f.sign(t, map[string]any{"sub": "ü 42", "jti": "tok-2"}))); err != nil {
+		t.Fatalf("printable claims: %v", err)
+	}
+}

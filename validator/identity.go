@@ -41,6 +41,11 @@ type Identity struct {
 	// Audience is the aud claim, always as a list.
 	Audience []string
 
+	// unsafe is set when a value the guard puts in a request header (user, client, scopes,
+	// token id, provider) holds a control character such as CR or LF: a signed claim must
+	// not be able to split or corrupt the upstream request.
+	unsafe bool
+
 	raw        []byte
 	claimsOnce sync.Once
 	claims     map[string]json.RawMessage
@@ -160,7 +165,24 @@ func (c *claimSet) identity(raw []byte) *Identity {
 		sc = c.Scp
 	}
 	id.Scopes, id.ScopeString = sc.list, sc.joined()
+	id.unsafe = hasControl(id.UserID) || hasControl(id.ClientID) || hasControl(id.ScopeString) ||
+		hasControl(id.TokenID) || hasControl(id.Provider)
 	return id
+}
+
+// HeaderSafe reports whether the values the guard forwards as headers (user, client,
+// scopes, token id, provider) are free of control characters.
+func (id *Identity) HeaderSafe() bool { return !id.unsafe }
+
+// hasControl reports whether s holds an ASCII control character (CR, LF, NUL, DEL...),
+// which no header value may carry.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // flexString accepts a JSON string, or a number kept as its text: some servers send sub
