@@ -36,6 +36,9 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			token_url     <url>
 //			behind_after  <duration>
 //		}]
+//		passport_revocations mysql|postgres|sqlite <dsn> [{
+//			interval <duration>          # default 500ms
+//		}]
 //		issuer     <url>
 //		audience   <aud...>
 //		scopes     all|any <scope...>
@@ -83,6 +86,25 @@ func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
 				return err
 			}
 			g.Revocations = rc
+		case "passport_revocations":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("passport_revocations: want 'passport_revocations mysql|postgres|sqlite <dsn>'")
+			}
+			pc := &caddymodule.PassportRevocationsConfig{Driver: args[0], DSN: args[1]}
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+				switch opt := d.Val(); opt {
+				case "interval":
+					dur, err := durationArg(d, opt)
+					if err != nil {
+						return err
+					}
+					pc.Interval = dur
+				default:
+					return d.Errf("passport_revocations: unknown option %q", opt)
+				}
+			}
+			g.PassportRevocations = pc
 		case "issuer":
 			if err := oneArg(d, &g.Issuer); err != nil {
 				return err

@@ -78,3 +78,22 @@ func TestGuardCaddyfileRejectsBadIntrospectOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardCaddyfilePassportRevocations(t *testing.T) {
+	g, err := parseGuardConfig(t, "oauth_guard {\n\tpassport_revocations mysql {env.LARAVEL_DB} {\n\t\tinterval 250ms\n\t}\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := g.PassportRevocations; pc == nil || pc.Driver != "mysql" || pc.DSN != "{env.LARAVEL_DB}" || time.Duration(pc.Interval) != 250*time.Millisecond {
+		t.Fatalf("parsed %+v", g.PassportRevocations)
+	}
+	for _, bad := range []string{
+		"oauth_guard {\n\tpassport_revocations mysql\n}",
+		"oauth_guard {\n\tpassport_revocations mysql dsn {\n\t\tevery 1s\n\t}\n}",
+		"oauth_guard {\n\tpassport_revocations mysql dsn {\n\t\tinterval soon\n\t}\n}",
+	} {
+		if _, err := parseGuardConfig(t, bad); err == nil || !strings.Contains(err.Error(), "passport_revocations") && !strings.Contains(err.Error(), "interval") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -49,6 +49,11 @@ type Guard struct {
 	// per-request call, in both JWT and introspection modes.
 	Revocations *RevocationsConfig `json:"revocations,omitempty"`
 
+	// PassportRevocations, when set, follows a running Laravel Passport application's
+	// revocations in its database (oauth_access_tokens.revoked), so a token Laravel
+	// revokes is refused within about one interval, with no call per request.
+	PassportRevocations *PassportRevocationsConfig `json:"passport_revocations,omitempty"`
+
 	// Issuer is the `iss` every token must carry. Required with JWKS; with introspection
 	// only, an answer that names an issuer must name this one.
 	Issuer string `json:"issuer,omitempty"`
@@ -94,6 +99,8 @@ type Guard struct {
 	cache     *validator.TokenCache
 	check     validator.Verifier // what a token goes through: jwt, or an Introspector
 	feed      *validator.RevocationFeed
+	passport  *validator.PassportRevocations
+	passKey   string
 	keysKey   string
 	cacheKey  string
 	icacheKey string
@@ -187,7 +194,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	}
 	g.decide, err = validator.NewGuard(validator.GuardOptions{
 		Verifier:     g.check,
-		Revocations:  g.feed,
+		Revocations:  g.revocationLists(),
 		Subject:      subject,
 		Provider:     g.Provider,
 		Scopes:       rules,
@@ -215,6 +222,11 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 			return err
 		}
 	}
+	if g.PassportRevocations != nil {
+		if err := g.provisionPassportRevocations(repl); err != nil {
+			return err
+		}
+	}
 	if g.Introspect != nil {
 		if err := g.provisionIntrospection(repl, g.jwt, leeway, size); err != nil {
 			return err
@@ -225,6 +237,10 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 
 // release gives back every pooled resource this guard holds.
 func (g *Guard) release() {
+	if g.passKey != "" {
+		_, _ = passportPool.Delete(g.passKey)
+		g.passKey = ""
+	}
 	if g.feedKey != "" {
 		_, _ = feedPool.Delete(g.feedKey)
 		g.feedKey = ""

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,7 +41,7 @@ var guardMetrics = sync.OnceValue(func() *guardCollectors {
 		}, []string{"outcome"}),
 		live: &liveCollector{
 			caches:      map[cacheCounter]string{},
-			feeds:       map[*validator.RevocationFeed]string{},
+			feeds:       map[revocationSource]string{},
 			hits:        prometheus.NewDesc(ns+"_"+sub+"_cache_hits_total", "Token cache lookups that found a verified token, by mode (jwt, introspection).", []string{"mode"}, nil),
 			misses:      prometheus.NewDesc(ns+"_"+sub+"_cache_misses_total", "Token cache lookups that found nothing, by mode (jwt, introspection).", []string{"mode"}, nil),
 			lag:         prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_lag_seconds", "How long the revocation feed has been failing to answer; 0 while it answers.", []string{"feed"}, nil),
@@ -131,7 +132,7 @@ type cacheCounter interface {
 type liveCollector struct {
 	mu            sync.Mutex
 	caches        map[cacheCounter]string // cache -> mode
-	feeds         map[*validator.RevocationFeed]string
+	feeds         map[revocationSource]string
 	retiredHits   map[string]uint64
 	retiredMisses map[string]uint64
 
@@ -154,13 +155,21 @@ func (l *liveCollector) removeCache(c cacheCounter) {
 	l.mu.Unlock()
 }
 
-func (l *liveCollector) addFeed(f *validator.RevocationFeed, url string) {
+// revocationSource is what the live collector reads from a follower of revocations: this
+// server's feed or a Laravel database.
+type revocationSource interface {
+	Lag() time.Duration
+	Behind() bool
+	Size() int64
+}
+
+func (l *liveCollector) addFeed(f revocationSource, url string) {
 	l.mu.Lock()
 	l.feeds[f] = url
 	l.mu.Unlock()
 }
 
-func (l *liveCollector) removeFeed(f *validator.RevocationFeed) {
+func (l *liveCollector) removeFeed(f revocationSource) {
 	l.mu.Lock()
 	delete(l.feeds, f)
 	l.mu.Unlock()

@@ -33,7 +33,8 @@ func validateJSON(t *testing.T, raw []byte) error {
 func poolsEmpty(t *testing.T) {
 	t.Helper()
 	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "user database": userDBPool, "purger": purgerPool,
-		"keys": keySourcePool, "cache": cachePool} {
+		"keys": keySourcePool, "cache": cachePool, "feed": feedPool, "introspection cache": introspectionCachePool,
+		"passport revocations": passportPool} {
 		p.Range(func(k, _ any) bool {
 			t.Errorf("%s pool still holds %v", name, k)
 			return true

@@ -33,14 +33,20 @@ func ParseSubject(s string) (Subject, error) {
 	return 0, fmt.Errorf("subject %q: must be user, client or any", s)
 }
 
+// RevocationList says whether a token id is revoked. Revoked runs on every request, so it
+// must not lock or allocate (both implementations read an atomically swapped map).
+type RevocationList interface {
+	Revoked(jti string) bool
+}
+
 // GuardOptions configures a Guard.
 type GuardOptions struct {
 	// Verifier checks a token: a JWTVerifier, an Introspector, or one combining both.
 	// Required.
 	Verifier Verifier
-	// Revocations, if set, is a revocation feed whose ids are refused on every request,
-	// cached token or not.
-	Revocations *RevocationFeed
+	// Revocations are lists of revoked token ids refused on every request, cached token
+	// or not: this server's feed (RevocationFeed), a Laravel database (PassportRevocations).
+	Revocations []RevocationList
 	// Subject restricts the kind of token; default AnySubject.
 	Subject Subject
 	// Provider, if set, accepts only tokens issued for this user provider.
@@ -64,7 +70,7 @@ type GuardOptions struct {
 // identity headers. Safe for concurrent use.
 type Guard struct {
 	verifier Verifier
-	feed     *RevocationFeed
+	revoked  []RevocationList
 	subject  Subject
 	provider string
 	rules    []scopes.Rule
@@ -85,7 +91,7 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 	}
 	g := &Guard{
 		verifier: opts.Verifier,
-		feed:     opts.Revocations,
+		revoked:  append([]RevocationList(nil), opts.Revocations...),
 		subject:  opts.Subject,
 		provider: opts.Provider,
 		rules:    append([]scopes.Rule(nil), opts.Scopes...),
@@ -116,8 +122,12 @@ func (g *Guard) Check(r *http.Request) (*Identity, error) {
 	}
 	// Checked on every request, cached token or not: the set is swapped atomically, so
 	// this is one map lookup.
-	if g.feed != nil && id.TokenID != "" && g.feed.Revoked(id.TokenID) {
-		return nil, revokedRefusal
+	if id.TokenID != "" {
+		for _, list := range g.revoked {
+			if list.Revoked(id.TokenID) {
+				return nil, revokedRefusal
+			}
+		}
 	}
 	switch {
 	case id.unsafe:

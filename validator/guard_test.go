@@ -477,7 +477,7 @@ func TestGuardRefusesTokensTheFeedRevoked(t *testing.T) {
 	srv := newAuthServer(t)
 	feed := newFeed(t, srv, nil)
 	eventually(t, 2*time.Second, "first snapshot", feed.Synced)
-	g := f.guard(t, func(o *GuardOptions) { o.Revocations = feed })
+	g := f.guard(t, func(o *GuardOptions) { o.Revocations = []RevocationList{feed} })
 	tok := f.sign(t, map[string]any{"jti": "to-revoke"})
 	for range 2 {
 		if _, err := g.Check(bearerRequest("Bearer " + tok)); err != nil {
