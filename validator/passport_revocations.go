@@ -31,6 +31,11 @@ const (
 	// Laravel's timestamps have whole seconds, so rows written later in the same second,
 	// or committed out of order, are not missed. Ids already known cost nothing.
 	passportUpdatedSlack = 2 * time.Second
+	// passportClockSkew is how far the Laravel servers' clocks (which write updated_at)
+	// may be behind the guard's: each incremental read covers rows updated since the
+	// previous read began, minus this, so its index range stays a minute of writes
+	// however long ago the last revocation was.
+	passportClockSkew = time.Minute
 )
 
 // PassportRevocationsOptions configures a PassportRevocations.
@@ -61,7 +66,8 @@ type PassportRevocationsOptions struct {
 // straight from its database, so a token Laravel revokes is refused at the guard within
 // about one poll interval, with no call per request. It reads the whole set of revoked,
 // unexpired token ids at start and every FullReadInterval, and in between one indexed
-// query per Interval for rows whose updated_at moved:
+// query per Interval for rows whose updated_at moved since the previous read (less a
+// minute for the application servers' clocks being behind the guard's):
 //
 //	SELECT id, expires_at, updated_at FROM oauth_access_tokens
 //	WHERE revoked = true AND updated_at >= ?
@@ -232,10 +238,7 @@ func (p *PassportRevocations) readAll(ctx context.Context) error {
 		}
 	}
 	// Rows revoked from here on show up in the incremental reads.
-	if newest.IsZero() {
-		newest = now.Add(-p.fullEvery)
-	}
-	p.since = newest
+	p.since = laterOf(newest, now.Add(-passportClockSkew))
 	p.publish(set)
 	p.synced.Store(true)
 	return nil
@@ -243,6 +246,7 @@ func (p *PassportRevocations) readAll(ctx context.Context) error {
 
 // readChanged adds the tokens revoked since the newest update seen, and drops expired ids.
 func (p *PassportRevocations) readChanged(ctx context.Context) error {
+	began := p.now()
 	rows, err := p.query(ctx, `SELECT id, expires_at, updated_at FROM oauth_access_tokens
 		WHERE revoked = $1 AND updated_at >= $2`, true, p.timeArg(p.since.Add(-passportUpdatedSlack)))
 	if err != nil {
@@ -269,7 +273,15 @@ func (p *PassportRevocations) readChanged(ctx context.Context) error {
 	if next != nil {
 		p.publish(next)
 	}
+	p.since = laterOf(p.since, began.Add(-passportClockSkew))
 	return nil
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (p *PassportRevocations) publish(set map[string]int64) {
