@@ -20,7 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 )
 
 // Driver names accepted by Open.
@@ -132,13 +132,28 @@ func MySQLConfig(dsn string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
+// DriverOf names the driver of a database opened by Open (MySQL, Postgres or SQLite), so
+// code handed only the *sql.DB can Rebind its queries; "" for any other driver.
+func DriverOf(db *sql.DB) string {
+	switch db.Driver().(type) {
+	case *mysql.MySQLDriver, mysql.MySQLDriver:
+		return MySQL
+	case *stdlib.Driver:
+		return Postgres
+	case *sqlite.Driver:
+		return SQLite
+	}
+	return ""
+}
+
 // Rebind turns a query written with $1, $2 ... placeholders into the driver's form: "?"
-// for MySQL and SQLite (each $n in the order it appears), unchanged for PostgreSQL. A
+// for MySQL and SQLite (each $n in the order it appears), unchanged for PostgreSQL and
+// any other driver. A
 // placeholder inside a quoted string or identifier is left alone. For "?" drivers the
 // returned order lists, for each "?", the 1-based argument it stands for, so a query that
 // uses $1 twice gets its argument twice (see Args).
 func Rebind(driver, query string) (string, []int) {
-	if driver == Postgres {
+	if driver != MySQL && driver != SQLite {
 		return query, nil
 	}
 	var b strings.Builder

@@ -101,3 +101,24 @@ func TestOpenReadsMariaDB(t *testing.T) {
 		db.Close()
 	}
 }
+
+// DriverOf names what Open opened, so a query handed only the *sql.DB is rebound right.
+func TestDriverOfNamesWhatOpenOpened(t *testing.T) {
+	for _, c := range []struct{ driver, dsn string }{
+		{MySQL, "mysql://u@127.0.0.1:1/db"},
+		{Postgres, "postgres://u@127.0.0.1:1/db"},
+		{SQLite, t.TempDir() + "/app.db"},
+	} {
+		db, err := Open(c.driver, c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DriverOf(db); got != c.driver {
+			t.Errorf("DriverOf(%s) = %q", c.driver, got)
+		}
+		db.Close()
+	}
+	if q, order := Rebind("", "SELECT 1 WHERE a = $1"); q != "SELECT 1 WHERE a = $1" || order != nil {
+		t.Errorf("an unknown driver's query was changed: %q %v", q, order)
+	}
+}
