@@ -9,7 +9,9 @@
 package appdb
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,7 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 )
 
 // Driver names accepted by Open.
@@ -32,7 +34,8 @@ const (
 
 // Open opens an application database for reading:
 //   - "mysql": dsn a mysql://user:pass@host:port/db URL or go-sql-driver's own form
-//     (user:pass@tcp(host:port)/db); times are parsed into time.Time;
+//     (user:pass@tcp(host:port)/db); times are parsed into time.Time; sessions are
+//     read-only;
 //   - "postgres": a postgres:// URL or keyword/value string; sessions are read-only;
 //   - "sqlite": a file path, opened read-only.
 //
@@ -51,7 +54,7 @@ func Open(driver, dsn string) (*sql.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mysql: %w", err)
 		}
-		db := sql.OpenDB(conn)
+		db := sql.OpenDB(readOnlyConnector{conn})
 		db.SetMaxOpenConns(8)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		// MySQL closes idle connections after wait_timeout; do not hand out dead ones.
@@ -87,6 +90,31 @@ func Open(driver, dsn string) (*sql.DB, error) {
 		return db, nil
 	}
 	return nil, fmt.Errorf("unknown database driver %q (want mysql, postgres or sqlite)", driver)
+}
+
+// readOnlyConnector starts every MySQL/MariaDB session read-only, as Open makes
+// PostgreSQL sessions and SQLite files: nothing that reads an application's database
+// through Open (a users query, whatever an operator writes in it) can change its tables,
+// even with credentials that could.
+type readOnlyConnector struct{ driver.Connector }
+
+// Connect opens a session and makes it read-only before handing it out.
+func (c readOnlyConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		_ = conn.Close()
+		return nil, errors.New("mysql: the driver's connection cannot run statements")
+	}
+	// Understood alike by MySQL 5.6+ and MariaDB 10+ (the session variable's name is not).
+	if _, err := ex.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY", nil); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("mysql: making the session read-only: %w", err)
+	}
+	return conn, nil
 }
 
 // MySQLConfig reads a MySQL/MariaDB DSN in either form: a mysql:// URL (as Laravel's
@@ -132,13 +160,28 @@ func MySQLConfig(dsn string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
+// DriverOf names the driver of a database opened by Open (MySQL, Postgres or SQLite), so
+// code handed only the *sql.DB can Rebind its queries; "" for any other driver.
+func DriverOf(db *sql.DB) string {
+	switch db.Driver().(type) {
+	case *mysql.MySQLDriver, mysql.MySQLDriver:
+		return MySQL
+	case *stdlib.Driver:
+		return Postgres
+	case *sqlite.Driver:
+		return SQLite
+	}
+	return ""
+}
+
 // Rebind turns a query written with $1, $2 ... placeholders into the driver's form: "?"
-// for MySQL and SQLite (each $n in the order it appears), unchanged for PostgreSQL. A
+// for MySQL and SQLite (each $n in the order it appears), unchanged for PostgreSQL and
+// any other driver. A
 // placeholder inside a quoted string or identifier is left alone. For "?" drivers the
 // returned order lists, for each "?", the 1-based argument it stands for, so a query that
 // uses $1 twice gets its argument twice (see Args).
 func Rebind(driver, query string) (string, []int) {
-	if driver == Postgres {
+	if driver != MySQL && driver != SQLite {
 		return query, nil
 	}
 	var b strings.Builder

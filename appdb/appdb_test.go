@@ -1,6 +1,7 @@
 package appdb
 
 import (
+	"database/sql"
 	"reflect"
 	"strings"
 	"testing"
@@ -67,11 +68,11 @@ func TestOpenRefusesUnknownDriversAndEmptyDSNs(t *testing.T) {
 }
 
 // A real MariaDB: a Laravel-shaped users row is read back through a rebound query, in
-// both DSN forms, and times come back as UTC time.Time.
+// both DSN forms, times come back as UTC time.Time, and nothing can be written.
 func TestOpenReadsMariaDB(t *testing.T) {
 	dsn := testdb.MySQLDSN(t)
 	cfg, _ := MySQLConfig(dsn)
-	db, err := Open(MySQL, dsn)
+	db, err := sql.Open("mysql", dsn) // the application's own, writable connection
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +99,41 @@ func TestOpenReadsMariaDB(t *testing.T) {
 		if id != 7 || hash != "$2y$10$abc" || !created.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 			t.Fatalf("read %d %q %v", id, hash, created)
 		}
+		// Sessions are read-only: writing fails, whatever the credentials allow.
+		for _, w := range []string{
+			"UPDATE users SET password = 'x' WHERE id = 7",
+			"INSERT INTO users (id, email) VALUES (8, 'eve@example.com')",
+			"DELETE FROM users",
+		} {
+			if _, err := db.Exec(w); err == nil {
+				t.Errorf("%s: a write succeeded", w)
+			}
+		}
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM users WHERE password = '$2y$10$abc'").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("the table changed: %d %v", n, err)
+		}
 		db.Close()
+	}
+}
+
+// DriverOf names what Open opened, so a query handed only the *sql.DB is rebound right.
+func TestDriverOfNamesWhatOpenOpened(t *testing.T) {
+	for _, c := range []struct{ driver, dsn string }{
+		{MySQL, "mysql://u@127.0.0.1:1/db"},
+		{Postgres, "postgres://u@127.0.0.1:1/db"},
+		{SQLite, t.TempDir() + "/app.db"},
+	} {
+		db, err := Open(c.driver, c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DriverOf(db); got != c.driver {
+			t.Errorf("DriverOf(%s) = %q", c.driver, got)
+		}
+		db.Close()
+	}
+	if q, order := Rebind("", "SELECT 1 WHERE a = $1"); q != "SELECT 1 WHERE a = $1" || order != nil {
+		t.Errorf("an unknown driver's query was changed: %q %v", q, order)
 	}
 }

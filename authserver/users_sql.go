@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultUserQuery finds a user of a Laravel application's users table by email. $1 is
-// the username typed at login.
+// the username typed at login; on MySQL/MariaDB and SQLite it becomes ? (appdb.Rebind).
 const DefaultUserQuery = "SELECT id, password FROM users WHERE email = $1"
 
 // laravelHashShape is what a Laravel application's hashes look like (bcrypt, cost 10):
@@ -28,27 +28,30 @@ const userQueryTimeout = 5 * time.Second
 
 // SQLUsers authenticates against an existing application's user table (`users sql`):
 // Query finds the user by username and returns its id and password hash, bcrypt ($2y$,
-// $2a$, $2b$) or argon2id as Laravel writes them. The table is only read.
+// $2a$, $2b$), argon2id or argon2i as Laravel writes them. The table is only read.
 type SQLUsers struct {
 	db    *sql.DB
-	query string
+	query string // in the driver's placeholder form
+	order []int  // which argument each "?" of query stands for (appdb.Rebind)
 	decoy *passwords.Decoy
 }
 
-// NewSQLUsers returns a provider reading db with query (DefaultUserQuery when empty). The
-// query must take the username as its one parameter ($1, or ? on SQLite) and return two
-// columns, the id and the hash. It is prepared once to fail early on a missing table or
-// column.
+// NewSQLUsers returns a provider reading db, opened by appdb.Open (OpenUserDB), with
+// query (DefaultUserQuery when empty). The query must take the username as its one
+// parameter and return two columns, the id and the hash. It is written with $1 on every
+// driver (MySQL/MariaDB and SQLite get ?; a query already written with ? is kept). It is
+// prepared once to fail early on a missing table or column.
 func NewSQLUsers(ctx context.Context, db *sql.DB, query string) (*SQLUsers, error) {
 	if query == "" {
 		query = DefaultUserQuery
 	}
+	query, order := appdb.Rebind(appdb.DriverOf(db), query)
 	stmt, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the user query: %w", err)
 	}
 	_ = stmt.Close()
-	return &SQLUsers{db: db, query: query, decoy: passwords.NewDecoy(laravelHashShape)}, nil
+	return &SQLUsers{db: db, query: query, order: order, decoy: passwords.NewDecoy(laravelHashShape)}, nil
 }
 
 // Authenticate runs the query for username and verifies the password against the hash it
@@ -57,7 +60,7 @@ func NewSQLUsers(ctx context.Context, db *sql.DB, query string) (*SQLUsers, erro
 func (p *SQLUsers) Authenticate(ctx context.Context, username, password string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, userQueryTimeout)
 	defer cancel()
-	rows, err := p.db.QueryContext(ctx, p.query, username)
+	rows, err := p.db.QueryContext(ctx, p.query, appdb.Args(p.order, username)...)
 	if err != nil {
 		return "", fmt.Errorf("user query: %w", err)
 	}

@@ -44,7 +44,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		default_scope      <name...>
 //		users              [<name>] builtin
 //		users              [<name>] sql {
-//			database sqlite <file> | postgres <dsn>
+//			database mysql <dsn> | postgres <dsn> | sqlite <file>
 //			query    <sql>
 //		}
 //		fresh_api_token_cookie <name>
@@ -82,12 +82,13 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 //	users builtin                          # the default provider "users": the store's users
 //	users customers sql {                  # provider "customers": a Laravel users table
-//		database postgres {env.APP_DATABASE_URL}
+//		database mysql {env.DB_URL}          # mysql://user:pass@host:3306/db or user:pass@tcp(host:3306)/db
 //		query    "SELECT id, password FROM users WHERE email = $1"
 //	}
 //
 // A sql provider reads the oauth_server's own storage unless database names another
-// one; its query takes the username as $1 and returns the id and the password hash.
+// one (mysql for MySQL and MariaDB, postgres, or sqlite); its query takes the username
+// as $1 on every driver and returns the id and the password hash.
 //
 // A client's redirect_uri values follow the operator policy
 // (authserver.OperatorRedirectURIs): plain http to any host and any private-use scheme
@@ -332,7 +333,7 @@ func parseUsers(d *cfparse.Dispenser) (caddymodule.UserProviderConfig, error) {
 			// The driver is checked at provisioning, as the server's storage is.
 			args := d.RemainingArgs()
 			if len(args) != 2 {
-				return u, d.Errf("users %s: database: want 'sqlite <file>' or 'postgres <dsn>'", u.ProviderName())
+				return u, d.Errf("users %s: database: want 'mysql <dsn>', 'postgres <dsn>' or 'sqlite <file>'", u.ProviderName())
 			}
 			u.Database = &caddymodule.StorageConfig{Driver: args[0], DSN: args[1]}
 		case "query":

@@ -37,6 +37,26 @@ func TestUsersDirectiveParsesDefaultAndNamedProviders(t *testing.T) {
 	}
 }
 
+// `database mysql <dsn>` reads MySQL/MariaDB; the DSN (a placeholder here) is kept as
+// written, for the settings to check once.
+func TestUsersSQLAcceptsAMySQLDatabase(t *testing.T) {
+	var s caddymodule.Server
+	if err := unmarshalServer(&s, cfparse.NewTestDispenser(`oauth_server {
+		users sql {
+			database mysql {env.DB_URL}
+		}
+		users staff sql {
+			database mysql "laravel:secret@tcp(127.0.0.1:3306)/app"
+		}
+	}`)); err != nil {
+		t.Fatal(err)
+	}
+	if *s.Users[0].Database != (caddymodule.StorageConfig{Driver: "mysql", DSN: "{env.DB_URL}"}) ||
+		*s.Users[1].Database != (caddymodule.StorageConfig{Driver: "mysql", DSN: "laravel:secret@tcp(127.0.0.1:3306)/app"}) {
+		t.Fatalf("got %+v %+v", s.Users[0].Database, s.Users[1].Database)
+	}
+}
+
 // The contract's `users sql { ... }` configures the default provider.
 func TestUsersSQLWithoutNameIsTheDefaultProvider(t *testing.T) {
 	var s caddymodule.Server

@@ -58,8 +58,9 @@ func TestServerProvisionErrorsNameTheOption(t *testing.T) {
 		{"storage mysql x", `driver "mysql": must be sqlite or postgres`},
 		{"storage postgres", "storage postgres"},
 		{"storage postgres", "a connection string is required"},
-		{"users sql {\n database mysql dsn\n}", "database"},
-		{"users sql {\n database mysql dsn\n}", `driver "mysql"`},
+		{"users sql {\n database oracle dsn\n}", "database"},
+		{"users sql {\n database oracle dsn\n}", `driver "oracle": must be mysql, postgres or sqlite`},
+		{"users sql {\n database mysql dsn\n}", "users users sql: database mysql: the DSN does not parse"},
 		{"client pac {\n grants personal_access\n secret 0123456789abcdef0\n}", `grant "personal_access"`},
 	}
 	for _, c := range cases {

@@ -116,10 +116,12 @@ type Server struct {
 
 // StorageConfig selects the store driver.
 type StorageConfig struct {
-	// Driver is "sqlite" or "postgres".
+	// Driver is "sqlite" or "postgres"; a sql user provider's database may also be
+	// "mysql" (MySQL or MariaDB).
 	Driver string `json:"driver"`
-	// DSN is the SQLite file path or the PostgreSQL connection string. Placeholders such as
-	// {env.DATABASE_URL} are replaced at provisioning.
+	// DSN is the SQLite file path, the PostgreSQL connection string, or for "mysql" a
+	// mysql://user:pass@host:port/db URL or the Go driver's user:pass@tcp(host:port)/db.
+	// Placeholders such as {env.DATABASE_URL} are replaced at provisioning.
 	DSN string `json:"dsn,omitempty"`
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddyoauth/caddy-oauth/appdb"
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/scopes"
@@ -161,6 +162,23 @@ func checkStorage(option, driver, dsn string) (storageLocation, error) {
 	return storageLocation{driver, dsn}, nil
 }
 
+// checkUserDatabase checks the application database a sql provider names (its DSN is
+// not empty): besides the store's drivers, MySQL/MariaDB, where most Laravel applications
+// keep their users. A MySQL DSN is parsed here, so a mistake is reported at load, in
+// words that never show it.
+func checkUserDatabase(option, driver, dsn string) (storageLocation, error) {
+	switch driver {
+	case appdb.MySQL:
+		if _, err := appdb.MySQLConfig(dsn); err != nil {
+			return storageLocation{}, fmt.Errorf("%s %w", option, err)
+		}
+	case appdb.Postgres, appdb.SQLite:
+	default:
+		return storageLocation{}, fmt.Errorf("%s: driver %q: must be mysql, postgres or sqlite", option, driver)
+	}
+	return storageLocation{driver, dsn}, nil
+}
+
 // userSettings checks the user providers. A sql provider without a database reads the
 // server's own storage.
 func (s *Server) userSettings(repl *caddy.Replacer, storage storageLocation) ([]userProviderSettings, error) {
@@ -183,7 +201,7 @@ func (s *Server) userSettings(repl *caddy.Replacer, storage storageLocation) ([]
 					// Unlike the server's storage, a user database has no default file.
 					return nil, fmt.Errorf("users %s sql: database %s: a connection string is required", p.name, u.Database.Driver)
 				}
-				loc, err := checkStorage("users "+p.name+" sql: database", u.Database.Driver, dsn)
+				loc, err := checkUserDatabase("users "+p.name+" sql: database", u.Database.Driver, dsn)
 				if err != nil {
 					return nil, err
 				}

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,10 +79,45 @@ func TestServerSettingsRefuseNamingTheOption(t *testing.T) {
 		{Server{Users: []UserProviderConfig{{Kind: "ldap"}}}, `users users: kind "ldap": must be builtin or sql`},
 		{Server{Users: []UserProviderConfig{{Name: "a"}, {Name: "a", Kind: "sql"}}}, "users a (#2): a provider of this name is already configured"},
 		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "sqlite"}}}}, "users a sql: database sqlite: a connection string is required"},
-		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "mysql", DSN: "x"}}}}, `users a sql: database: driver "mysql"`},
+		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "oracle", DSN: "x"}}}}, `users a sql: database: driver "oracle": must be mysql, postgres or sqlite`},
+		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "mysql"}}}}, "users a sql: database mysql: a connection string is required"},
+		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "mysql", DSN: "app:s3cret@tcp(db:3306)"}}}}, "users a sql: database mysql: the DSN does not parse"},
+		{Server{Users: []UserProviderConfig{{Name: "a", Kind: "sql", Database: &StorageConfig{Driver: "mysql", DSN: "mysql://app:s3cret@db:3306"}}}}, "users a sql: database mysql: the DSN names no database"},
 	} {
 		if _, err := c.s.settings(caddy.NewReplacer(), nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.s, err, c.want)
+		}
+	}
+}
+
+// A sql provider may read MySQL/MariaDB, in either DSN form and from a placeholder; the
+// server's own storage may not, and no refusal shows the DSN (it holds a password).
+func TestServerSettingsAcceptMySQLUserDatabases(t *testing.T) {
+	t.Setenv("SETTINGS_TEST_MYSQL_URL", "mysql://laravel:s3cret@db.internal:3306/app")
+	for dsn, want := range map[string]string{
+		"{env.SETTINGS_TEST_MYSQL_URL}":     "mysql://laravel:s3cret@db.internal:3306/app",
+		"laravel:s3cret@tcp(db:3306)/app":   "laravel:s3cret@tcp(db:3306)/app",
+		"mariadb://laravel@db.internal/app": "mariadb://laravel@db.internal/app",
+	} {
+		s := Server{Users: []UserProviderConfig{{Kind: "sql", Database: &StorageConfig{Driver: "mysql", DSN: dsn}}}}
+		set, err := s.settings(caddy.NewReplacer(), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		if set.users[0].database != (storageLocation{"mysql", want}) {
+			t.Errorf("%s: reads %+v", dsn, set.users[0].database)
+		}
+		if fmt.Sprint(set.users[0].database) != "mysql" {
+			t.Errorf("the database is named %q in messages", fmt.Sprint(set.users[0].database))
+		}
+	}
+	for _, dsn := range []string{"laravel:s3cret@tcp(db:3306)", "mysql://laravel:s3cret@db", "mysql://laravel:s3cret@%zz/app"} {
+		s := Server{Users: []UserProviderConfig{{Kind: "sql", Database: &StorageConfig{Driver: "mysql", DSN: dsn}}}}
+		_, err := s.settings(caddy.NewReplacer(), nil)
+		if err == nil {
+			t.Errorf("%s accepted", dsn)
+		} else if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "laravel") {
+			t.Errorf("the error shows the DSN: %v", err)
 		}
 	}
 }

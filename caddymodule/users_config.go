@@ -14,14 +14,15 @@ type UserProviderConfig struct {
 	// "sql" (an existing application's user table).
 	Kind string `json:"kind"`
 
-	// Database is the application database a sql provider reads. Default: the
-	// oauth_server's own storage (its driver and DSN).
+	// Database is the application database a sql provider reads: mysql (MySQL or
+	// MariaDB), postgres or sqlite. Default: the oauth_server's own storage (its driver
+	// and DSN).
 	Database *StorageConfig `json:"database,omitempty"`
 
-	// Query finds a user of a sql provider by username ($1, the string typed at login) and
-	// returns two columns: the user's id and password hash (bcrypt $2y$/$2a$/$2b$ or
-	// argon2id). Default: SELECT id, password FROM users WHERE email = $1 (a Laravel
-	// application's users table).
+	// Query finds a user of a sql provider by username ($1, the string typed at login, on
+	// every driver) and returns two columns: the user's id and password hash (bcrypt
+	// $2y$/$2a$/$2b$, argon2id or argon2i). Default: SELECT id, password FROM users WHERE
+	// email = $1 (a Laravel application's users table).
 	Query string `json:"query,omitempty"`
 }
 

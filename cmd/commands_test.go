@@ -385,11 +385,12 @@ func TestCommandsFailWithOneClearLine(t *testing.T) {
 func TestCommandsRefuseAConfigTheServerWouldRefuse(t *testing.T) {
 	dir := t.TempDir()
 	for body, want := range map[string]string{
-		"storage postgres":                       "storage postgres: a connection string is required",
-		"storage mysql x":                        `storage: driver "mysql": must be sqlite or postgres`,
-		"signing_alg HS256":                      `signing_alg "HS256": must be ES256, RS256 or EdDSA`,
-		"default_scope nope":                     `default_scope "nope"`,
-		"users sql {\n\t\tdatabase mysql x\n\t}": `users users sql: database: driver "mysql"`,
+		"storage postgres":                        "storage postgres: a connection string is required",
+		"storage mysql x":                         `storage: driver "mysql": must be sqlite or postgres`,
+		"signing_alg HS256":                       `signing_alg "HS256": must be ES256, RS256 or EdDSA`,
+		"default_scope nope":                      `default_scope "nope"`,
+		"users sql {\n\t\tdatabase oracle x\n\t}": `users users sql: database: driver "oracle"`,
+		"users sql {\n\t\tdatabase mysql x\n\t}":  `users users sql: database mysql: the DSN does not parse`,
 	} {
 		cf := filepath.Join(dir, "Caddyfile")
 		if err := os.WriteFile(cf, []byte("http://localhost:9 {\n\toauth_server {\n\t\t"+body+"\n\t}\n}\n"), 0o600); err != nil {

@@ -70,13 +70,13 @@ func hashShape(hash string) (string, bool) {
 			return "", false
 		}
 		return "bcrypt:" + strconv.Itoa(cost), true
-	case Argon2id{}.Recognises(hash):
+	case Argon2id{}.Recognises(hash), Argon2i{}.Recognises(hash):
 		parts := strings.Split(hash, "$")
 		if len(parts) != 6 {
 			return "", false
 		}
-		// Parameters, and the digest's length, which argon2 derives in full.
-		return "argon2id:" + parts[2] + "$" + parts[3] + "$" + strconv.Itoa(len(parts[5])), true
+		// Variant, parameters, and the digest's length, which argon2 derives in full.
+		return parts[1] + ":" + parts[2] + "$" + parts[3] + "$" + strconv.Itoa(len(parts[5])), true
 	}
 	return "", false
 }
@@ -92,8 +92,8 @@ func makeDummy(like string) string {
 				return string(h)
 			}
 		}
-	case Argon2id{}.Recognises(like):
-		if h, err := argon2idLike(like, throwaway); err == nil {
+	case Argon2id{}.Recognises(like), Argon2i{}.Recognises(like):
+		if h, err := argonLike(like, throwaway); err == nil {
 			return h
 		}
 	}

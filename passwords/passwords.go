@@ -1,5 +1,6 @@
 // Package passwords hashes and verifies human passwords: argon2id for new hashes, and
-// bcrypt as Laravel writes it ($2y$) or Go and others do ($2a$, $2b$). One algorithm per
+// bcrypt as Laravel writes it ($2y$) or Go and others do ($2a$, $2b$), argon2id and
+// argon2i as PHP's password_hash writes them (Laravel's `argon2id` and `argon` drivers). One algorithm per
 // file behind the Hasher interface, as Caddy's caddyauth does.
 package passwords
 
@@ -21,7 +22,7 @@ type Hasher interface {
 	Recognises(hash string) bool
 }
 
-var hashers = []Hasher{Argon2id{}, Bcrypt{}}
+var hashers = []Hasher{Argon2id{}, Argon2i{}, Bcrypt{}}
 
 // Default is the algorithm new built-in passwords are hashed with.
 var Default Hasher = Argon2id{}
