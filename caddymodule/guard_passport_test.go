@@ -151,6 +151,13 @@ func TestGuardPassportModeDoesNotShareTheCacheOfAGuardWithout(t *testing.T) {
 			t.Fatalf("passport guard: status %d", code)
 		}
 	}
+	both.cache.Wait()
+	if _, ok := both.cache.Get(tok); !ok {
+		t.Fatal("token not cached by the passport guard: the test would prove nothing")
+	}
+	if _, ok := plain.cache.Get(tok); ok {
+		t.Fatal("the guard without passport sees the passport guard's cache entry")
+	}
 	if code, _, _ := serve(t, plain, tok, nil); code != http.StatusUnauthorized {
 		t.Fatalf("guard without passport, after the other cached the token: status %d", code)
 	}
