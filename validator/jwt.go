@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,17 @@ type JWTVerifier struct {
 	leeway    time.Duration
 	cache     *TokenCache
 	now       func() time.Time
+	// lastHeader is the last header segment decoded and what it held. A signer writes the
+	// same header on every token (Passport: {"typ":"JWT","alg":"RS256"}), so the cold path
+	// usually skips decoding it; an exact string match means the same bytes, which decode
+	// the same. One entry: alternating headers only cost the decode they would anyway.
+	lastHeader atomic.Pointer[headerMemo]
+}
+
+// headerMemo is a header segment and its decoded form.
+type headerMemo struct {
+	seg string
+	hdr jwsHeader
 }
 
 // NewJWTVerifier checks opts and builds a verifier.
@@ -146,12 +158,18 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	}
 
 	var hdr jwsHeader
-	hdrJSON, err := b64.DecodeString(hdrSeg)
-	if err == nil {
-		err = json.Unmarshal(hdrJSON, &hdr)
-	}
-	if err != nil {
-		return nil, invalidToken("malformed token header", err)
+	if m := v.lastHeader.Load(); m != nil && m.seg == hdrSeg {
+		hdr = m.hdr
+	} else {
+		hdrJSON, err := b64.DecodeString(hdrSeg)
+		if err == nil {
+			err = json.Unmarshal(hdrJSON, &hdr)
+		}
+		if err != nil {
+			return nil, invalidToken("malformed token header", err)
+		}
+		// Kept whether or not the checks below pass: they run again on every use.
+		v.lastHeader.Store(&headerMemo{seg: strings.Clone(hdrSeg), hdr: hdr})
 	}
 	if !signatureAlg(hdr.Alg) {
 		if hdr.Alg == "" || strings.EqualFold(hdr.Alg, "none") {
