@@ -178,7 +178,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		return nil, invalidToken("unsupported algorithm", nil)
 	}
 	// A typ no access token carries is refused before any key lookup; whether JWT or no
-	// typ will do depends on the issuer, which is read after the signature (typeFits).
+	// typ will do depends on the issuer, which is read after the signature (below).
 	if hdr.Typ != "" && !atJWT(hdr.Typ) && !strings.EqualFold(hdr.Typ, "JWT") {
 		return nil, invalidToken("not an access token", nil)
 	}
