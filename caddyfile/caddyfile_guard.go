@@ -40,6 +40,7 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			interval <duration>          # default 500ms
 //		}]
 //		issuer     <url>
+//		passport
 //		audience   <aud...>
 //		scopes     all|any <scope...>
 //		subject    user | client | any
@@ -53,7 +54,9 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 // jwks or introspect (or both) is required. With both, a token must pass the local
 // signature check and introspection on first sight. revocations without its own
-// credentials uses those of introspect. Parsing checks the syntax only; values (the
+// credentials uses those of introspect. passport (no arguments) also accepts Laravel
+// Passport's tokens (no iss, typ JWT) against the key jwks names, typically Passport's
+// oauth-public.key; issuer is then optional. Parsing checks the syntax only; values (the
 // scopes mode, subject, required credentials, URLs) are checked once, when the handler is
 // provisioned, for the Caddyfile and JSON alike.
 func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
@@ -109,6 +112,11 @@ func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
 			if err := oneArg(d, &g.Issuer); err != nil {
 				return err
 			}
+		case "passport":
+			if d.NextArg() {
+				return d.Errf("passport: takes no arguments (the line alone turns it on)")
+			}
+			g.Passport = true
 		case "audience":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -54,9 +54,19 @@ type Guard struct {
 	// revokes is refused within about one interval, with no call per request.
 	PassportRevocations *PassportRevocationsConfig `json:"passport_revocations,omitempty"`
 
-	// Issuer is the `iss` every token must carry. Required with JWKS; with introspection
-	// only, an answer that names an issuer must name this one.
+	// Issuer is the `iss` every token must carry. Required with JWKS unless Passport is
+	// set; with introspection only, an answer that names an issuer must name this one. A
+	// JWT of this issuer must also carry typ at+jwt (RFC 9068), so an ID token signed by
+	// the same keys is never taken for an access token.
 	Issuer string `json:"issuer,omitempty"`
+
+	// Passport accepts Laravel Passport's access tokens as Passport mints them: no iss,
+	// typ JWT, no kid, checked against the key JWKS names (Passport's oauth-public.key,
+	// PEM). With Passport, Issuer is optional; if set, a token that carries an iss must
+	// still name it and carry typ at+jwt, so one guard takes this server's tokens and
+	// Passport's while an application moves over. Opt-in, because a token without iss
+	// then passes on its key alone: JWKS must name only keys that sign access tokens.
+	Passport bool `json:"passport,omitempty"`
 
 	// Audience, if set, requires the token's `aud` to contain one of these values.
 	Audience []string `json:"audience,omitempty"`
@@ -143,8 +153,12 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if g.Cookie != "" && g.JWKS == "" {
 		return errors.New("oauth_guard: cookie: cookie tokens are checked against their csrf claim, which needs jwks (introspection answers do not carry it)")
 	}
-	if g.JWKS != "" && g.Issuer == "" {
-		return errors.New("oauth_guard: issuer: the token issuer is required")
+	if g.JWKS != "" && g.Issuer == "" && !g.Passport {
+		return errors.New("oauth_guard: issuer: required with jwks (the iss of this server's tokens); " +
+			"for Laravel Passport's tokens, which carry no iss, add the line `passport` (JSON: \"passport\": true)")
+	}
+	if g.Passport && g.JWKS == "" {
+		return errors.New("oauth_guard: passport: Passport's tokens are checked against its public key; set jwks to its oauth-public.key")
 	}
 	var rules []scopes.Rule
 	for i, r := range g.Scopes {
@@ -416,7 +430,7 @@ func (h cacheHandle) Destruct() error {
 }
 
 // provisionJWT builds the local JWT check. The key source is shared per JWKS location and
-// the verified-token cache per (location, issuer, audience, leeway), since a cached
+// the verified-token cache per (location, issuer, audience, leeway, passport), since a cached
 // identity is only valid for those checks. A JWKS URL that does not answer yet (often
 // this same Caddy, not listening yet) is retried; requests get 503 until it loads.
 func (g *Guard) provisionJWT(leeway time.Duration, size int64) error {
@@ -444,7 +458,7 @@ func (g *Guard) provisionJWT(leeway time.Duration, size int64) error {
 	if pending := g.keys.Pending(); pending != nil && !loaded {
 		log.Warn("JWKS not loadable yet; retrying, and requests get 503 until it loads", zap.String("jwks", location), zap.Error(pending))
 	}
-	cacheKey := fmt.Sprintf("%s|%s|%s|%s", location, g.Issuer, strings.Join(g.Audience, " "), leeway)
+	cacheKey := fmt.Sprintf("%s|%s|%s|%s|%t", location, g.Issuer, strings.Join(g.Audience, " "), leeway, g.Passport)
 	cval, _, err := cachePool.LoadOrNew(cacheKey, func() (caddy.Destructor, error) {
 		c, err := validator.NewTokenCache(size)
 		if err != nil {
@@ -461,6 +475,7 @@ func (g *Guard) provisionJWT(leeway time.Duration, size int64) error {
 	g.jwt, err = validator.NewJWTVerifier(validator.JWTOptions{
 		Keys:      g.keys,
 		Issuer:    g.Issuer,
+		Passport:  g.Passport,
 		Audiences: g.Audience,
 		Leeway:    leeway,
 		Cache:     g.cache,

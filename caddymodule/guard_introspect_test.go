@@ -35,7 +35,7 @@ func TestGuardIntrospectProvisionErrorsNameTheOption(t *testing.T) {
 		want string
 	}{
 		{"neither jwks nor introspect", Guard{}, "jwks: a JWKS URL or file is required (or an introspect endpoint)"},
-		{"jwks without issuer", Guard{JWKS: "http://127.0.0.1:1/jwks"}, "issuer: the token issuer is required"},
+		{"jwks without issuer", Guard{JWKS: "http://127.0.0.1:1/jwks"}, "issuer: required with jwks"},
 		{"introspect without url", Guard{Introspect: intro(func(c *IntrospectConfig) { c.URL = "" })}, "introspect: the endpoint URL is required"},
 		{"introspect bad url", Guard{Introspect: intro(func(c *IntrospectConfig) { c.URL = "ftp://x" })}, `introspect "ftp://x": not an http(s) URL`},
 		{"introspect without client_id", Guard{Introspect: intro(func(c *IntrospectConfig) { c.ClientID = "" })}, "introspect: client_id is required"},

@@ -54,7 +54,7 @@ func TestGuardRefusesTokensRevokedInLaravelsDatabase(t *testing.T) {
 http://127.0.0.1:%d {
 	oauth_guard {
 		jwks %s
-		issuer https://laravel.test
+		passport
 		passport_revocations %s %q {
 			interval 100ms
 		}
@@ -73,11 +73,8 @@ http://127.0.0.1:%d {
 					t.Fatal(err)
 				}
 				now := time.Now()
-				// A token of this Laravel app's issuer (until the guard's passport mode is
-				// used here), signed with Passport's key.
-				tok := keys.SignCompact(`{"typ":"at+jwt","alg":"RS256"}`, fmt.Sprintf(
-					`{"iss":"https://laravel.test","aud":"3","jti":%q,"iat":%d,"nbf":%d,"exp":%d,"sub":"7","scopes":["orders:read"]}`,
-					id, now.Unix(), now.Unix(), now.Add(time.Hour).Unix()))
+				tok := keys.Mint(laravel.AccessToken{ID: id, ClientID: "3", UserID: "7", Scopes: []string{"orders:read"},
+					IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 				if r := call(t, "GET", api, tok, nil); r.status != 200 {
 					t.Fatalf("round %d: a live token got %d %v", i, r.status, r.body)
 				}

@@ -253,14 +253,64 @@ func (l *scopeList) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
-	var arr []string
-	if err := json.Unmarshal(b, &arr); err != nil {
-		return err
+	arr, ok := plainStringArray(b)
+	if !ok {
+		if err := json.Unmarshal(b, &arr); err != nil {
+			return err
+		}
 	}
 	// Array entries are scope-tokens, which cannot contain spaces; parsing the joined form
 	// drops empties and duplicates with the same rules as the string form.
 	l.list = scopes.Parse(scopes.Format(arr))
 	return nil
+}
+
+// plainStringArray reads a JSON array of strings without escapes, such as Passport's
+// scopes, without a second pass of encoding/json. b is already known to be valid JSON
+// (json.Unmarshal checks the whole input before decoding), so only the shape is checked
+// here; anything else (escapes, invalid UTF-8, which encoding/json would replace, or a
+// non-string) reports false and the caller decodes it the general way.
+func plainStringArray(b []byte) ([]string, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return nil, false
+	}
+	var out []string
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return out, true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		s := b[i+1 : i+1+end]
+		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+			return nil, false
+		}
+		out = append(out, string(s))
+		i = skipSpace(b, i+end+2)
+		if i < len(b) && b[i] == ']' {
+			return out, true
+		}
+		if i >= len(b) || b[i] != ',' {
+			return nil, false
+		}
+		i = skipSpace(b, i+1)
+	}
+	return nil, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func (l scopeList) joined() string {
@@ -300,6 +350,26 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if i == len(b) && i > 0 {
 		d.sec, d.nsec, d.set = n, 0, true
 		return nil
+	}
+	// Fast path for seconds.fraction, as lcobucci/jwt writes Passport's dates: read
+	// exactly, to the nanosecond (further digits are dropped), with no float and no
+	// allocation. Anything else (exponents, signs) takes the float path below.
+	if i > 0 && i < len(b) && b[i] == '.' {
+		var ns int64
+		j, k := i+1, 0
+		for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+			if k < 9 {
+				ns = ns*10 + int64(b[j]-'0')
+				k++
+			}
+		}
+		if j == len(b) && j > i+1 {
+			for ; k < 9; k++ {
+				ns *= 10
+			}
+			d.sec, d.nsec, d.set = n, ns, true
+			return nil
+		}
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,9 +24,20 @@ var b64 = base64.RawURLEncoding.Strict()
 type JWTOptions struct {
 	// Keys supplies the verification keys; required.
 	Keys *KeySource
-	// Issuer must equal the token's iss; required, because a JWKS may be shared by
-	// several issuers and a token is only meaningful to the one that was configured.
+	// Issuer must equal the token's iss; required unless Passport is set, because a JWKS
+	// may be shared by several issuers and a token is only meaningful to the one that was
+	// configured. A token that carries this issuer must also say it is an access token
+	// (typ at+jwt, RFC 9068 §2.1), so an ID token or any other JWT the same keys sign
+	// cannot stand in for one (RFC 8725 §3.11).
 	Issuer string
+	// Passport also accepts Laravel Passport's access tokens: tokens with no iss (which
+	// league/oauth2-server never writes) whose typ is JWT, at+jwt or absent. Whether a
+	// token came from Passport rests on the key alone, so Keys must hold only keys the
+	// operator trusts to sign access tokens (Passport's oauth-public.key). A token that
+	// does carry an iss must still equal Issuer and carry typ at+jwt; with Issuer unset,
+	// such a token is refused. So one verifier serves both this server's tokens and
+	// Passport's while an application moves from one to the other.
+	Passport bool
 	// Audiences, when non-empty, requires the token's aud to contain one of them.
 	Audiences []string
 	// Leeway is the clock skew allowed on exp and nbf. Zero means DefaultLeeway (30 s);
@@ -43,10 +55,22 @@ type JWTOptions struct {
 type JWTVerifier struct {
 	keys      *KeySource
 	issuer    string
+	passport  bool
 	audiences []string
 	leeway    time.Duration
 	cache     *TokenCache
 	now       func() time.Time
+	// lastHeader is the last header segment decoded and what it held. A signer writes the
+	// same header on every token (Passport: {"typ":"JWT","alg":"RS256"}), so the cold path
+	// usually skips decoding it; an exact string match means the same bytes, which decode
+	// the same. One entry: alternating headers only cost the decode they would anyway.
+	lastHeader atomic.Pointer[headerMemo]
+}
+
+// headerMemo is a header segment and its decoded form.
+type headerMemo struct {
+	seg string
+	hdr jwsHeader
 }
 
 // NewJWTVerifier checks opts and builds a verifier.
@@ -54,12 +78,13 @@ func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
 	if opts.Keys == nil {
 		return nil, errors.New("jwt verifier: no key source")
 	}
-	if opts.Issuer == "" {
-		return nil, errors.New("jwt verifier: issuer is required")
+	if opts.Issuer == "" && !opts.Passport {
+		return nil, errors.New("jwt verifier: issuer is required (or Passport, for Laravel Passport's tokens, which carry none)")
 	}
 	v := &JWTVerifier{
 		keys:      opts.Keys,
 		issuer:    opts.Issuer,
+		passport:  opts.Passport,
 		audiences: append([]string(nil), opts.Audiences...),
 		leeway:    opts.Leeway,
 		cache:     opts.Cache,
@@ -133,12 +158,18 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	}
 
 	var hdr jwsHeader
-	hdrJSON, err := b64.DecodeString(hdrSeg)
-	if err == nil {
-		err = json.Unmarshal(hdrJSON, &hdr)
-	}
-	if err != nil {
-		return nil, invalidToken("malformed token header", err)
+	if m := v.lastHeader.Load(); m != nil && m.seg == hdrSeg {
+		hdr = m.hdr
+	} else {
+		hdrJSON, err := b64.DecodeString(hdrSeg)
+		if err == nil {
+			err = json.Unmarshal(hdrJSON, &hdr)
+		}
+		if err != nil {
+			return nil, invalidToken("malformed token header", err)
+		}
+		// Kept whether or not the checks below pass: they run again on every use.
+		v.lastHeader.Store(&headerMemo{seg: strings.Clone(hdrSeg), hdr: hdr})
 	}
 	if !signatureAlg(hdr.Alg) {
 		if hdr.Alg == "" || strings.EqualFold(hdr.Alg, "none") {
@@ -146,7 +177,9 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		}
 		return nil, invalidToken("unsupported algorithm", nil)
 	}
-	if hdr.Typ != "" && !accessTokenType(hdr.Typ) {
+	// A typ no access token carries is refused before any key lookup; whether JWT or no
+	// typ will do depends on the issuer, which is read after the signature (below).
+	if hdr.Typ != "" && !atJWT(hdr.Typ) && !strings.EqualFold(hdr.Typ, "JWT") {
 		return nil, invalidToken("not an access token", nil)
 	}
 	// RFC 7515 §4.1.11: extensions we do not understand must not be ignored. We
@@ -189,8 +222,18 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, invalidToken("malformed token claims", err)
 	}
-	if string(c.Iss) != v.issuer {
+	if !v.issuerOK(string(c.Iss)) {
+		if c.Iss == "" {
+			return nil, invalidToken("token has no issuer", nil)
+		}
 		return nil, invalidToken("issuer mismatch", nil)
+	}
+	// Token confusion (RFC 9068 §4, RFC 8725 §3.11): a token of a configured issuer is an
+	// access token only if its header says so. JWT or no typ is Passport's, and only a
+	// token without iss can be one of Passport's (issuerOK let it through in Passport
+	// mode alone).
+	if c.Iss != "" && !atJWT(hdr.Typ) {
+		return nil, invalidToken("not an access token: typ must be at+jwt", nil)
 	}
 	if !v.audienceOK(c.Aud) {
 		return nil, invalidToken("audience mismatch", nil)
@@ -212,13 +255,24 @@ func (v *JWTVerifier) checkIdentity(id *Identity, now time.Time) error {
 	if !now.Before(id.ExpiresAt.Add(v.leeway)) {
 		return invalidToken("token expired", nil)
 	}
-	if id.Issuer != v.issuer {
+	// The typ was checked when the token was first verified; the cache is keyed by the
+	// whole token, header included, so it cannot have changed.
+	if !v.issuerOK(id.Issuer) {
 		return invalidToken("issuer mismatch", nil)
 	}
 	if !v.audienceOK(id.Audience) {
 		return invalidToken("audience mismatch", nil)
 	}
 	return nil
+}
+
+// issuerOK reports whether a token with this iss may pass: one naming the configured
+// issuer, or, in Passport mode only, one naming none.
+func (v *JWTVerifier) issuerOK(iss string) bool {
+	if iss == "" {
+		return v.passport
+	}
+	return iss == v.issuer
 }
 
 // audienceOK reports whether aud names one of the required audiences, or none is required.
@@ -237,9 +291,8 @@ func signatureAlg(alg string) bool {
 	return false
 }
 
-// accessTokenType accepts the typ values of RFC 9068 (at+jwt, with or without the
-// application/ prefix) and the plain JWT that Passport and most servers write.
-func accessTokenType(typ string) bool {
-	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") ||
-		strings.EqualFold(typ, "JWT")
+// atJWT reports whether typ is RFC 9068's access token type, at+jwt, with or without the
+// application/ prefix, in any case (media types are case-insensitive, RFC 7515 §4.1.9).
+func atJWT(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }

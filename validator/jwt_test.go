@@ -36,8 +36,7 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 		{"EdDSA passes", ed, nil},
 		{"RS256 with a key published without alg passes", rsNoAlg, nil},
 		{"typ application/at+jwt passes", es, map[string]any{"typ": "application/at+jwt"}},
-		{"typ JWT in any case passes", es, map[string]any{"typ": "jwt"}},
-		{"absent typ passes", es, map[string]any{"typ": nil}},
+		{"typ at+jwt in any case passes", es, map[string]any{"typ": "AT+JWT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +99,11 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		{"ES384 header on an ES256 key is refused", b64json(t, header(es, map[string]any{"alg": "ES384"})) + "." + parts[1] + "." + parts[2], "algorithm not allowed for the signing key"},
 		{"unknown kid is refused", sign(t, es, header(es, map[string]any{"kid": "nope"}), claims(nil)), "unknown signing key"},
 		{"typ other than an access token is refused", sign(t, es, header(es, map[string]any{"typ": "dpop+jwt"}), claims(nil)), "not an access token"},
+		// RFC 9068 §4: a token of the configured issuer is an access token only if it says
+		// so; JWT or no typ is what an ID token signed by the same keys would carry.
+		{"typ JWT from the configured issuer is refused", sign(t, es, header(es, map[string]any{"typ": "JWT"}), claims(nil)), "not an access token: typ must be at+jwt"},
+		{"absent typ from the configured issuer is refused", sign(t, es, header(es, map[string]any{"typ": nil}), claims(nil)), "not an access token: typ must be at+jwt"},
+		{"missing iss is refused outside Passport mode", sign(t, es, header(es, map[string]any{"typ": "JWT"}), claims(map[string]any{"iss": nil})), "token has no issuer"},
 		{"crit header is refused", sign(t, es, header(es, map[string]any{"crit": []string{"exp"}}), claims(nil)), "unsupported critical header"},
 		{"two segments are refused", parts[0] + "." + parts[1], "malformed token"},
 		{"four segments are refused", good + ".x", "malformed token"},
@@ -294,10 +298,12 @@ func TestVerifyPassportStyleTokens(t *testing.T) {
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v := newVerifier(t, newSource(t, file, KeySourceOptions{}), nil)
+	// No iss in the claims, no issuer in the options: exactly what Passport mints and what
+	// a Passport user configures.
+	v := newVerifier(t, newSource(t, file, KeySourceOptions{}), func(o *JWTOptions) { o.Issuer, o.Passport = "", true })
 	passport := func(sub string) map[string]any {
 		return map[string]any{
-			"iss": testIssuer, "aud": "3", "jti": "9f8e", "sub": sub,
+			"aud": "3", "jti": "9f8e", "sub": sub,
 			"iat": float64(testNow.Unix()) - 0.25, "nbf": float64(testNow.Unix()) - 0.25,
 			"exp": float64(testNow.Add(time.Hour).Unix()) + 0.5, "scopes": []string{"*"},
 		}
