@@ -70,16 +70,29 @@ func startCaddy(t *testing.T, caddyfile string) {
 	})
 }
 
-// freePort returns a loopback port nobody listens on right now.
+// freePort returns a loopback port nobody listens on right now, and never the same port
+// twice in one test binary: the kernel may hand a port just closed to the next
+// listener, and two sites of one Caddyfile on the same port make an "ambiguous site
+// definition" (seen as a flaky failure).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no loopback port that was not handed out before")
+	return 0
 }
+
+// portsHandedOut are the ports freePort gave out.
+var portsHandedOut sync.Map
 
 // upstream is an API behind the guard that records the headers it received.
 type upstream struct {
