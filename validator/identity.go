@@ -119,7 +119,7 @@ func IdentityFromClaims(raw []byte) (*Identity, error) {
 // of a map[string]any keeps the cold path to a handful of allocations.
 type claimSet struct {
 	Iss      flexString  `json:"iss"`
-	Sub      flexString  `json:"sub"`
+	Sub      subjectClaim `json:"sub"`
 	Aud      audience    `json:"aud"`
 	Exp      numericDate `json:"exp"`
 	Nbf      numericDate `json:"nbf"`
@@ -226,6 +226,34 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, (*[]string)(a))
+}
+
+// answerAudience is the aud of an introspection answer, where a number is kept as its
+// text: Laravel's passport-introspection packages answer "aud": 3 (PHP's intval of
+// Passport's client id). A signed JWT's aud stays strict (audience): RFC 7519 allows only
+// strings there.
+type answerAudience audience
+
+func (a *answerAudience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
+		*a = answerAudience{string(b)}
+		return nil
+	}
+	return (*audience)(a).UnmarshalJSON(b)
+}
+
+// subjectClaim is the sub claim. RFC 7519 makes it a string; a JSON number is kept as its
+// text, except the number 0, which is what Laravel's passport-introspection packages send
+// for a client credentials token (PHP's intval of Passport's empty sub): no user, never
+// user "0".
+type subjectClaim flexString
+
+func (s *subjectClaim) UnmarshalJSON(b []byte) error {
+	if string(b) == "0" {
+		*s = ""
+		return nil
+	}
+	return (*flexString)(s).UnmarshalJSON(b)
 }
 
 // scopeList is a scope claim given either as a space-separated string or as an array;

@@ -217,6 +217,9 @@ func (in *Introspector) Verify(ctx context.Context, token string) (*Identity, er
 type introspectionAnswer struct {
 	Active    *bool      `json:"active"`
 	TokenType flexString `json:"token_type"`
+	// Aud shadows the claim set's, to accept a number (answerAudience); copied into it
+	// after decoding.
+	Aud answerAudience `json:"aud"`
 	claimSet
 }
 
@@ -232,7 +235,9 @@ func (in *Introspector) introspect(ctx context.Context, token string, local *Ide
 		return nil, RefuseUnavailable(in.retryAfter, err)
 	}
 	var ans introspectionAnswer
-	if err := json.Unmarshal(body, &ans); err != nil || ans.Active == nil {
+	err = json.Unmarshal(body, &ans)
+	ans.claimSet.Aud = audience(ans.Aud)
+	if err != nil || ans.Active == nil {
 		// A 200 that is not an RFC 7662 answer says nothing about the token: neither
 		// pass it nor call it bad.
 		if err == nil {
