@@ -118,18 +118,18 @@ func IdentityFromClaims(raw []byte) (*Identity, error) {
 // claimSet is the typed subset of claims the guard needs. Decoding into a struct instead
 // of a map[string]any keeps the cold path to a handful of allocations.
 type claimSet struct {
-	Iss      flexString  `json:"iss"`
+	Iss      flexString   `json:"iss"`
 	Sub      subjectClaim `json:"sub"`
-	Aud      audience    `json:"aud"`
-	Exp      numericDate `json:"exp"`
-	Nbf      numericDate `json:"nbf"`
-	Jti      flexString  `json:"jti"`
-	ClientID flexString  `json:"client_id"`
-	Azp      flexString  `json:"azp"`
-	Scope    scopeList   `json:"scope"`
-	Scopes   scopeList   `json:"scopes"`
-	Scp      scopeList   `json:"scp"`
-	Provider flexString  `json:"provider"`
+	Aud      audience     `json:"aud"`
+	Exp      numericDate  `json:"exp"`
+	Nbf      numericDate  `json:"nbf"`
+	Jti      flexString   `json:"jti"`
+	ClientID flexString   `json:"client_id"`
+	Azp      flexString   `json:"azp"`
+	Scope    scopeList    `json:"scope"`
+	Scopes   scopeList    `json:"scopes"`
+	Scp      scopeList    `json:"scp"`
+	Provider flexString   `json:"provider"`
 }
 
 func (c *claimSet) identity(raw []byte) *Identity {
