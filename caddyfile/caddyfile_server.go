@@ -46,6 +46,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		users              [<name>] sql {
 //			database mysql <dsn> | postgres <dsn> | sqlite <file>
 //			query    <sql>
+//			username_query <sql> | off
 //		}
 //		fresh_api_token_cookie <name>
 //		login_throttle {
@@ -338,6 +339,10 @@ func parseUsers(d *cfparse.Dispenser) (caddymodule.UserProviderConfig, error) {
 			u.Database = &caddymodule.StorageConfig{Driver: args[0], DSN: args[1]}
 		case "query":
 			if err := oneArg(d, &u.Query); err != nil {
+				return u, err
+			}
+		case "username_query":
+			if err := oneArg(d, &u.UsernameQuery); err != nil {
 				return u, err
 			}
 		default:

@@ -161,7 +161,7 @@ http://127.0.0.1:0 {
 	}
 	slices.Sort(caddyProviders)
 	slices.Sort(cliProviders)
-	want := []string{"shop=*authserver.SQLUsers", "staff=*authserver.BuiltinUsers", "users=*authserver.BuiltinUsers"}
+	want := []string{"shop=*authserver.NamedSQLUsers", "staff=*authserver.BuiltinUsers", "users=*authserver.BuiltinUsers"}
 	if !slices.Equal(caddyProviders, want) || !slices.Equal(cliProviders, want) {
 		t.Errorf("providers: Provision %v, the command line %v, want %v", caddyProviders, cliProviders, want)
 	}

@@ -106,7 +106,15 @@ func userProviders(ctx context.Context, set *serverSettings, st store.Store, res
 		if err != nil {
 			return nil, fmt.Errorf("users %s sql: %w", u.name, err)
 		}
-		providers[u.name] = p
+		if u.nameQuery == "" {
+			providers[u.name] = p
+			continue
+		}
+		named, err := p.WithUsernames(ctx, u.nameQuery)
+		if err != nil {
+			return nil, fmt.Errorf("users %s sql: username_query: %w", u.name, err)
+		}
+		providers[u.name] = named
 	}
 	return providers, nil
 }

@@ -57,6 +57,8 @@ type userProviderSettings struct {
 	// database is what a sql provider reads: its own database or the server's storage.
 	database storageLocation
 	query    string
+	// nameQuery names a user from its id (UsernameQuery resolved); "" when none.
+	nameQuery string
 }
 
 // Defaults of the oauth_server options, as their doc comments on Server state them.
@@ -185,7 +187,13 @@ func (s *Server) userSettings(repl *caddy.Replacer, storage storageLocation) ([]
 	var out []userProviderSettings
 	seen := map[string]bool{}
 	for i, u := range s.Users {
-		p := userProviderSettings{name: u.ProviderName(), kind: u.Kind, query: u.Query}
+		p := userProviderSettings{name: u.ProviderName(), kind: u.Kind, query: u.Query, nameQuery: u.UsernameQuery}
+		switch {
+		case p.nameQuery == "off":
+			p.nameQuery = ""
+		case p.nameQuery == "" && (u.Query == "" || u.Query == authserver.DefaultUserQuery):
+			p.nameQuery = authserver.DefaultUsernameQuery
+		}
 		if seen[p.name] {
 			return nil, fmt.Errorf("users %s (#%d): a provider of this name is already configured", p.name, i+1)
 		}

@@ -24,6 +24,13 @@ type UserProviderConfig struct {
 	// $2y$/$2a$/$2b$, argon2id or argon2i). Default: SELECT id, password FROM users WHERE
 	// email = $1 (a Laravel application's users table).
 	Query string `json:"query,omitempty"`
+
+	// UsernameQuery names a user of a sql provider from its id ($1, the token's sub) and
+	// returns one column, the username. With it, a user deleted from the table stops
+	// refreshing tokens and getting personal tokens, and introspection answers
+	// `username`. Default: with the default Query, SELECT email FROM users WHERE id = $1;
+	// with a Query of your own, none (name yours, or "off" to do without).
+	UsernameQuery string `json:"username_query,omitempty"`
 }
 
 // ProviderName is the configured name, or the default provider's.
