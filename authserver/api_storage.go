@@ -18,4 +18,5 @@ type apiStorage interface {
 	ListUserTokens(ctx context.Context, provider, userID string, now time.Time) ([]*store.UserToken, error)
 	GetAccessToken(ctx context.Context, id string) (*store.AccessToken, error)
 	RevokeAccessToken(ctx context.Context, id string) error
+	DeleteConsent(ctx context.Context, provider, userID, clientID string) error
 }

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -93,7 +94,31 @@ func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, u apiUs
 		return errUnavailable("revoking token", err)
 	}
 	s.revoked(ctx, reasonUser, hintAccessToken, t.ID, t.ClientID, t.UserID)
+	if !personalOnly {
+		if oerr := s.withdrawConsentIfNoLiveToken(ctx, u, t.ClientID); oerr != nil {
+			return oerr
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// withdrawConsentIfNoLiveToken forgets the user's consent for a client once the user has
+// revoked its last live token, as Passport does (it skips the prompt only while a valid
+// token exists): revoking an app on the dashboard means the next authorization asks again.
+func (s *Server) withdrawConsentIfNoLiveToken(ctx context.Context, u apiUser, clientID string) *Error {
+	live, err := s.apiStore.ListUserTokens(ctx, u.provider, u.id, s.now())
+	if err != nil {
+		return errUnavailable("listing tokens", err)
+	}
+	for _, t := range live {
+		if t.ClientID == clientID && !t.Revoked {
+			return nil
+		}
+	}
+	if err := s.apiStore.DeleteConsent(ctx, u.provider, u.id, clientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return errUnavailable("withdrawing consent", err)
+	}
 	return nil
 }
 
