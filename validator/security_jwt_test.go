@@ -150,3 +150,33 @@ func TestVerifyRefusesHugeTokensBeforeDecoding(t *testing.T) {
 		t.Fatalf("huge tokens caused %d JWKS fetches", got)
 	}
 }
+
+// Header parameters that point at keys of the sender's choosing are never followed: a
+// token signed by an attacker's key that names it by jku, x5u, an embedded jwk or x5c, or
+// by the trusted key's kid, is refused; only the configured key set verifies.
+func TestVerifyIgnoresKeysTheTokenPointsAt(t *testing.T) {
+	trusted := newES256(t, "trusted")
+	srv := newJWKSServer(t, jwksFor(t, trusted))
+	attacker := newES256(t, "evil")
+	evil := newJWKSServer(t, jwksFor(t, attacker))
+	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), nil)
+	evilJWK := attacker.publicJWK(t, true)
+	before := evil.requests.Load()
+	for name, hdr := range map[string]map[string]any{
+		"jku":           {"jku": evil.URL},
+		"x5u":           {"x5u": evil.URL + "/cert.pem"},
+		"embedded jwk":  {"jwk": evilJWK},
+		"x5c":           {"x5c": []string{"MIIB"}},
+		"trusted kid":   {"kid": "trusted"},
+		"kid as a path": {"kid": "../../../dev/null"},
+		"kid injection": {"kid": "' OR 1=1 --"},
+	} {
+		tok := sign(t, attacker, header(attacker, hdr), claims(nil))
+		if _, err := v.Verify(context.Background(), tok); err == nil {
+			t.Errorf("%s: a token signed by the attacker's key passed", name)
+		}
+	}
+	if n := evil.requests.Load() - before; n != 0 {
+		t.Errorf("the verifier fetched the attacker's URL %d times", n)
+	}
+}
