@@ -284,3 +284,9 @@ type ImportStore interface {
 	// logs the revoked access tokens, and returns their ids. The client itself stays.
 	RevokeTokensOf(ctx context.Context, userID, clientID string) ([]string, error)
 }
+
+// PassportRefreshPrefix begins the id of a refresh token imported from Laravel Passport:
+// its record's id is this prefix and the oauth_refresh_tokens id, where ours are SHA-256
+// digests of the token value, so no presented value can ever hash to an imported id and
+// the rotation of a decrypted Passport refresh token finds its row by that id.
+const PassportRefreshPrefix = "passport:"
