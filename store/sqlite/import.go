@@ -31,7 +31,9 @@ func (s *Store) ImportPassport(ctx context.Context, imp *store.PassportImport) (
 		if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
 			return err
 		}
-		defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cache)) }()
+		defer func() {
+			_, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cache))
+		}()
 		insClient, err := tx.PrepareContext(ctx, `INSERT INTO clients (`+clientCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
