@@ -16,6 +16,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
@@ -23,6 +25,7 @@ import (
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/validator"
 )
 
 // passportApp is a Laravel application's database with Passport's tables filled as a
@@ -236,6 +239,22 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 				if got := introspect(tok); got["active"] != false {
 					t.Errorf("%s Passport token is active: %v", name, got)
 				}
+			}
+
+			// A guard on this server's JWKS finds the key for Passport's kid-less tokens
+			// (the only RS256 key published) and the signature checks out. The guard's
+			// issuer-less `passport` mode is another change; this is the key half of it.
+			ks, err := validator.NewKeySourceContext(ctx, ts.URL+authserver.PathJWKS, validator.KeySourceOptions{RefreshInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ks.Close()
+			key, err := ks.Lookup(ctx, "", "RS256")
+			if err != nil {
+				t.Fatalf("JWKS lookup for a kid-less RS256 token: %v", err)
+			}
+			if _, err := jws.Verify([]byte(app.live), jws.WithKey(jwa.RS256, key)); err != nil {
+				t.Fatalf("Passport token does not verify with the published key: %v", err)
 			}
 
 			// Old secrets, plain and bcrypt, still get client_credentials tokens.
