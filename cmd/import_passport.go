@@ -349,9 +349,14 @@ func mapPassportClient(r passportClientRow) (*store.Client, error) {
 		c.Name = "Client " + c.ID
 	}
 	if s := r.Secret.String; s != "" {
-		if strings.HasPrefix(s, "$2y$") || strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") {
+		switch {
+		case strings.HasPrefix(s, "$2y$") || strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$"):
 			c.SecretHash = s
-		} else {
+		case strings.HasPrefix(s, "$argon2"):
+			// Laravel's argon hashing driver: taking it for a plain secret would lock the
+			// client out for good, so the import stops instead.
+			return nil, fmt.Errorf("oauth_clients row %s: the secret is an argon2 hash, which client secrets cannot be verified with here (bcrypt or plain only)", c.ID)
+		default:
 			c.SecretHash = authserver.HashSecret(s)
 		}
 	}

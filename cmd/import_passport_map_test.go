@@ -55,6 +55,10 @@ func TestMapPassportClientKeepsIdsSecretsAndPassportsGrants(t *testing.T) {
 			}
 		})
 	}
+	if _, err := mapPassportClient(passportClientRow{ID: ns("8"), Secret: ns("$argon2id$v=19$m=65536,t=4,p=1$c2FsdA$aGFzaA")}); err == nil ||
+		!strings.Contains(err.Error(), "oauth_clients row 8") || strings.Contains(err.Error(), "c2FsdA") {
+		t.Fatalf("argon2 secret: %v", err)
+	}
 	c, _ := mapPassportClient(passportClientRow{ID: ns("1"), Redirect: ns(" https://a/cb , ,https://b/cb")})
 	if !slices.Equal(c.RedirectURIs, []string{"https://a/cb", "https://b/cb"}) {
 		t.Fatalf("redirect: %q", c.RedirectURIs)
