@@ -32,7 +32,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	oauth_server {
 //		issuer             <url>
 //		storage            sqlite [<file>] | postgres <dsn>
-//		keys               <dir>
+//		keys               <dir> | <PEM>        # PEM content, e.g. {env.PASSPORT_PRIVATE_KEY}
 //		signing_alg        ES256 | RS256 | EdDSA
 //		access_token_ttl   <duration>
 //		refresh_token_ttl  <duration>

@@ -35,8 +35,11 @@ type Server struct {
 	Storage *StorageConfig `json:"storage,omitempty"`
 
 	// KeysDir is a folder holding the signing key as PEM (private.pem, or Passport's
-	// oauth-private.key). Default: keys are made on first start and kept in the store, so
-	// every node sharing the store signs with the same key.
+	// oauth-private.key), or the private key's PEM content itself (a value beginning with
+	// -----BEGIN, usually a placeholder such as {env.PASSPORT_PRIVATE_KEY}; PKCS#1, PKCS#8
+	// or SEC 1; \n escapes of a one-line .env value are undone). Placeholders are replaced;
+	// one that comes out empty is an error. Default: keys are made on first start and
+	// kept in the store, so every node sharing the store signs with the same key.
 	KeysDir string `json:"keys,omitempty"`
 
 	// SigningAlg is the algorithm of keys made by the server: ES256 (default), RS256 or EdDSA.

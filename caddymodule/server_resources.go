@@ -26,14 +26,17 @@ type serverResources interface {
 	release() error
 }
 
-// loadRing loads the signing keys: from the PEM folder if the settings name one, else
+// loadRing loads the signing keys: from the PEM content or folder if the settings name one, else
 // from the store, making a key of the configured algorithm if it holds none.
 func loadRing(ctx context.Context, st store.KeyStore, set *serverSettings) (*keys.Ring, error) {
 	ring := &keys.Ring{}
-	if set.keysDir != "" {
-		rec, err := keys.LoadDir(set.keysDir)
-		if err != nil {
-			return nil, err
+	if set.keysDir != "" || set.keyPEM != nil {
+		rec := set.keyPEM
+		if rec == nil {
+			var err error
+			if rec, err = keys.LoadDir(set.keysDir); err != nil {
+				return nil, err
+			}
 		}
 		if err := ring.Load([]*store.SigningKey{rec}, set.keyRetention, time.Now()); err != nil {
 			return nil, err

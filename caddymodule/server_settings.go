@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/scopes"
+	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/drivers"
 )
 
@@ -19,10 +21,13 @@ import (
 // from it (Server.settings), so an option means the same, and is refused with the same
 // words, wherever the configuration is read. Building it does no I/O.
 type serverSettings struct {
-	issuer      string
-	audience    []string
-	storage     storageLocation
-	keysDir     string
+	issuer   string
+	audience []string
+	storage  storageLocation
+	keysDir  string
+	// keyPEM is the signing key given as PEM content in `keys` (usually through
+	// {env.PASSPORT_PRIVATE_KEY}), parsed once here; nil when keys names a folder.
+	keyPEM      *store.SigningKey
 	signingAlg  string
 	accessTTL   time.Duration
 	refreshTTL  time.Duration
@@ -82,11 +87,14 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 	set := &serverSettings{
 		issuer:               repl.ReplaceKnown(s.Issuer, ""),
 		audience:             s.Audience,
-		keysDir:              s.KeysDir,
 		implicitGrant:        s.ImplicitGrant,
 		freshAPITokenCookie:  s.FreshAPITokenCookie,
 		revokePreviousTokens: s.RevokePreviousTokens,
 		loginThrottle:        s.LoginThrottle.throttle(),
+	}
+
+	if err := set.resolveKeys(repl, s.KeysDir); err != nil {
+		return nil, err
 	}
 
 	set.signingAlg = s.SigningAlg
@@ -245,4 +253,36 @@ func (set *serverSettings) hasProvider(name string) bool {
 		}
 	}
 	return false
+}
+
+// resolveKeys reads the `keys` option after replacing placeholders: PEM content (it
+// begins with -----BEGIN, as Passport's PASSPORT_PRIVATE_KEY does) is parsed now, anything
+// else is a folder read at Provision. A value that had placeholders and came out empty is
+// refused: an unset variable must not silently mean "make a new key".
+func (set *serverSettings) resolveKeys(repl *caddy.Replacer, configured string) error {
+	v := strings.TrimSpace(repl.ReplaceKnown(configured, ""))
+	if configured != "" && v == "" {
+		return fmt.Errorf("keys %q: empty after replacing placeholders", configured)
+	}
+	if !strings.HasPrefix(v, "-----BEGIN") {
+		set.keysDir = v
+		return nil
+	}
+	// A one-line .env value carries its line breaks as \n.
+	if !strings.Contains(v, "\n") {
+		v = strings.ReplaceAll(v, `\n`, "\n")
+	}
+	// The messages below never quote the value: it is a private key.
+	priv, err := keys.ParsePrivatePEM([]byte(v))
+	if err != nil {
+		return fmt.Errorf("keys: PEM content: %w", err)
+	}
+	alg, err := keys.AlgFor(priv)
+	if err != nil {
+		return fmt.Errorf("keys: PEM content: %w", err)
+	}
+	if set.keyPEM, err = keys.Record(priv, alg, time.Unix(0, 0)); err != nil {
+		return fmt.Errorf("keys: PEM content: %w", err)
+	}
+	return nil
 }

@@ -28,7 +28,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "oauth",
-		Usage: "install|keys|client|user|token|purge [flags]",
+		Usage: "install|keys|client|user|token|purge|import [flags]",
 		Short: "Manages the OAuth server's store: clients, users, keys and tokens",
 		Long: `
 Manages the state of oauth_server. Every subcommand finds the store from
@@ -42,7 +42,9 @@ SQLite file in Caddy's data directory.
                      [--provider P] [--introspect] [--first-party] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
+  caddy oauth token revoke <token-id> | --user ID | --client ID
   caddy oauth purge [--revoked] [--expired]
+  caddy oauth import passport --from <driver>:<dsn> [--keys <dir>] [--dry-run] [--json]
 `,
 		CobraFunc: func(c *cobra.Command) {
 			for _, sub := range Subcommands() {
@@ -63,7 +65,7 @@ func NewCommand() *cobra.Command {
 
 // Subcommands lists the `caddy oauth` subcommands.
 func Subcommands() []*cobra.Command {
-	return []*cobra.Command{installCmd(), keysCmd(), clientCmd(), userCmd(), tokenCmd(), purgeCmd()}
+	return []*cobra.Command{installCmd(), keysCmd(), clientCmd(), userCmd(), tokenCmd(), purgeCmd(), importCmd()}
 }
 
 // withTarget wraps a command body with opening and closing the store.
@@ -508,6 +510,7 @@ func tokenCmd() *cobra.Command {
 	f.String("issuer", "", "the iss of the token (default: the config's issuer)")
 	f.String("provider", "", "the user provider (default: users)")
 	f.Bool("json", false, "print a JSON object with the token and its id")
+	c.AddCommand(tokenRevokeCmd())
 	return c
 }
 

@@ -106,6 +106,22 @@ func ParsePrivatePEM(data []byte) (crypto.Signer, error) {
 	return nil, errors.New("not a PKCS#8, PKCS#1 or SEC 1 private key")
 }
 
+// ParsePublicPEM decodes a PEM public key: SubjectPublicKeyInfo ("PUBLIC KEY", what
+// Passport's passport:keys writes) or PKCS#1 ("RSA PUBLIC KEY").
+func ParsePublicPEM(data []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("no PEM block found")
+	}
+	if k, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	if k, err := x509.ParsePKCS1PublicKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	return nil, errors.New("not a PKIX or PKCS#1 public key")
+}
+
 // AlgFor returns the signing algorithm that goes with a private key's type.
 func AlgFor(priv crypto.Signer) (string, error) {
 	switch k := priv.(type) {

@@ -88,6 +88,9 @@ type ringState struct {
 	kids   []string
 	// verifiers maps the protected header segment each published key writes to the key.
 	verifiers map[string]*verifyKey
+	// rsa lists the published RS256 keys, which also verify tokens with a kid-less
+	// header: Laravel Passport's, once its key pair is imported (see kidless).
+	rsa []*verifyKey
 }
 
 // Signer returns the current signer, or nil before the first Load.
@@ -142,6 +145,7 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	set := jwk.NewSet()
 	kids := make([]string, 0, len(published))
 	verifiers := make(map[string]*verifyKey, len(published))
+	var rsaKeys []*verifyKey
 	for _, rec := range published {
 		priv, err := ParsePrivatePEM(rec.PrivatePEM)
 		if err != nil {
@@ -173,11 +177,14 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 			return fmt.Errorf("signing key %s: %w", rec.ID, err)
 		}
 		verifiers[hdr] = vk
+		if alg == RS256 {
+			rsaKeys = append(rsaKeys, vk)
+		}
 	}
 	doc, err := json.Marshal(set)
 	if err != nil {
 		return fmt.Errorf("encoding JWKS: %w", err)
 	}
-	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids, verifiers: verifiers})
+	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids, verifiers: verifiers, rsa: rsaKeys})
 	return nil
 }

@@ -159,6 +159,7 @@ type Store interface {
 	DashboardStore
 	RevocationStore
 	OperatorStore
+	ImportStore
 	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
 	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)
@@ -243,3 +244,49 @@ type KeyStore interface {
 	// the new current key, atomically.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
 }
+
+// PassportImport is what `caddy oauth import passport` brings over from a Laravel
+// Passport database, already mapped to the store's records.
+type PassportImport struct {
+	Clients       []*Client
+	AccessTokens  []*AccessToken
+	RefreshTokens []*RefreshToken
+	// SigningKey is Passport's key pair (PKCS#8 PEM, kid its thumbprint); nil for none.
+	SigningKey *SigningKey
+	// DryRun rolls the transaction back at the end: the counts say what a real import
+	// would write, and nothing changes.
+	DryRun bool
+}
+
+// ImportCounts says what an import wrote (or, for a dry run, would write).
+type ImportCounts struct {
+	Clients       int
+	AccessTokens  int
+	RefreshTokens int
+	// Revocations is how many revoked, unexpired access tokens went on the revocation log.
+	Revocations int
+	// SigningKey is true when the imported key became the current signing key.
+	SigningKey bool
+}
+
+// ImportStore is the one-shot import of another server's state.
+type ImportStore interface {
+	// ImportPassport writes imp in one transaction, so an import is whole or absent. A
+	// record whose id already exists is left as it is (a second import changes nothing).
+	// Revoked access tokens it inserts that have not expired go on the revocation log, so
+	// the feed and guards refuse them. The signing key, unless a key with its id exists,
+	// becomes the current key and the current one is retired (it stays published until its
+	// tokens expire). A token naming a client neither in imp nor in the store fails with
+	// ErrNotFound.
+	ImportPassport(ctx context.Context, imp *PassportImport) (ImportCounts, error)
+	// RevokeTokensOf revokes every access token and refresh token of the user (userID not
+	// empty), of the client (clientID not empty), or of that user with that client (both),
+	// logs the revoked access tokens, and returns their ids. The client itself stays.
+	RevokeTokensOf(ctx context.Context, userID, clientID string) ([]string, error)
+}
+
+// PassportRefreshPrefix begins the id of a refresh token imported from Laravel Passport:
+// its record's id is this prefix and the oauth_refresh_tokens id, where ours are SHA-256
+// digests of the token value, so no presented value can ever hash to an imported id and
+// the rotation of a decrypted Passport refresh token finds its row by that id.
+const PassportRefreshPrefix = "passport:"
