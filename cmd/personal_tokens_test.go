@@ -252,6 +252,11 @@ func TestTokenCommandOpensOnlyTheRequestedSQLProvider(t *testing.T) {
 	if _, err := app.Exec(`CREATE TABLE users (id integer PRIMARY KEY, email text, password text)`); err != nil {
 		t.Fatal(err)
 	}
+	// The provider names users from their ids (the default username query): user 42
+	// must exist for a personal token to be issued to it.
+	if _, err := app.Exec(`INSERT INTO users VALUES (42, 'shop@example.com', '$2y$10$x')`); err != nil {
+		t.Fatal(err)
+	}
 	app.Close()
 	config := filepath.Join(dir, "Caddyfile")
 	cf := fmt.Sprintf(`http://127.0.0.1:1 {
