@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -17,8 +18,11 @@ const (
 	maxClientsPerOwner = 100
 )
 
-// clientJSON is a client as the API shows it; Secret is set only in the answer that
-// created it, the one time it exists in clear.
+// clientJSON is a client as the API shows it, with Laravel Passport's fields beside ours
+// (user_id, provider, redirect, personal_access_client, password_client, revoked,
+// plainSecret) so Passport's Vue components and scripts read it unchanged. Secret and
+// PlainSecret are set only in the answer that created it, the one time it exists in
+// clear (Passport with hashed secrets answers plainSecret there too).
 type clientJSON struct {
 	ID           string    `json:"id"`
 	Name         string    `json:"name"`
@@ -28,6 +32,15 @@ type clientJSON struct {
 	Secret       string    `json:"secret,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+
+	// Passport's names for the same client.
+	UserID               string `json:"user_id"`
+	Provider             string `json:"provider"`
+	Redirect             string `json:"redirect"` // the redirect URIs, comma-separated
+	PersonalAccessClient bool   `json:"personal_access_client"`
+	PasswordClient       bool   `json:"password_client"`
+	Revoked              bool   `json:"revoked"`
+	PlainSecret          string `json:"plainSecret,omitempty"`
 }
 
 func toClientJSON(c *store.Client) clientJSON {
@@ -36,21 +49,40 @@ func toClientJSON(c *store.Client) clientJSON {
 		uris = []string{}
 	}
 	return clientJSON{ID: c.ID, Name: c.Name, RedirectURIs: uris, Grants: c.Grants,
-		Confidential: c.Confidential(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Confidential: c.Confidential(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		UserID: c.UserID, Provider: c.Provider, Redirect: strings.Join(uris, ","),
+		PersonalAccessClient: c.HasGrant(GrantPersonalAccess), PasswordClient: c.HasGrant(GrantPassword),
+		Revoked: c.Revoked}
 }
 
-// clientInput is the body of POST and PUT /oauth/clients.
+// clientInput is the body of POST and PUT /oauth/clients: ours ({name, redirect_uris})
+// or Laravel Passport's ({name, redirect}, redirect one URL or several comma-separated).
 type clientInput struct {
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris"`
+	// Redirect is Passport's field: one redirect URI, or several separated by commas.
+	Redirect *string `json:"redirect"`
 	// Confidential, on creation only, gives the client a secret; false makes a public
 	// client (a single-page or native app, which must use PKCE). Default: true.
 	Confidential *bool `json:"confidential,omitempty"`
+	// Errors is ignored: Passport's Vue components send their form object back whole,
+	// its list of the last answer's errors included.
+	Errors json.RawMessage `json:"errors,omitempty"`
 }
 
-// validate trims the input and reports every problem.
+// validate trims the input and reports every problem, under the redirect field the
+// caller used (redirect_uris, or Passport's redirect).
 func (in *clientInput) validate() validationErrors {
 	errs := validationErrors{}
+	uriField := "redirect_uris"
+	if in.Redirect != nil {
+		uriField = "redirect"
+		if in.RedirectURIs != nil {
+			errs.add("redirect", "give redirect or redirect_uris, not both")
+			return errs
+		}
+		in.RedirectURIs = splitRedirect(*in.Redirect)
+	}
 	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Name == "":
@@ -62,22 +94,34 @@ func (in *clientInput) validate() validationErrors {
 	}
 	switch {
 	case len(in.RedirectURIs) == 0:
-		errs.add("redirect_uris", "at least one redirect URI is required")
+		errs.add(uriField, "at least one redirect URI is required")
 	case len(in.RedirectURIs) > maxRedirectURIs:
-		errs.add("redirect_uris", "at most 10 redirect URIs are allowed")
+		errs.add(uriField, "at most 10 redirect URIs are allowed")
 	default:
 		seen := map[string]bool{}
 		for _, u := range in.RedirectURIs {
 			var bad *RedirectURIError
 			if errors.As(StrictRedirectURIs.Check(u), &bad) {
-				errs.add("redirect_uris", quoteForError(u)+": "+bad.Reason)
+				errs.add(uriField, quoteForError(u)+": "+bad.Reason)
 			} else if seen[u] {
-				errs.add("redirect_uris", quoteForError(u)+": listed twice")
+				errs.add(uriField, quoteForError(u)+": listed twice")
 			}
 			seen[u] = true
 		}
 	}
 	return errs
+}
+
+// splitRedirect reads Passport's redirect field: URIs separated by commas, as Passport
+// stores them, each trimmed; empty parts are dropped.
+func splitRedirect(v string) []string {
+	out := []string{}
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // ownedClient returns the user's live client id; a client that does not exist, is
@@ -141,14 +185,18 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 	}, s.now().Truncate(time.Microsecond))
 	if err != nil {
 		errs := validationErrors{}
-		errs.add("redirect_uris", err.Error())
+		field := "redirect_uris"
+		if in.Redirect != nil {
+			field = "redirect"
+		}
+		errs.add(field, err.Error())
 		return errs.err()
 	}
 	if err := s.apiStore.CreateClient(ctx, c); err != nil {
 		return errUnavailable("creating client", err)
 	}
 	out := toClientJSON(c)
-	out.Secret = secret
+	out.Secret, out.PlainSecret = secret, secret
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,7 +12,10 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-// tokenJSON is an access token as the API shows it: its record, never the token.
+// tokenJSON is an access token as the API shows it: its record, never the token. Besides
+// our fields it has Laravel Passport's (user_id, revoked, updated_at, and the client
+// loaded as an object) so Passport's AuthorizedClients and PersonalAccessTokens
+// components read it unchanged.
 type tokenJSON struct {
 	ID         string    `json:"id"`
 	ClientID   string    `json:"client_id"`
@@ -20,6 +24,19 @@ type tokenJSON struct {
 	Scopes     []string  `json:"scopes"`
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
+
+	// Passport's names.
+	UserID    string          `json:"user_id"`
+	Revoked   bool            `json:"revoked"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Client    tokenClientJSON `json:"client"`
+}
+
+// tokenClientJSON is the client a token was issued to, as Passport loads it beside a
+// token (its components read client.name).
+type tokenClientJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 func toTokenJSON(t *store.AccessToken, clientName string) tokenJSON {
@@ -28,7 +45,9 @@ func toTokenJSON(t *store.AccessToken, clientName string) tokenJSON {
 		sc = []string{}
 	}
 	return tokenJSON{ID: t.ID, ClientID: t.ClientID, ClientName: clientName, Name: t.Name,
-		Scopes: sc, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+		Scopes: sc, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+		UserID: t.UserID, Revoked: t.Revoked, UpdatedAt: t.CreatedAt,
+		Client: tokenClientJSON{ID: t.ClientID, Name: clientName}}
 }
 
 // userTokens lists the user's live tokens, personal ones or authorized applications'.
@@ -126,6 +145,9 @@ func (s *Server) withdrawConsentIfNoLiveToken(ctx context.Context, u apiUser, cl
 type personalTokenInput struct {
 	Name   string   `json:"name"`
 	Scopes []string `json:"scopes"`
+	// Errors is ignored: Passport's PersonalAccessTokens component sends its form object
+	// back whole, its list of the last answer's errors included.
+	Errors json.RawMessage `json:"errors,omitempty"`
 }
 
 // createPersonalToken is POST /oauth/personal-access-tokens: the token is in this answer
@@ -167,6 +189,7 @@ func (s *Server) createPersonalToken(w http.ResponseWriter, r *http.Request, u a
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"access_token": tok.Token,
+		"accessToken":  tok.Token, // Passport's name
 		"expires_in":   tok.ExpiresIn,
 		"token":        toTokenJSON(tok.Record, tok.ClientName),
 	})
