@@ -3,7 +3,6 @@ package authserver
 import (
 	"bytes"
 	"embed"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,15 +16,6 @@ import (
 //
 //go:embed templates/*.html
 var templateFS embed.FS
-
-// pageTemplates holds one template set per page, each with the shared layout.
-var pageTemplates = func() map[string]*template.Template {
-	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "consent", "error"} {
-		out[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return out
-}()
 
 // pageData is what the layout receives; Page is the page's own data.
 type pageData struct {
@@ -69,7 +59,7 @@ func securityHeaders(w http.ResponseWriter, nonce string, formTargets ...string)
 func (s *Server) renderPage(w http.ResponseWriter, status int, name, title string, page any, formTargets ...string) {
 	nonce := NewSecret()
 	var buf bytes.Buffer
-	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", pageData{Title: title, Nonce: nonce, Page: page}); err != nil {
+	if err := s.pages().sets[name].ExecuteTemplate(&buf, "layout", pageData{Title: title, Nonce: nonce, Page: page}); err != nil {
 		s.log.Error("rendering page", zap.String("page", name), zap.Error(err))
 		securityHeaders(w, "")
 		http.Error(w, "internal error", http.StatusInternalServerError)

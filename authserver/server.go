@@ -59,6 +59,8 @@ const (
 
 // Config is everything a Server needs. Store, Keys and Scopes are required.
 type Config struct {
+	// Pages are the login, consent and error pages' templates; nil: the built-in ones.
+	Pages *PageTemplates
 	// Issuer is the iss of every token; empty derives it from each request's origin.
 	Issuer string
 	// Audience is the aud of every token; empty puts the client id there, as Passport does.

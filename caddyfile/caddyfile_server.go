@@ -49,6 +49,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			username_query <sql> | off
 //		}
 //		fresh_api_token_cookie <name>
+//		templates          <dir>
 //		login_throttle {
 //			per_username <n> | off
 //			per_ip       <n> | off
@@ -179,6 +180,10 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 			s.Users = append(s.Users, u)
 		case "fresh_api_token_cookie":
 			if err := oneArg(d, &s.FreshAPITokenCookie); err != nil {
+				return err
+			}
+		case "templates":
+			if err := oneArg(d, &s.Templates); err != nil {
 				return err
 			}
 		case "login_throttle":

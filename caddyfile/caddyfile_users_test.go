@@ -139,3 +139,13 @@ func TestFreshAPITokenCookieDirective(t *testing.T) {
 		t.Fatal("two names accepted")
 	}
 }
+
+func TestTemplatesOptionTakesAFolder(t *testing.T) {
+	var s caddymodule.Server
+	if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server {\n\ttemplates /srv/oauth-views\n}")); err != nil || s.Templates != "/srv/oauth-views" {
+		t.Fatalf("%q %v", s.Templates, err)
+	}
+	if err := unmarshalServer(&s, cfparse.NewTestDispenser("oauth_server {\n\ttemplates a b\n}")); err == nil {
+		t.Fatal("two folders accepted")
+	}
+}

@@ -89,6 +89,12 @@ type Server struct {
 	// the readable XSRF-TOKEN cookie, for oauth_guard's `cookie` option. Default: off.
 	FreshAPITokenCookie string `json:"fresh_api_token_cookie,omitempty"`
 
+	// Templates is a folder whose layout.html, login.html, consent.html and error.html
+	// (Go html/template) replace the built-in pages of those names; absent files keep
+	// the built-in ones. A template that does not parse is refused at load, with its file
+	// and line. See docs/templates.md for the data each page gets. Default: none.
+	Templates string `json:"templates,omitempty"`
+
 	// LoginThrottle limits failed logins (password grant and login page) per username and
 	// per client IP. Default: 10 per username and 50 per IP in 15-minute windows.
 	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`

@@ -86,6 +86,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		Providers:            providers,
 		LoginThrottle:        set.loginThrottle,
 		FreshAPITokenCookie:  set.freshAPITokenCookie,
+		Pages:                set.pages,
 		RevokePreviousTokens: set.revokePreviousTokens,
 	}, nil
 }

@@ -45,6 +45,8 @@ type serverSettings struct {
 	freshAPITokenCookie  string
 	revokePreviousTokens bool
 	purgeInterval        time.Duration
+	// pages are the operator's page templates; nil for the built-in ones.
+	pages *authserver.PageTemplates
 }
 
 // storageLocation names a database: its driver and resolved DSN.
@@ -95,6 +97,13 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 
 	if err := set.resolveKeys(repl, s.KeysDir); err != nil {
 		return nil, err
+	}
+	if s.Templates != "" {
+		pages, err := authserver.LoadPageTemplates(repl.ReplaceKnown(s.Templates, ""))
+		if err != nil {
+			return nil, err // names the option, the file and the line
+		}
+		set.pages = pages
 	}
 
 	set.signingAlg = s.SigningAlg
