@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,23 +72,26 @@ func startCaddy(t *testing.T, caddyfile string) {
 }
 
 // freePort returns a loopback port nobody listens on right now, and never the same port
-// twice in one test binary: the kernel may hand a port just closed to the next
-// listener, and two sites of one Caddyfile on the same port make an "ambiguous site
-// definition" (seen as a flaky failure).
+// twice in one test binary. It picks from below the kernel's ephemeral range (32768 and
+// up on Linux): a port the kernel hands out can be taken again, between this check and
+// Caddy's bind, as the local port of any outgoing connection on the machine (a database
+// client, another test's HTTP client), which made "address already in use" flakes; and
+// two sites of one Caddyfile on the same port make an "ambiguous site definition".
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		if _, taken := portsHandedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue // in use by someone else
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
-			return port
-		}
+		return port
 	}
-	t.Fatal("no loopback port that was not handed out before")
+	t.Fatal("no free loopback port below the ephemeral range")
 	return 0
 }
 
