@@ -249,27 +249,19 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 	return nil
 }
 
-// release gives back every pooled resource this guard holds.
+// release gives back every pooled resource this guard holds, the dependents first.
 func (g *Guard) release() {
-	if g.passKey != "" {
-		_, _ = passportPool.Delete(g.passKey)
-		g.passKey = ""
-	}
-	if g.feedKey != "" {
-		_, _ = feedPool.Delete(g.feedKey)
-		g.feedKey = ""
-	}
-	if g.icacheKey != "" {
-		_, _ = introspectionCachePool.Delete(g.icacheKey)
-		g.icacheKey = ""
-	}
-	if g.cacheKey != "" {
-		_, _ = cachePool.Delete(g.cacheKey)
-		g.cacheKey = ""
-	}
-	if g.keysKey != "" {
-		_, _ = keySourcePool.Delete(g.keysKey)
-		g.keysKey = ""
+	for _, held := range []struct {
+		pool *caddy.UsagePool
+		key  *string
+	}{
+		{passportPool, &g.passKey}, {feedPool, &g.feedKey}, {introspectionCachePool, &g.icacheKey},
+		{cachePool, &g.cacheKey}, {keySourcePool, &g.keysKey},
+	} {
+		if *held.key != "" {
+			_, _ = held.pool.Delete(*held.key)
+			*held.key = ""
+		}
 	}
 }
 
