@@ -204,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handles(path string) bool {
 	switch path {
 	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
-		PathAuthorize, PathLogin, PathLogout, PathDashboard:
+		PathAuthorize, PathAuthorizationShortcut, PathLogin, PathLogout, PathDashboard:
 		return true
 	case PathFreshAPIToken:
 		return s.cfg.FreshAPITokenCookie != ""
@@ -256,6 +256,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Not HEAD: a GET here may issue a code.
 		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveAuthorize(w, r)
+		}
+	case PathAuthorizationShortcut:
+		if s.allowMethods(w, r, http.MethodGet) {
+			s.serveAuthorizationShortcut(w, r)
 		}
 	case PathDashboard:
 		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
