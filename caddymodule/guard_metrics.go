@@ -44,9 +44,9 @@ var guardMetrics = sync.OnceValue(func() *guardCollectors {
 			feeds:       map[revocationSource]string{},
 			hits:        prometheus.NewDesc(ns+"_"+sub+"_cache_hits_total", "Token cache lookups that found a verified token, by mode (jwt, introspection).", []string{"mode"}, nil),
 			misses:      prometheus.NewDesc(ns+"_"+sub+"_cache_misses_total", "Token cache lookups that found nothing, by mode (jwt, introspection).", []string{"mode"}, nil),
-			lag:         prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_lag_seconds", "How long the revocation feed has been failing to answer; 0 while it answers.", []string{"feed"}, nil),
-			behind:      prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_behind", "1 when the revocation feed has been unreachable for longer than its threshold.", []string{"feed"}, nil),
-			size:        prometheus.NewDesc(ns+"_"+sub+"_revoked_ids", "Revoked token ids the guard keeps from the feed.", []string{"feed"}, nil),
+			lag:         prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_lag_seconds", "How long the revocation feed (feed=<url>) or the Laravel database (feed=passport:<driver>) has been failing to answer; 0 while it answers.", []string{"feed"}, nil),
+			behind:      prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_behind", "1 when the revocation feed or the Laravel database has been unreachable for longer than its threshold.", []string{"feed"}, nil),
+			size:        prometheus.NewDesc(ns+"_"+sub+"_revoked_ids", "Revoked token ids the guard keeps from the feed or the Laravel database.", []string{"feed"}, nil),
 			retiredHits: map[string]uint64{}, retiredMisses: map[string]uint64{},
 		},
 	}

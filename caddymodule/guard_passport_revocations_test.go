@@ -62,6 +62,26 @@ func TestGuardPassportRevocationsProvisioning(t *testing.T) {
 	if a.passport == nil || a.passport != b.passport {
 		t.Fatal("two guards on one database do not share the follower")
 	}
+	// The follower's state is in the feed metrics, labelled by driver (never the DSN).
+	families, err := ctx.GetMetricsRegistry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, fam := range families {
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "feed" && l.GetValue() == "passport:sqlite" {
+					found[fam.GetName()] = true
+				}
+			}
+		}
+	}
+	for _, name := range []string{"caddy_oauth_guard_revocation_feed_behind", "caddy_oauth_guard_revocation_feed_lag_seconds", "caddy_oauth_guard_revoked_ids"} {
+		if !found[name] {
+			t.Errorf("no %s{feed=\"passport:sqlite\"} series (found %v)", name, found)
+		}
+	}
 	_ = a.Cleanup()
 	_ = b.Cleanup()
 	poolsEmpty(t)
