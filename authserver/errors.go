@@ -125,6 +125,12 @@ func errUnavailable(what string, cause error, fields ...zap.Field) *Error {
 	return e.logged(what, cause, fields...)
 }
 
+// errBusy is a refusal for lack of capacity, not an outage: 503 with Retry-After, not
+// logged as a failure.
+func errBusy(desc string) *Error {
+	return &Error{Code: "temporarily_unavailable", Description: desc, Status: http.StatusServiceUnavailable, retryAfter: 1}
+}
+
 // errPage is a refusal of the browser flows shown on the HTML error page: heading and
 // message are for the person at the browser, code for anyone reading the details.
 func errPage(status int, code, heading, message string) *Error {

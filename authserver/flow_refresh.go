@@ -22,9 +22,12 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	}
 	old, err := s.refreshStore.GetRefreshToken(ctx, Digest(value))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errInvalidGrant("the refresh token is invalid")
-	}
-	if err != nil {
+		// Not one of ours: perhaps one Laravel Passport issued (flow_refresh_passport.go).
+		var oerr *Error
+		if old, oerr = s.passportRefreshRecord(ctx, client, value); oerr != nil {
+			return nil, oerr
+		}
+	} else if err != nil {
 		return nil, errUnavailable("loading refresh token", err)
 	}
 	if old.ClientID != client.ID {

@@ -107,6 +107,11 @@ type Config struct {
 	// user's other tokens for the same client, and their refresh tokens: one live grant
 	// per user and client. Personal access tokens are left alone.
 	RevokePreviousTokens bool
+	// PassportAppKey is the decoded APP_KEY of the Laravel application whose Passport
+	// tokens were imported (caddy oauth import passport): with it, a refresh token that
+	// Passport issued is decrypted, matched to its imported row and rotated into one of
+	// this server's. Empty: such tokens get invalid_grant.
+	PassportAppKey []byte
 
 	// feedPage, when > 0, replaces the revocation feed's page size; only tests set it
 	// (export_test.go), to page through a few entries instead of 50,000.
@@ -124,7 +129,9 @@ type Server struct {
 	// usernameLocks serialises password checks per username (login_throttle.go).
 	usernameLocks *stripedLocks
 	verified      verifiedCache
-	api           *http.ServeMux // the JSON API (api.go)
+	// passport rotates Laravel Passport's refresh tokens; nil without PassportAppKey.
+	passport *passportRefreshTokens
+	api      *http.ServeMux // the JSON API (api.go)
 
 	// Each flow and endpoint reaches the store through the narrow interface declared
 	// beside it (the *_storage.go files), so what it may touch is written next to it;
@@ -190,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
 	s.api = s.apiRoutes()
+	s.passport = newPassportRefreshTokens(cfg.PassportAppKey)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
