@@ -57,6 +57,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		}
 //		revoke_previous_tokens
 //		purge_interval     <duration>
+//		passport_app_key   <APP_KEY>
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -207,6 +208,10 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return d.Errf("purge_interval: %q is not a positive duration", raw)
 			}
 			s.PurgeInterval = caddy.Duration(dur)
+		case "passport_app_key":
+			if err := oneArg(d, &s.PassportAppKey); err != nil {
+				return err
+			}
 		case "client":
 			c, err := parseClient(d)
 			if err != nil {

@@ -15,6 +15,7 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 	d := cfparse.NewTestDispenser(`oauth_server {
 		revoke_previous_tokens
 		purge_interval 90m
+		passport_app_key {env.APP_KEY}
 		client rs {
 			secret s3cret-s3cret-s3cret
 			introspect
@@ -23,7 +24,8 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 	if err := unmarshalServer(&s, d); err != nil {
 		t.Fatal(err)
 	}
-	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect {
+	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect ||
+		s.PassportAppKey != "{env.APP_KEY}" {
 		t.Fatalf("parsed %+v", s)
 	}
 }
@@ -47,6 +49,12 @@ func TestServerCaddyfileRefusesBadRevocationAndPurgeOptions(t *testing.T) {
 		}`,
 		`oauth_server {
 			purge_interval 1h 2h
+		}`,
+		`oauth_server {
+			passport_app_key
+		}`,
+		`oauth_server {
+			passport_app_key a b
 		}`,
 	} {
 		var s caddymodule.Server

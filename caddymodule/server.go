@@ -112,6 +112,15 @@ type Server struct {
 	// however many sites share them. Default: 0, never (use `caddy oauth purge`).
 	PurgeInterval caddy.Duration `json:"purge_interval,omitempty"`
 
+	// PassportAppKey is the APP_KEY of the Laravel application whose Passport tokens were
+	// imported (`caddy oauth import passport`), usually given as {env.APP_KEY}: as
+	// Laravel writes it ("base64:" and the key) or the raw key of older applications.
+	// With it, a refresh token Passport issued is decrypted at /oauth/token, matched to
+	// its imported row and rotated into one of this server's, so nobody signs in again.
+	// Decrypting costs about 30 ms of CPU (100,000 PBKDF2 rounds); at most half the CPUs
+	// decrypt at once. Default: none (such tokens get invalid_grant).
+	PassportAppKey string `json:"passport_app_key,omitempty"`
+
 	server *authserver.Server
 	// config is what server was built from; tests compare it with the command line's.
 	config authserver.Config

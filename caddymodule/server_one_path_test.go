@@ -102,6 +102,7 @@ http://127.0.0.1:0 {
 		fresh_api_token_cookie api_token
 		revoke_previous_tokens
 		purge_interval 1h
+		passport_app_key base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 	}
 }
 `, filepath.Join(dir, "oauth.db"), appDB)
@@ -123,7 +124,8 @@ http://127.0.0.1:0 {
 		t.Fatal(err)
 	}
 
-	if fromCaddy.Issuer != "https://auth.one-path.test" || fromCaddy.AccessTokenTTL != 15*time.Minute || !fromCaddy.ImplicitGrant {
+	if fromCaddy.Issuer != "https://auth.one-path.test" || fromCaddy.AccessTokenTTL != 15*time.Minute || !fromCaddy.ImplicitGrant ||
+		string(fromCaddy.PassportAppKey) != "0123456789abcdef0123456789abcdef" {
 		t.Fatalf("provisioned config does not follow the Caddyfile: %+v", fromCaddy)
 	}
 	for _, c := range []struct {
@@ -141,6 +143,7 @@ http://127.0.0.1:0 {
 		{"login_throttle", fromCaddy.LoginThrottle, fromCLI.LoginThrottle},
 		{"fresh_api_token_cookie", fromCaddy.FreshAPITokenCookie, fromCLI.FreshAPITokenCookie},
 		{"revoke_previous_tokens", fromCaddy.RevokePreviousTokens, fromCLI.RevokePreviousTokens},
+		{"passport_app_key", fromCaddy.PassportAppKey, fromCLI.PassportAppKey},
 		{"signing key", fromCaddy.Keys.Signer().KeyID(), fromCLI.Keys.Signer().KeyID()},
 		{"signing_alg", fromCaddy.Keys.Signer().Alg(), fromCLI.Keys.Signer().Alg()},
 		{"published keys", fromCaddy.Keys.PublishedKeyIDs(), fromCLI.Keys.PublishedKeyIDs()},

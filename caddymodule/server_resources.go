@@ -88,6 +88,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		FreshAPITokenCookie:  set.freshAPITokenCookie,
 		Pages:                set.pages,
 		RevokePreviousTokens: set.revokePreviousTokens,
+		PassportAppKey:       set.passportAppKey,
 	}, nil
 }
 

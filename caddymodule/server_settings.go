@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -47,6 +49,8 @@ type serverSettings struct {
 	purgeInterval        time.Duration
 	// pages are the operator's page templates; nil for the built-in ones.
 	pages *authserver.PageTemplates
+	// passportAppKey is the decoded Laravel APP_KEY; nil when none is configured.
+	passportAppKey []byte
 }
 
 // storageLocation names a database: its driver and resolved DSN.
@@ -160,7 +164,33 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 	if set.users, err = s.userSettings(repl, set.storage); err != nil {
 		return nil, err
 	}
+	if s.PassportAppKey != "" {
+		if set.passportAppKey, err = decodeAppKey(repl.ReplaceKnown(s.PassportAppKey, "")); err != nil {
+			return nil, fmt.Errorf("passport_app_key: %w", err)
+		}
+	}
 	return set, nil
+}
+
+// decodeAppKey reads a Laravel APP_KEY as Laravel does (Illuminate's
+// EncryptionServiceProvider): "base64:" and the standard base64 of the key, or the key
+// itself. Laravel's ciphers take 16 or 32 bytes, so any other length is a mistake (often
+// the "base64:" prefix lost on the way). The key never appears in an error.
+func decodeAppKey(value string) ([]byte, error) {
+	if value == "" {
+		return nil, errors.New("empty (is APP_KEY set in Caddy's environment?)")
+	}
+	key := []byte(value)
+	if b64, ok := strings.CutPrefix(value, "base64:"); ok {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(b64); err != nil {
+			return nil, errors.New(`"base64:" is not followed by valid base64`)
+		}
+	}
+	if len(key) != 16 && len(key) != 32 {
+		return nil, fmt.Errorf("the key is %d bytes; a Laravel APP_KEY is 16 or 32 (\"base64:\" and its base64, as in .env)", len(key))
+	}
+	return key, nil
 }
 
 // checkStorage checks a driver and resolved DSN; option is what the configuration calls

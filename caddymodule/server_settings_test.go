@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -164,5 +166,52 @@ func TestServerCleanupWithoutProvision(t *testing.T) {
 	s := &Server{resources: &pooledResources{}}
 	if err := s.Cleanup(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// passport_app_key reads Laravel's APP_KEY as Laravel does: "base64:" and its base64
+// (from a placeholder, as {env.APP_KEY}), or the raw key of older applications. A key
+// Laravel would not take is refused, naming the option and never showing the key.
+func TestServerSettingsPassportAppKey(t *testing.T) {
+	raw := []byte("0123456789abcdef0123456789abcdef")
+	t.Setenv("SETTINGS_TEST_APP_KEY", "base64:"+base64.StdEncoding.EncodeToString(raw))
+	for _, c := range []struct {
+		value string
+		want  []byte
+	}{
+		{"{env.SETTINGS_TEST_APP_KEY}", raw},
+		{"base64:" + base64.StdEncoding.EncodeToString(raw[:16]), raw[:16]},
+		{string(raw), raw},
+		{"", nil},
+	} {
+		set, err := (&Server{PassportAppKey: c.value}).settings(caddy.NewReplacer(), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.value, err)
+		}
+		if !bytes.Equal(set.passportAppKey, c.want) {
+			t.Errorf("%q decoded to %x, want %x", c.value, set.passportAppKey, c.want)
+		}
+	}
+	secret := base64.StdEncoding.EncodeToString([]byte("a-24-byte-secret-key-xyz"))
+	for _, c := range []struct{ value, want string }{
+		{"{env.SETTINGS_UNSET_ANYWHERE}", "passport_app_key: empty (is APP_KEY set in Caddy's environment?)"},
+		{"base64:not base64!", `passport_app_key: "base64:" is not followed by valid base64`},
+		{"base64:" + secret, "passport_app_key: the key is 24 bytes; a Laravel APP_KEY is 16 or 32"},
+		{secret, "passport_app_key: the key is 32 bytes"}, // passes: 32 raw characters
+		{base64.StdEncoding.EncodeToString(raw), "passport_app_key: the key is 44 bytes"},
+	} {
+		_, err := (&Server{PassportAppKey: c.value}).settings(caddy.NewReplacer(), nil)
+		if c.value == secret {
+			if err != nil {
+				t.Errorf("a 32-character raw key was refused: %v", err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.value, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("the refusal shows the key: %v", err)
+		}
 	}
 }
