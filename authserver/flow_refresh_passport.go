@@ -7,6 +7,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,14 +31,26 @@ const passportDecryptWait = 2 * time.Second
 type passportRefreshTokens struct {
 	appKey []byte
 	slots  chan struct{}
+	wait   time.Duration
+	// decrypted counts decryptions, running those under way and peak the most at once:
+	// what the tests that bound them read (export_test.go).
+	decrypted, running, peak atomic.Int64
 }
 
-func newPassportRefreshTokens(appKey []byte) *passportRefreshTokens {
+// newPassportRefreshTokens is nil without an APP_KEY. slots and wait, when not zero,
+// replace the defaults (only tests set them).
+func newPassportRefreshTokens(appKey []byte, slots int, wait time.Duration) *passportRefreshTokens {
 	if len(appKey) == 0 {
 		return nil
 	}
-	// Half the CPUs, so a flood of forged tokens leaves the rest for everything else.
-	return &passportRefreshTokens{appKey: appKey, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	if slots <= 0 {
+		// Half the CPUs, so a flood of forged tokens leaves the rest for everything else.
+		slots = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if wait <= 0 {
+		wait = passportDecryptWait
+	}
+	return &passportRefreshTokens{appKey: appKey, slots: make(chan struct{}, slots), wait: wait}
 }
 
 // passportRefreshPayload is the JSON league/oauth2-server encrypts into a refresh token.
@@ -122,7 +135,7 @@ func (s *Server) passportRefreshRecord(ctx context.Context, client *store.Client
 // decrypt waits for a slot and decrypts: the plaintext, nil for a ciphertext the APP_KEY
 // does not open, or a 503 when no slot frees up in time.
 func (p *passportRefreshTokens) decrypt(ctx context.Context, ct *phpencryption.Ciphertext) ([]byte, *Error) {
-	wait := time.NewTimer(passportDecryptWait)
+	wait := time.NewTimer(p.wait)
 	defer wait.Stop()
 	select {
 	case p.slots <- struct{}{}:
@@ -132,6 +145,11 @@ func (p *passportRefreshTokens) decrypt(ctx context.Context, ct *phpencryption.C
 		return nil, errBusy("the request ended while waiting")
 	}
 	defer func() { <-p.slots }()
+	p.decrypted.Add(1)
+	n := p.running.Add(1)
+	defer p.running.Add(-1)
+	for peak := p.peak.Load(); n > peak && !p.peak.CompareAndSwap(peak, n); peak = p.peak.Load() {
+	}
 	plain, err := ct.DecryptWithPassword(p.appKey)
 	if err != nil {
 		return nil, nil

@@ -113,6 +113,10 @@ type Config struct {
 	// this server's. Empty: such tokens get invalid_grant.
 	PassportAppKey []byte
 
+	// passportSlots and passportWait, when > 0, replace how many Passport refresh tokens
+	// decrypt at once and how long one waits for its turn; only tests set them.
+	passportSlots int
+	passportWait  time.Duration
 	// feedPage, when > 0, replaces the revocation feed's page size; only tests set it
 	// (export_test.go), to page through a few entries instead of 50,000.
 	feedPage int
@@ -197,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
 	s.api = s.apiRoutes()
-	s.passport = newPassportRefreshTokens(cfg.PassportAppKey)
+	s.passport = newPassportRefreshTokens(cfg.PassportAppKey, cfg.passportSlots, cfg.passportWait)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
