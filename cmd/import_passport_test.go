@@ -20,6 +20,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/caddyoauth/caddy-oauth/appdb"
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/internal/laravel"
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
@@ -38,10 +39,17 @@ type passportApp struct {
 	revoked  string // revoked, not expired
 	expired  string
 	ids      map[string]string // the above tokens' ids
+	// appKey is the application's decoded APP_KEY; refresh is the live token's refresh
+	// token and revokedRefresh the revoked one's, as Passport handed them out (encrypted
+	// with appKey).
+	appKey                  []byte
+	refresh, revokedRefresh string
+	// users is the database of the application's users table (appdb driver and DSN).
+	usersDriver, usersDSN string
 }
 
 // newPassportApp builds the Laravel database in dialect on dsn (opened with sqlDriver).
-func newPassportApp(t *testing.T, dialect, sqlDriver, dsn, from string) *passportApp {
+func newPassportApp(t *testing.T, dialect, sqlDriver, dsn, from, usersDriver string) *passportApp {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sql.Open(sqlDriver, dsn)
@@ -78,7 +86,8 @@ func newPassportApp(t *testing.T, dialect, sqlDriver, dsn, from string) *passpor
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &passportApp{from: from, keyDir: t.TempDir(), ids: map[string]string{}}
+	app := &passportApp{from: from, keyDir: t.TempDir(), ids: map[string]string{}, usersDriver: usersDriver, usersDSN: dsn}
+	_, app.appKey = laravel.NewAppKey()
 	if err := os.WriteFile(filepath.Join(app.keyDir, "oauth-private.key"), kp.PrivateKeyPKCS1PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +113,16 @@ func newPassportApp(t *testing.T, dialect, sqlDriver, dsn, from string) *passpor
 	app.expired = mint("expired", 7, "1", "", false, now.Add(-time.Minute))
 	mint("gone", 7, "1", "", false, now.Add(-48*time.Hour))
 	const refresh = `INSERT INTO oauth_refresh_tokens (id, access_token_id, revoked, expires_at) VALUES (?, ?, ?, ?)`
-	exec(refresh, laravel.NewTokenID(), app.ids["live"], false, now.Add(30*24*time.Hour))
+	// Refresh tokens as league/oauth2-server hands them out: the row's id and more,
+	// encrypted with the APP_KEY. Passport revokes the refresh token of a revoked token.
+	issueRefresh := func(access string, revoked bool) string {
+		id, expires := laravel.NewTokenID(), now.Add(30*24*time.Hour)
+		exec(refresh, id, app.ids[access], revoked, expires)
+		return laravel.EncryptRefreshToken(app.appKey, laravel.RefreshToken{ClientID: "1", RefreshTokenID: id,
+			AccessTokenID: app.ids[access], Scopes: []string{"orders:read"}, UserID: 7, ExpireTime: expires})
+	}
+	app.refresh = issueRefresh("live", false)
+	app.revokedRefresh = issueRefresh("revoked", true)
 	// A live refresh token of an expired access token brings that row over too.
 	exec(refresh, laravel.NewTokenID(), app.ids["expired"], false, now.Add(30*24*time.Hour))
 	exec(refresh, laravel.NewTokenID(), app.ids["gone"], false, now.Add(-time.Hour))
@@ -123,12 +141,12 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 		{"mariadb-to-sqlite", func(t *testing.T) storeSpec { return storeSpec{"sqlite", testdb.SQLitePath(t)} },
 			func(t *testing.T) *passportApp {
 				dsn := testdb.MySQLDSN(t)
-				return newPassportApp(t, laravel.MySQL, "mysql", dsn, "mysql:"+dsn)
+				return newPassportApp(t, laravel.MySQL, "mysql", dsn, "mysql:"+dsn, appdb.MySQL)
 			}},
 		{"postgres-to-postgres", func(t *testing.T) storeSpec { return storeSpec{"postgres", testdb.PostgresDSN(t)} },
 			func(t *testing.T) *passportApp {
 				dsn := testdb.PostgresDSN(t)
-				return newPassportApp(t, laravel.Postgres, "pgx", dsn, "postgres:"+dsn)
+				return newPassportApp(t, laravel.Postgres, "pgx", dsn, "postgres:"+dsn, appdb.Postgres)
 			}},
 	}
 	for _, tc := range cases {
@@ -149,7 +167,7 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			// live, personal, revoked, and expired (its refresh token lives); not gone.
-			for k, want := range map[string]float64{"clients": 5, "access_tokens": 4, "refresh_tokens": 2, "revocations": 1} {
+			for k, want := range map[string]float64{"clients": 5, "access_tokens": 4, "refresh_tokens": 3, "revocations": 1} {
 				if n[k] != want {
 					t.Errorf("%s: %v, want %v (%v)", k, n[k], want, n)
 				}
@@ -203,7 +221,23 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 			if err := keys.Bootstrap(ctx, st, ring, keys.ES256, time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			srv, err := authserver.New(authserver.Config{Issuer: "https://auth.test", Store: st, Keys: ring, Scopes: &scopes.Catalog{}})
+			// Users log in against the application's users table (users sql), and the
+			// application's APP_KEY opens Passport's refresh tokens.
+			usersDB, err := appdb.Open(app.usersDriver, app.usersDSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer usersDB.Close()
+			sqlUsers, err := authserver.NewSQLUsers(ctx, usersDB, authserver.DefaultUserQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			users, err := sqlUsers.WithUsernames(ctx, authserver.DefaultUsernameQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := authserver.New(authserver.Config{Issuer: "https://auth.test", Store: st, Keys: ring, Scopes: &scopes.Catalog{},
+				Providers: map[string]authserver.UserProvider{authserver.DefaultProvider: users}, PassportAppKey: app.appKey})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,6 +304,57 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 					}
 				}
 			}
+
+			// One guard, as oauth_guard builds it with `passport`, takes Passport's token and
+			// this server's alike.
+			verifier, err := validator.NewJWTVerifier(validator.JWTOptions{Keys: ks, Issuer: "https://auth.test", Passport: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			guard, err := validator.NewGuard(validator.GuardOptions{Verifier: verifier, Subject: validator.UserSubject})
+			if err != nil {
+				t.Fatal(err)
+			}
+			passes := func(what, token string) {
+				t.Helper()
+				req := httptest.NewRequest(http.MethodGet, "https://api.test/orders", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				id, err := guard.Check(req)
+				if err != nil || id.Subject != "7" {
+					t.Errorf("%s at the guard: %+v %v", what, id, err)
+				}
+			}
+			passes("Passport's live token", app.live)
+
+			// Passport's refresh tokens: the live one rotates into ours (once), the revoked
+			// one stays refused.
+			refresh := func(token string) (int, map[string]any) {
+				t.Helper()
+				resp, err := http.PostForm(ts.URL+authserver.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token},
+					"client_id": {"1"}, "client_secret": {"plain-secret-1"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				return resp.StatusCode, body
+			}
+			if status, body := refresh(app.revokedRefresh); status != 400 || body["error"] != "invalid_grant" {
+				t.Errorf("Passport's revoked refresh token: %d %v", status, body)
+			}
+			status, rotated := refresh(app.refresh)
+			if status != 200 {
+				t.Fatalf("Passport's refresh token: %d %v", status, rotated)
+			}
+			passes("the access token of the rotated grant", rotated["access_token"].(string))
+			if status, body := refresh(rotated["refresh_token"].(string)); status != 200 {
+				t.Errorf("the refresh token it rotated into: %d %v", status, body)
+			}
+
+			// The user signs in at the consent page with the password Laravel hashed.
+			code := signInAndAuthorize(t, ts.URL, "1", "plain-secret-1", "https://a.example/cb", "ada@example.com", "bcrypt-secret-2")
+			passes("the token of a new sign-in", code["access_token"].(string))
 
 			// An operator revokes the live one; it is refused at once and on the feed.
 			mustRun(t, "", "token", "revoke", app.ids["live"], "--storage", s.flag())
