@@ -243,6 +243,10 @@ type KeyStore interface {
 	// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as
 	// the new current key, atomically.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
+	// ResealSigningKey replaces the stored PrivatePEM of key id with to, if it still
+	// equals from, and reports whether it did: encrypting a key stored in the clear, or
+	// under a retired encryption key, once, however many nodes try at the same time.
+	ResealSigningKey(ctx context.Context, id string, from, to []byte) (bool, error)
 }
 
 // PassportImport is what `caddy oauth import passport` brings over from a Laravel

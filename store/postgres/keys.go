@@ -168,3 +168,14 @@ func purgeNow(opts store.PurgeOptions) time.Time {
 	}
 	return opts.Now
 }
+
+// ResealSigningKey replaces key id's private_pem with to if it still equals from.
+func (s *Store) ResealSigningKey(ctx context.Context, id string, from, to []byte) (bool, error) {
+	var n int64
+	err := retry(ctx, func() error {
+		tag, err := s.pool.Exec(ctx, `UPDATE signing_keys SET private_pem = $1 WHERE id = $2 AND private_pem = $3`, to, id, from)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n == 1, wrapErr(fmt.Sprintf("reseal signing key %q", id), err)
+}

@@ -177,3 +177,13 @@ func purgeNow(opts store.PurgeOptions) time.Time {
 	}
 	return opts.Now
 }
+
+// ResealSigningKey replaces key id's private_pem with to if it still equals from.
+func (s *Store) ResealSigningKey(ctx context.Context, id string, from, to []byte) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE signing_keys SET private_pem = ? WHERE id = ? AND private_pem = ?`, to, id, from)
+	if err != nil {
+		return false, wrapErr(fmt.Sprintf("reseal signing key %q", id), err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrapErr(fmt.Sprintf("reseal signing key %q", id), err)
+}

@@ -150,6 +150,32 @@ func signingKeyCases() []Case {
 			wantErr(t, "ReplaceSigningKeys", s.ReplaceSigningKeys(t.Context(), newKey("k1", t0)), nil)
 			same(t, "keys", listKeys(t, s), []*store.SigningKey{newKey("k1", t0)})
 		}},
+		{"ResealSigningKeyReplacesOnlyTheExpectedValueOnce", func(t *testing.T, s store.Store) {
+			k1 := newKey("k1", t0)
+			_, err := s.EnsureSigningKey(t.Context(), k1)
+			wantErr(t, "EnsureSigningKey", err, nil)
+			sealed := []byte("sealed form")
+			for _, c := range []struct {
+				id         string
+				from, to   []byte
+				want       bool
+				storedWant []byte
+			}{
+				{"k1", []byte("not what is stored"), sealed, false, k1.PrivatePEM},
+				{"k2", k1.PrivatePEM, sealed, false, k1.PrivatePEM},
+				{"k1", k1.PrivatePEM, sealed, true, sealed},
+				{"k1", k1.PrivatePEM, []byte("another"), false, sealed}, // a second node, too late
+			} {
+				ok, err := s.ResealSigningKey(t.Context(), c.id, c.from, c.to)
+				wantErr(t, "ResealSigningKey", err, nil)
+				if ok != c.want {
+					t.Errorf("ResealSigningKey(%s, %q, %q) = %v, want %v", c.id, c.from, c.to, ok, c.want)
+				}
+				if got := oneCurrent(t, listKeys(t, s)); string(got.PrivatePEM) != string(c.storedWant) {
+					t.Errorf("stored %q, want %q", got.PrivatePEM, c.storedWant)
+				}
+			}
+		}},
 	}
 }
 
