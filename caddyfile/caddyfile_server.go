@@ -58,6 +58,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		revoke_previous_tokens
 //		purge_interval     <duration>
 //		passport_app_key   <APP_KEY>
+//		key_encryption_key <key> [<previous key>...]
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -208,6 +209,11 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return d.Errf("purge_interval: %q is not a positive duration", raw)
 			}
 			s.PurgeInterval = caddy.Duration(dur)
+		case "key_encryption_key":
+			s.KeyEncryptionKeys = d.RemainingArgs()
+			if len(s.KeyEncryptionKeys) == 0 {
+				return d.ArgErr()
+			}
 		case "passport_app_key":
 			if err := oneArg(d, &s.PassportAppKey); err != nil {
 				return err

@@ -16,6 +16,7 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 		revoke_previous_tokens
 		purge_interval 90m
 		passport_app_key {env.APP_KEY}
+		key_encryption_key {env.NEW_KEK} {env.OLD_KEK}
 		client rs {
 			secret s3cret-s3cret-s3cret
 			introspect
@@ -25,7 +26,7 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect ||
-		s.PassportAppKey != "{env.APP_KEY}" {
+		s.PassportAppKey != "{env.APP_KEY}" || len(s.KeyEncryptionKeys) != 2 || s.KeyEncryptionKeys[1] != "{env.OLD_KEK}" {
 		t.Fatalf("parsed %+v", s)
 	}
 }
@@ -55,6 +56,9 @@ func TestServerCaddyfileRefusesBadRevocationAndPurgeOptions(t *testing.T) {
 		}`,
 		`oauth_server {
 			passport_app_key a b
+		}`,
+		`oauth_server {
+			key_encryption_key
 		}`,
 	} {
 		var s caddymodule.Server

@@ -110,7 +110,7 @@ func (h *ringHandle) Destruct() error {
 // openRing loads the signing keys into a shared ring which, unless they come from a PEM
 // folder, follows the store so a rotation elsewhere reaches this node.
 func (p *pooledResources) openRing(ctx context.Context, st store.Store, set *serverSettings) (*keys.Ring, error) {
-	key := fmt.Sprintf("%s|%s|%s|%s", storageKey(set.storage), set.keysDir, set.signingAlg, set.keyRetention)
+	key := fmt.Sprintf("%s|%s|%s|%s|%s", storageKey(set.storage), set.keysDir, set.signingAlg, set.keyRetention, set.sealer.ID())
 	val, err := p.take(ringPool, key, "signing keys", func() (caddy.Destructor, error) {
 		ring, err := loadRing(ctx, st, set)
 		if err != nil {

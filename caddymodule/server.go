@@ -121,6 +121,16 @@ type Server struct {
 	// decrypt at once. Default: none (such tokens get invalid_grant).
 	PassportAppKey string `json:"passport_app_key,omitempty"`
 
+	// KeyEncryptionKeys encrypt the private signing keys kept in the store (AES-256-GCM),
+	// usually one placeholder such as {env.OAUTH_KEY_ENCRYPTION_KEY}: each the standard
+	// base64 of 32 random bytes (`openssl rand -base64 32`). The first encrypts; the
+	// others, previous keys kept during a rotation, only decrypt, and what they encrypted
+	// is encrypted again with the first at the next start. Keys stored in the clear are
+	// encrypted at the first start with it. A store key that none of them opens stops the
+	// start, naming the key. Keys from `keys` (a folder or PEM content) are not in the
+	// store and not affected. Default: none (keys stored in the clear).
+	KeyEncryptionKeys []string `json:"key_encryption_key,omitempty"`
+
 	server *authserver.Server
 	// config is what server was built from; tests compare it with the command line's.
 	config authserver.Config

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/keyseal"
 	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/drivers"
 )
@@ -55,7 +56,9 @@ func openStorage(ctx context.Context, set *serverSettings, res serverResources) 
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", set.storage.driver, err)
 	}
-	return st, nil
+	// Signing keys go in sealed and come out opened (key_encryption_key); with none, a
+	// sealed key stops the start.
+	return keyseal.Store(st, set.sealer), nil
 }
 
 // serverConfig builds the protocol server's configuration from the settings, on the

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyoauth/caddy-oauth/appdb"
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/keyseal"
 	"github.com/caddyoauth/caddy-oauth/scopes"
 	"github.com/caddyoauth/caddy-oauth/store"
 	"github.com/caddyoauth/caddy-oauth/store/drivers"
@@ -51,6 +52,8 @@ type serverSettings struct {
 	pages *authserver.PageTemplates
 	// passportAppKey is the decoded Laravel APP_KEY; nil when none is configured.
 	passportAppKey []byte
+	// sealer encrypts the signing keys in the store; nil without key_encryption_key.
+	sealer *keyseal.Sealer
 }
 
 // storageLocation names a database: its driver and resolved DSN.
@@ -164,12 +167,32 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 	if set.users, err = s.userSettings(repl, set.storage); err != nil {
 		return nil, err
 	}
+	if set.sealer, err = sealerFor(repl, s.KeyEncryptionKeys); err != nil {
+		return nil, err
+	}
 	if s.PassportAppKey != "" {
 		if set.passportAppKey, err = decodeAppKey(repl.ReplaceKnown(s.PassportAppKey, "")); err != nil {
 			return nil, fmt.Errorf("passport_app_key: %w", err)
 		}
 	}
 	return set, nil
+}
+
+// sealerFor builds the sealer of key_encryption_key's values (placeholders replaced);
+// nil for none.
+func sealerFor(repl *caddy.Replacer, values []string) (*keyseal.Sealer, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	kek := make([][]byte, len(values))
+	for i, v := range values {
+		k, err := keyseal.ParseKey(repl.ReplaceKnown(v, ""))
+		if err != nil {
+			return nil, fmt.Errorf("key_encryption_key #%d: %w", i+1, err)
+		}
+		kek[i] = k
+	}
+	return keyseal.New(kek[0], kek[1:]...)
 }
 
 // decodeAppKey reads a Laravel APP_KEY as Laravel does (Illuminate's
