@@ -90,6 +90,7 @@ func (s *Server) writeDeclaredClients(ctx context.Context, st store.ClientStore,
 		if err != nil {
 			return fmt.Errorf("client %q (#%d): %w", c.ID, i+1, err)
 		}
+		rec.DeclaredBy = set.issuer
 		if existing, err := st.GetClient(ctx, rec.ID); err == nil {
 			rec.CreatedAt = existing.CreatedAt
 			if existing.SecretHash != "" && rec.SecretHash != "" {
@@ -103,4 +104,33 @@ func (s *Server) writeDeclaredClients(ctx context.Context, st store.ClientStore,
 		}
 	}
 	return nil
+}
+
+// revokeUndeclaredClients revokes, with everything issued to them, the clients this
+// server's configuration declared before (same issuer) and declares no more: a client
+// block removed from the Caddyfile takes effect at the next load. Clients made by the
+// JSON API, the command line or the import are not declarative and never touched; nor
+// are those another oauth_server on the same store declares, told apart by its issuer.
+// It returns the revoked clients' ids and how many access tokens each lost.
+func (s *Server) revokeUndeclaredClients(ctx context.Context, st store.Store, set *serverSettings) (map[string]int, error) {
+	declared := make(map[string]bool, len(s.Clients))
+	for _, c := range s.Clients {
+		declared[c.ID] = true
+	}
+	all, err := st.ListClients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing clients: %w", err)
+	}
+	revoked := map[string]int{}
+	for _, c := range all {
+		if !c.Declarative || c.Revoked || c.DeclaredBy != set.issuer || declared[c.ID] {
+			continue
+		}
+		tokens, err := st.RevokeClient(ctx, c.ID)
+		if err != nil {
+			return revoked, fmt.Errorf("client %q, no longer declared: revoking: %w", c.ID, err)
+		}
+		revoked[c.ID] = len(tokens)
+	}
+	return revoked, nil
 }

@@ -216,6 +216,14 @@ func (s *Server) provision(ctx caddy.Context) error {
 	if err := s.writeDeclaredClients(openCtx, st, set, repl); err != nil {
 		return err
 	}
+	revoked, err := s.revokeUndeclaredClients(openCtx, st, set)
+	for id, tokens := range revoked {
+		s.logger.Info("revoked a client no longer declared in the configuration, with its tokens",
+			zap.String("client_id", id), zap.Int("access_tokens", tokens))
+	}
+	if err != nil {
+		return err
+	}
 	if set.purgeInterval > 0 {
 		if err := s.resources.startPurger(st, set.storage, set.purgeInterval); err != nil {
 			return fmt.Errorf("purge_interval: %w", err)

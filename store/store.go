@@ -47,6 +47,9 @@ type Client struct {
 	Introspect bool
 	// Declarative marks a client declared in the Caddyfile (updated on every start).
 	Declarative bool
+	// DeclaredBy is the issuer of the oauth_server whose configuration declares the
+	// client ("" when that server has no issuer configured); empty for other clients.
+	DeclaredBy string
 	Revoked     bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

@@ -10,18 +10,18 @@ import (
 )
 
 const clientCols = `id, name, secret_hash, redirect_uris, grants, provider, user_id,
-	first_party, introspect, declarative, revoked, created_at, updated_at`
+	first_party, introspect, declarative, declared_by, revoked, created_at, updated_at`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, encodeList(c.RedirectURIs), encodeList(c.Grants),
-		c.Provider, c.UserID, c.FirstParty, c.Introspect, c.Declarative, c.Revoked,
+		c.Provider, c.UserID, c.FirstParty, c.Introspect, c.Declarative, c.DeclaredBy, c.Revoked,
 		fmtTime(c.CreatedAt), fmtTime(c.UpdatedAt)}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
 	var c store.Client
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, listCol{&c.RedirectURIs}, listCol{&c.Grants}, &c.Provider, &c.UserID,
-		&c.FirstParty, &c.Introspect, &c.Declarative, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
+		&c.FirstParty, &c.Introspect, &c.Declarative, &c.DeclaredBy, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -31,7 +31,7 @@ func scanClient(sc scanner) (*store.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return wrapErr(fmt.Sprintf("create client %q", c.ID), err)
 }
 
@@ -42,13 +42,13 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	var created string
 	err := s.w.QueryRowContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, secret_hash = excluded.secret_hash,
 			redirect_uris = excluded.redirect_uris, grants = excluded.grants,
 			provider = excluded.provider, user_id = excluded.user_id,
 			first_party = excluded.first_party, introspect = excluded.introspect,
-			declarative = excluded.declarative, revoked = excluded.revoked,
+			declarative = excluded.declarative, declared_by = excluded.declared_by, revoked = excluded.revoked,
 			updated_at = excluded.updated_at
 		RETURNING created_at`, clientArgs(c)...).Scan(&created)
 	if err != nil {

@@ -106,6 +106,7 @@ func newClient(id string) *store.Client {
 		FirstParty:   true,
 		Introspect:   true,
 		Declarative:  true,
+		DeclaredBy:   "https://auth.example",
 		CreatedAt:    t0,
 		UpdatedAt:    at(time.Minute),
 	}
