@@ -50,9 +50,9 @@ type Client struct {
 	// DeclaredBy is the issuer of the oauth_server whose configuration declares the
 	// client ("" when that server has no issuer configured); empty for other clients.
 	DeclaredBy string
-	Revoked     bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	Revoked    bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Confidential reports whether the client has a secret.
