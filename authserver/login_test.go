@@ -39,11 +39,16 @@ func TestLoginStartsSessionInStoreWithSafeCookieAndRotatesIDAtEveryLogin(t *test
 		if err != nil {
 			t.Fatalf("the session is not stored under the digest of its cookie: %v", err)
 		}
-		if sess.UserID != f.userID || sess.Provider != authserver.DefaultProvider || len(sess.CSRFToken) != 43 {
+		if sess.UserID != f.userID || sess.Provider != authserver.DefaultProvider || len(sess.CSRFToken) != 64 {
 			t.Errorf("session %+v", sess)
 		}
-		if strings.Contains(f.dump(), first) {
-			t.Error("the cookie value itself is in the store")
+		// The CSRF token the pages carry is stored only as its digest.
+		csrf := b.get(authserver.PathLogin).csrf(t)
+		if len(csrf) != 43 || authserver.Digest(csrf) != sess.CSRFToken {
+			t.Errorf("the page's CSRF token %q is not the one whose digest is stored", csrf)
+		}
+		if dump := f.dump(); strings.Contains(dump, first) || strings.Contains(dump, csrf) {
+			t.Error("the cookie value or the CSRF token itself is in the store")
 		}
 
 		// Session fixation: a session id planted in the victim's browser before login

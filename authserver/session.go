@@ -1,7 +1,9 @@
 package authserver
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -69,6 +71,7 @@ func (s *Server) currentSession(r *http.Request) (*store.Session, error) {
 	if !now.Before(sess.ExpiresAt) {
 		return nil, errNoSession
 	}
+	sess.CSRFToken = sessionCSRF(c.Value, sess.CSRFToken)
 	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
 		expires := s.sessionExpiry(sess.CreatedAt, now)
 		if err := s.sessionStore.TouchSession(ctx, sess.ID, now, expires); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -104,7 +107,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, pr
 		UserID:     userID,
 		Provider:   provider,
 		Username:   username,
-		CSRFToken:  NewSecret(),
+		CSRFToken:  Digest(deriveCSRF(value)), // stored hashed; the caller gets the token
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  s.sessionExpiry(now, now),
@@ -112,8 +115,32 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, pr
 	if err := s.sessionStore.CreateSession(r.Context(), sess); err != nil {
 		return nil, err
 	}
+	sess.CSRFToken = deriveCSRF(value)
 	s.setCookie(w, r, SessionCookie, value, cookiePath, 0)
 	return sess, nil
+}
+
+// deriveCSRF is the CSRF token of the session whose cookie holds value. Deriving it from
+// the cookie value, which the store never holds (only its digest), means the store keeps
+// the token only as a digest too: a copy of the sessions table gives neither.
+func deriveCSRF(value string) string {
+	sum := sha256.Sum256([]byte("caddy-oauth session csrf\x00" + value))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sessionCSRF returns the CSRF token of a session loaded by its cookie value from its
+// stored form: the digest of deriveCSRF(value), or, for a session stored before tokens
+// were hashed, the token itself (a digest is 64 hex characters, a token 43 base64url
+// ones), kept until that session ends. "" (which nothing matches) if they disagree.
+func sessionCSRF(value, stored string) string {
+	if len(stored) != 2*sha256.Size {
+		return stored
+	}
+	token := deriveCSRF(value)
+	if !tokenEqual(Digest(token), stored) {
+		return ""
+	}
+	return token
 }
 
 // endSession logs out: it deletes the request's session from the store and clears the
