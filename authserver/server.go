@@ -107,6 +107,9 @@ type Config struct {
 	// user's other tokens for the same client, and their refresh tokens: one live grant
 	// per user and client. Personal access tokens are left alone.
 	RevokePreviousTokens bool
+	// TokenRateLimit bounds token endpoint requests per client and per address; nil means
+	// DefaultTokenRateLimit, a zero PerClient or PerIP no limit of that kind.
+	TokenRateLimit *TokenRateLimit
 	// PassportAppKey is the decoded APP_KEY of the Laravel application whose Passport
 	// tokens were imported (caddy oauth import passport): with it, a refresh token that
 	// Passport issued is decrypted, matched to its imported row and rotated into one of
@@ -133,6 +136,8 @@ type Server struct {
 	// usernameLocks serialises password checks per username (login_throttle.go).
 	usernameLocks *stripedLocks
 	verified      verifiedCache
+	// tokenLimit counts token endpoint requests (token_rate_limit.go).
+	tokenLimit *tokenRateLimiter
 	// passport rotates Laravel Passport's refresh tokens; nil without PassportAppKey.
 	passport *passportRefreshTokens
 	api      *http.ServeMux // the JSON API (api.go)
@@ -201,6 +206,11 @@ func New(cfg Config) (*Server, error) {
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
 	s.api = s.apiRoutes()
+	limit := DefaultTokenRateLimit
+	if cfg.TokenRateLimit != nil {
+		limit = *cfg.TokenRateLimit
+	}
+	s.tokenLimit = newTokenRateLimiter(limit)
 	s.passport = newPassportRefreshTokens(cfg.PassportAppKey, cfg.passportSlots, cfg.passportWait)
 	if s.log == nil {
 		s.log = zap.NewNop()

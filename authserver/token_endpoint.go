@@ -28,6 +28,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
+	if oerr := s.checkTokenAddress(r); oerr != nil {
+		return nil, oerr
+	}
 	form, oerr := readForm(r)
 	if oerr != nil {
 		return nil, oerr
@@ -55,6 +58,9 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	}
 	client, oerr := s.authenticateClient(r.Context(), cred)
 	if oerr != nil {
+		return nil, oerr
+	}
+	if oerr := s.checkTokenClient(client.ID); oerr != nil {
 		return nil, oerr
 	}
 	if !client.HasGrant(grant) {

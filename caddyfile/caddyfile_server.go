@@ -55,6 +55,11 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			per_ip       <n> | off
 //			window       <duration>
 //		}
+//		token_rate_limit {
+//			per_client <n> | off
+//			per_ip     <n> | off
+//			window     <duration>
+//		}
 //		revoke_previous_tokens
 //		purge_interval     <duration>
 //		passport_app_key   <APP_KEY>
@@ -194,6 +199,12 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return err
 			}
 			s.LoginThrottle = lt
+		case "token_rate_limit":
+			tl, err := parseTokenRateLimit(d)
+			if err != nil {
+				return err
+			}
+			s.TokenRateLimit = tl
 		case "revoke_previous_tokens":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -280,42 +291,51 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 
 // parseLoginThrottle reads the login_throttle block.
 func parseLoginThrottle(d *cfparse.Dispenser) (*caddymodule.LoginThrottleConfig, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
 	lt := &caddymodule.LoginThrottleConfig{}
+	err := parseLimits(d, "login_throttle", map[string]*int{"per_username": &lt.PerUsername, "per_ip": &lt.PerIP}, &lt.Window)
+	return lt, err
+}
+
+// parseTokenRateLimit reads the token_rate_limit block.
+func parseTokenRateLimit(d *cfparse.Dispenser) (*caddymodule.TokenRateLimitConfig, error) {
+	tl := &caddymodule.TokenRateLimitConfig{}
+	err := parseLimits(d, "token_rate_limit", map[string]*int{"per_client": &tl.PerClient, "per_ip": &tl.PerIP}, &tl.Window)
+	return tl, err
+}
+
+// parseLimits reads a block of counts (a positive number, or off for -1) and a window,
+// the shape of login_throttle and token_rate_limit.
+func parseLimits(d *cfparse.Dispenser, directive string, counts map[string]*int, window *caddy.Duration) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
 	for d.NextBlock(1) {
 		opt := d.Val()
 		var raw string
 		if err := oneArg(d, &raw); err != nil {
-			return nil, err
+			return err
 		}
-		switch opt {
-		case "per_username", "per_ip":
-			n := -1
+		if dst, ok := counts[opt]; ok {
+			*dst = -1
 			if raw != "off" {
 				v, err := strconv.Atoi(raw)
 				if err != nil || v <= 0 {
-					return nil, d.Errf("login_throttle: %s: %q is not a positive number or off", opt, raw)
+					return d.Errf("%s: %s: %q is not a positive number or off", directive, opt, raw)
 				}
-				n = v
+				*dst = v
 			}
-			if opt == "per_username" {
-				lt.PerUsername = n
-			} else {
-				lt.PerIP = n
-			}
-		case "window":
-			dur, err := caddy.ParseDuration(raw)
-			if err != nil || dur <= 0 {
-				return nil, d.Errf("login_throttle: window: %q is not a positive duration", raw)
-			}
-			lt.Window = caddy.Duration(dur)
-		default:
-			return nil, d.Errf("login_throttle: unknown option %q", opt)
+			continue
 		}
+		if opt != "window" {
+			return d.Errf("%s: unknown option %q", directive, opt)
+		}
+		dur, err := caddy.ParseDuration(raw)
+		if err != nil || dur <= 0 {
+			return d.Errf("%s: window: %q is not a positive duration", directive, raw)
+		}
+		*window = caddy.Duration(dur)
 	}
-	return lt, nil
+	return nil
 }
 
 // parseUsers reads `users [<name>] builtin` or `users [<name>] sql { ... }`.

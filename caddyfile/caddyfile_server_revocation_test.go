@@ -17,6 +17,11 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 		purge_interval 90m
 		passport_app_key {env.APP_KEY}
 		key_encryption_key {env.NEW_KEK} {env.OLD_KEK}
+		token_rate_limit {
+			per_client 100
+			per_ip off
+			window 30s
+		}
 		client rs {
 			secret s3cret-s3cret-s3cret
 			introspect
@@ -26,7 +31,8 @@ func TestServerCaddyfileParsesRevocationAndPurgeOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.RevokePreviousTokens || s.PurgeInterval != caddy.Duration(90*time.Minute) || len(s.Clients) != 1 || !s.Clients[0].Introspect ||
-		s.PassportAppKey != "{env.APP_KEY}" || len(s.KeyEncryptionKeys) != 2 || s.KeyEncryptionKeys[1] != "{env.OLD_KEK}" {
+		s.PassportAppKey != "{env.APP_KEY}" || len(s.KeyEncryptionKeys) != 2 || s.KeyEncryptionKeys[1] != "{env.OLD_KEK}" ||
+		*s.TokenRateLimit != (caddymodule.TokenRateLimitConfig{PerClient: 100, PerIP: -1, Window: caddy.Duration(30 * time.Second)}) {
 		t.Fatalf("parsed %+v", s)
 	}
 }
@@ -59,6 +65,24 @@ func TestServerCaddyfileRefusesBadRevocationAndPurgeOptions(t *testing.T) {
 		}`,
 		`oauth_server {
 			key_encryption_key
+		}`,
+		`oauth_server {
+			token_rate_limit {
+				per_client 0
+			}
+		}`,
+		`oauth_server {
+			token_rate_limit {
+				per_username 5
+			}
+		}`,
+		`oauth_server {
+			token_rate_limit {
+				window 0s
+			}
+		}`,
+		`oauth_server {
+			token_rate_limit 5
 		}`,
 	} {
 		var s caddymodule.Server

@@ -99,6 +99,12 @@ type Server struct {
 	// per client IP. Default: 10 per username and 50 per IP in 15-minute windows.
 	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
 
+	// TokenRateLimit limits requests to /oauth/token per client IP (before anything else)
+	// and per authenticated client, in this process, as Passport's throttle middleware
+	// does; over a limit: 429 temporarily_unavailable with Retry-After. Default: 1200 per
+	// client and 1200 per IP a minute.
+	TokenRateLimit *TokenRateLimitConfig `json:"token_rate_limit,omitempty"`
+
 	// RevokePreviousTokens makes every new user token (password or refresh_token grant)
 	// revoke the user's other tokens for the same client, and their refresh tokens, so a
 	// user keeps one live grant per client. Personal access tokens and client tokens are
@@ -166,6 +172,42 @@ type LoginThrottleConfig struct {
 	// Window is the length of a counting window; a username or IP over its limit is
 	// refused (429, Retry-After) until the window ends. Default: 15m.
 	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// TokenRateLimitConfig sets the token endpoint's request limits.
+type TokenRateLimitConfig struct {
+	// PerClient is how many token requests an authenticated client may make per window.
+	// Default: 1200; -1: no limit.
+	PerClient int `json:"per_client,omitempty"`
+	// PerIP is how many token requests a client IP (an IPv6 /64) may make per window.
+	// Default: 1200; -1: no limit.
+	PerIP int `json:"per_ip,omitempty"`
+	// Window is the length of a counting window. Default: 1m.
+	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// limit resolves the configuration into authserver's terms: defaults filled, -1 as no
+// limit (0 there).
+func (c *TokenRateLimitConfig) limit() authserver.TokenRateLimit {
+	l := authserver.DefaultTokenRateLimit
+	if c == nil {
+		return l
+	}
+	for _, v := range []struct {
+		set int
+		dst *int
+	}{{c.PerClient, &l.PerClient}, {c.PerIP, &l.PerIP}} {
+		switch {
+		case v.set < 0:
+			*v.dst = 0
+		case v.set > 0:
+			*v.dst = v.set
+		}
+	}
+	if c.Window > 0 {
+		l.Window = time.Duration(c.Window)
+	}
+	return l
 }
 
 // ScopeConfig defines one scope.

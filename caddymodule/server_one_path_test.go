@@ -100,6 +100,9 @@ http://127.0.0.1:0 {
 			window 10m
 		}
 		fresh_api_token_cookie api_token
+		token_rate_limit {
+			per_client 50
+		}
 		revoke_previous_tokens
 		purge_interval 1h
 		passport_app_key base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
@@ -125,7 +128,7 @@ http://127.0.0.1:0 {
 	}
 
 	if fromCaddy.Issuer != "https://auth.one-path.test" || fromCaddy.AccessTokenTTL != 15*time.Minute || !fromCaddy.ImplicitGrant ||
-		string(fromCaddy.PassportAppKey) != "0123456789abcdef0123456789abcdef" {
+		string(fromCaddy.PassportAppKey) != "0123456789abcdef0123456789abcdef" || fromCaddy.TokenRateLimit.PerClient != 50 {
 		t.Fatalf("provisioned config does not follow the Caddyfile: %+v", fromCaddy)
 	}
 	for _, c := range []struct {
@@ -141,6 +144,7 @@ http://127.0.0.1:0 {
 		{"session_ttl", fromCaddy.SessionTTL, fromCLI.SessionTTL},
 		{"implicit_grant", fromCaddy.ImplicitGrant, fromCLI.ImplicitGrant},
 		{"login_throttle", fromCaddy.LoginThrottle, fromCLI.LoginThrottle},
+		{"token_rate_limit", fromCaddy.TokenRateLimit, fromCLI.TokenRateLimit},
 		{"fresh_api_token_cookie", fromCaddy.FreshAPITokenCookie, fromCLI.FreshAPITokenCookie},
 		{"revoke_previous_tokens", fromCaddy.RevokePreviousTokens, fromCLI.RevokePreviousTokens},
 		{"passport_app_key", fromCaddy.PassportAppKey, fromCLI.PassportAppKey},

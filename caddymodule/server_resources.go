@@ -92,6 +92,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		Pages:                set.pages,
 		RevokePreviousTokens: set.revokePreviousTokens,
 		PassportAppKey:       set.passportAppKey,
+		TokenRateLimit:       &set.tokenRateLimit,
 	}, nil
 }
 

@@ -45,6 +45,7 @@ type serverSettings struct {
 	// none is configured under its name.
 	users                []userProviderSettings
 	loginThrottle        authserver.LoginThrottle
+	tokenRateLimit       authserver.TokenRateLimit
 	freshAPITokenCookie  string
 	revokePreviousTokens bool
 	purgeInterval        time.Duration
@@ -100,6 +101,7 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 		freshAPITokenCookie:  s.FreshAPITokenCookie,
 		revokePreviousTokens: s.RevokePreviousTokens,
 		loginThrottle:        s.LoginThrottle.throttle(),
+		tokenRateLimit:       s.TokenRateLimit.limit(),
 	}
 
 	if err := set.resolveKeys(repl, s.KeysDir); err != nil {

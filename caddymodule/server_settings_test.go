@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/keys"
 )
 
@@ -212,6 +213,28 @@ func TestServerSettingsPassportAppKey(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), secret) {
 			t.Errorf("the refusal shows the key: %v", err)
+		}
+	}
+}
+
+// token_rate_limit: unset means the defaults, -1 (off) no limit of that kind, and any
+// other value replaces its default.
+func TestServerSettingsTokenRateLimit(t *testing.T) {
+	for _, c := range []struct {
+		cfg  *TokenRateLimitConfig
+		want authserver.TokenRateLimit
+	}{
+		{nil, authserver.DefaultTokenRateLimit},
+		{&TokenRateLimitConfig{}, authserver.DefaultTokenRateLimit},
+		{&TokenRateLimitConfig{PerClient: -1, PerIP: 30, Window: caddy.Duration(time.Second)}, authserver.TokenRateLimit{PerClient: 0, PerIP: 30, Window: time.Second}},
+		{&TokenRateLimitConfig{PerClient: 5, PerIP: -1}, authserver.TokenRateLimit{PerClient: 5, PerIP: 0, Window: time.Minute}},
+	} {
+		set, err := (&Server{TokenRateLimit: c.cfg}).settings(caddy.NewReplacer(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.tokenRateLimit != c.want {
+			t.Errorf("%+v: %+v, want %+v", c.cfg, set.tokenRateLimit, c.want)
 		}
 	}
 }
