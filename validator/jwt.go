@@ -165,6 +165,9 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		if err == nil {
 			err = json.Unmarshal(hdrJSON, &hdr)
 		}
+		if err == nil && caseVariantMember(hdrJSON, headerNames) {
+			err = errCaseVariant
+		}
 		if err != nil {
 			return nil, invalidToken("malformed token header", err)
 		}
@@ -221,6 +224,9 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	var c claimSet
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, invalidToken("malformed token claims", err)
+	}
+	if caseVariantMember(payload, claimNames) {
+		return nil, invalidToken("malformed token claims", errCaseVariant)
 	}
 	if !v.issuerOK(string(c.Iss)) {
 		if c.Iss == "" {

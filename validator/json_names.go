@@ -1,0 +1,83 @@
+package validator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// encoding/json matches object keys to struct fields case-insensitively (and folds a few
+// non-ASCII letters, such as the long s and the Kelvin sign, onto ASCII ones), so
+// {"ISS": ...} would fill Iss, where RFC 7519 claim names, RFC 7515 header parameters and
+// every other JWT library (jwx included) are case-sensitive: a member that only a
+// case-insensitive match finds must not count. FuzzJWTVerifierAgainstJWX found it.
+
+// errCaseVariant refuses a header or claims with such a member.
+var errCaseVariant = errors.New("a member name differs from a known one only in case")
+
+// claimNames and headerNames are the members claimSet and jwsHeader decode.
+var (
+	claimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "jti", "client_id", "azp", "scope", "scopes", "scp", "provider"}
+	headerNames = []string{"alg", "kid", "typ", "crit"}
+)
+
+// caseVariantMember reports whether the JSON object raw has a top-level member whose
+// name matches one of names only case-insensitively. A cheap scan of the quoted strings
+// rules most objects out; only a suspect one (a case variant anywhere, or an escape,
+// which could spell one) is decoded member by member.
+func caseVariantMember(raw []byte, names []string) bool {
+	if !mayHaveCaseVariant(raw, names) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false // not an object: decoding it fails anyway
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if key, ok := tok.(string); ok && isCaseVariant(key, names) {
+			return true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// mayHaveCaseVariant reports whether raw has an escape or a quoted string that is a case
+// variant of one of names.
+func mayHaveCaseVariant(raw []byte, names []string) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return true
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
+			continue
+		}
+		end := bytes.IndexByte(raw[i+1:], '"')
+		if end < 0 {
+			return false
+		}
+		// Names are at most 9 bytes; a folded non-ASCII letter takes up to 3.
+		if s := raw[i+1 : i+1+end]; len(s) <= 27 && isCaseVariant(string(s), names) {
+			return true
+		}
+		i += end + 1
+	}
+	return false
+}
+
+func isCaseVariant(s string, names []string) bool {
+	for _, n := range names {
+		if s != n && strings.EqualFold(s, n) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,49 @@
+package validator
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// A signed token whose claims or header spell a known member in another case (or with a
+// letter encoding/json folds onto ASCII, or through an escape) is refused: those names are
+// case-sensitive, and only exact members count.
+func TestCaseVariantMemberNamesAreRefused(t *testing.T) {
+	key := newES256(t, "k1")
+	srv := newJWKSServer(t, jwksFor(t, key))
+	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), nil)
+	if _, err := v.Verify(context.Background(), sign(t, key, header(key, nil), claims(nil))); err != nil {
+		t.Fatalf("the untouched token: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"ISS":              sign(t, key, header(key, nil), claims(map[string]any{"iss": nil, "ISS": testIssuer})),
+		"Exp":              sign(t, key, header(key, nil), claims(map[string]any{"exp": nil, "Exp": testNow.Add(time.Hour).Unix()})),
+		"long s in sub":    sign(t, key, header(key, nil), claims(map[string]any{"ſub": "7"})),
+		"Kelvin in kid":    sign(t, key, header(key, map[string]any{"kid": nil, "\u212aid": "k1"}), claims(nil)),
+		"escaped ISS":      rawSigned(t, key, `{"alg":"ES256","kid":"k1","typ":"at+jwt"}`, `{"\u0049SS":"`+testIssuer+`","iss":"`+testIssuer+`","exp":1800003600}`),
+		"ALG beside alg":   sign(t, key, header(key, map[string]any{"ALG": "none"}), claims(nil)),
+		"Scope over scope": sign(t, key, header(key, nil), claims(map[string]any{"Scope": "admin"})),
+	} {
+		if _, err := v.Verify(context.Background(), tok); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// A value that happens to spell a claim name in another case is fine; an escape in
+	// a value too.
+	for name, tok := range map[string]string{
+		"value ISS":     sign(t, key, header(key, nil), claims(map[string]any{"sub": "ISS", "scope": "Scope Exp"})),
+		"escaped value": rawSigned(t, key, `{"alg":"ES256","kid":"k1","typ":"at+jwt"}`, `{"iss":"https:\/\/auth.example.com","exp":1800003600}`),
+	} {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// rawSigned signs header and claims given as JSON text, escapes as written.
+func rawSigned(t *testing.T, key *testKey, hdr, cl string) string {
+	t.Helper()
+	input := b64.EncodeToString([]byte(hdr)) + "." + b64.EncodeToString([]byte(cl))
+	return input + "." + b64.EncodeToString(signRaw(t, key, key.alg, input))
+}
