@@ -193,7 +193,24 @@ func main() {
 	if fail != "" {
 		log.Fatalf("first token: %s", fail)
 	}
+	// The repeated token is replaced every minute: access tokens live 2 minutes here, so
+	// that purge_interval has expired rows to delete during the run.
+	var repeatedMu sync.RWMutex
 	repeated := tokenOf(first, "access_token")
+	current := func() string {
+		repeatedMu.RLock()
+		defer repeatedMu.RUnlock()
+		return repeated
+	}
+	go func() {
+		for range time.Tick(time.Minute) {
+			if body, fail := post("/oauth/token", svc, svcSecret, url.Values{"grant_type": {"client_credentials"}}); fail == "" {
+				repeatedMu.Lock()
+				repeated = tokenOf(body, "access_token")
+				repeatedMu.Unlock()
+			}
+		}
+	}()
 	browser := signIn()
 
 	start := time.Now()
@@ -235,10 +252,10 @@ func main() {
 				var failed string
 				switch kind {
 				case "guard repeated":
-					failed = atGuard(repeated, http.StatusOK)
+					failed = atGuard(current(), http.StatusOK)
 				case "guard new":
 					mu.Lock()
-					tok := repeated
+					tok := current()
 					if len(fresh) > 0 {
 						tok = fresh[rng.IntN(len(fresh))]
 					}
@@ -282,7 +299,7 @@ func main() {
 					_, failed = codeFlow(browser)
 				case "introspect":
 					var body map[string]any
-					if body, failed = post("/oauth/introspect", rs, rsSecret, url.Values{"token": {repeated}}); failed == "" && body["active"] != true {
+					if body, failed = post("/oauth/introspect", rs, rsSecret, url.Values{"token": {current()}}); failed == "" && body["active"] != true {
 						failed = "repeated token inactive"
 					}
 				case "revoke":
@@ -323,11 +340,11 @@ func main() {
 	sort.Strings(kinds)
 	for _, kind := range kinds {
 		var firstL, lastL []time.Duration
-		failures := map[string]int{}
+		failures, failed := map[string]int{}, 0
 		for _, s := range rec.samples[kind] {
 			if s.failed != "" {
 				failures[s.failed]++
-				errors++
+				failed++
 			}
 			if s.at < time.Minute {
 				firstL = append(firstL, s.latency)
@@ -336,7 +353,8 @@ func main() {
 				lastL = append(lastL, s.latency)
 			}
 		}
-		fmt.Printf("%-20s %9d %7d %10s/%-11s %10s/%-11s\n", kind, len(rec.samples[kind]), len(failures),
+		errors += failed
+		fmt.Printf("%-20s %9d %7d %10s/%-11s %10s/%-11s\n", kind, len(rec.samples[kind]), failed,
 			percentile(firstL, .5).Round(10*time.Microsecond), percentile(firstL, .99).Round(10*time.Microsecond),
 			percentile(lastL, .5).Round(10*time.Microsecond), percentile(lastL, .99).Round(10*time.Microsecond))
 		for what, n := range failures {
