@@ -25,6 +25,9 @@ import (
 type processStats struct {
 	goroutines, fds int
 	rssKiB          int
+	// heapKiB is the Go heap in use after a collection (the heap profile's gc=1), which,
+	// unlike RSS, does not count memory the runtime has not yet given back.
+	heapKiB int
 }
 
 func statsOf(t *testing.T, pid int, admin string) processStats {
@@ -38,6 +41,18 @@ func statsOf(t *testing.T, pid int, admin string) processStats {
 	resp.Body.Close()
 	if _, err := fmt.Sscanf(first, "goroutine profile: total %d", &s.goroutines); err != nil {
 		t.Fatalf("goroutine profile header %q: %v", first, err)
+	}
+	resp, err = http.Get(admin + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range strings.Split(string(heap), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HeapInuse = "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			s.heapKiB = n / 1024
+		}
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
@@ -313,8 +328,8 @@ http://127.0.0.1:%[10]d {
 		c := tallies[name]
 		t.Logf("  %-28s %6d requests, %d failed %v", name, c.sent.Load(), c.failed.Load(), c.failures)
 	}
-	t.Logf("after warm-up: %d goroutines, %d fds, %d KiB RSS; at the end: %d goroutines, %d fds, %d KiB RSS",
-		startStats.goroutines, startStats.fds, startStats.rssKiB, endStats.goroutines, endStats.fds, endStats.rssKiB)
+	t.Logf("after warm-up: %d goroutines, %d fds, %d KiB heap, %d KiB RSS; at the end: %d goroutines, %d fds, %d KiB heap, %d KiB RSS",
+		startStats.goroutines, startStats.fds, startStats.heapKiB, startStats.rssKiB, endStats.goroutines, endStats.fds, endStats.heapKiB, endStats.rssKiB)
 
 	// A wrong answer is a failure whatever the baseline. A POST on a keep-alive connection
 	// that the reload's graceful shutdown closes just as the client sends on it fails in

@@ -73,9 +73,34 @@ func mayHaveCaseVariant(raw []byte, names []string) bool {
 	return false
 }
 
+// mayStartName marks the bytes a case variant of a known name can begin with: the names'
+// first letters in both cases, and the lead bytes of the two non-ASCII letters
+// encoding/json folds onto ASCII (ſ, U+017F: 0xC5; the Kelvin sign, U+212A: 0xE2), so
+// most strings are ruled out by one lookup.
+var mayStartName = func() (t [256]bool) {
+	for _, n := range append(append([]string(nil), claimNames...), headerNames...) {
+		c := n[0]
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	t[0xC5], t[0xE2] = true, true
+	return t
+}()
+
 func isCaseVariant(s string, names []string) bool {
+	if s == "" || !mayStartName[s[0]] {
+		return false
+	}
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
 	for _, n := range names {
-		if s != n && strings.EqualFold(s, n) {
+		// An ASCII string folds onto a name only if it has the name's length; a folded
+		// non-ASCII letter takes 2 or 3 bytes for 1.
+		if (len(s) == len(n) || !ascii && len(s) > len(n) && len(s) <= 3*len(n)) && s != n && strings.EqualFold(s, n) {
 			return true
 		}
 	}
