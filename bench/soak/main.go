@@ -160,12 +160,25 @@ func codeFlow(b *http.Client) (map[string]any, string) {
 		"redirect_uri": {webCallback}, "code_verifier": {verifier}})
 }
 
-// processStats reads Caddy's goroutines (admin pprof) and RSS (/proc).
-func processStats() (goroutines, rssKiB int) {
+// processStats reads Caddy's goroutines and Go heap in use after a collection (admin
+// pprof) and its RSS (/proc).
+func processStats() (goroutines, rssKiB, heapKiB int) {
 	if resp, err := http.Get(*admin + "/debug/pprof/goroutine?debug=1"); err == nil {
 		first, _ := bufio.NewReader(resp.Body).ReadString('\n')
 		resp.Body.Close()
 		fmt.Sscanf(first, "goroutine profile: total %d", &goroutines)
+	}
+	if resp, err := http.Get(*admin + "/debug/pprof/heap?gc=1&debug=1"); err == nil {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "# HeapInuse = "); ok {
+				var n int
+				fmt.Sscanf(rest, "%d", &n)
+				heapKiB = n / 1024
+			}
+		}
+		resp.Body.Close()
 	}
 	if raw, err := os.ReadFile(*pidFile); err == nil {
 		status, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(raw)) + "/status")
@@ -220,7 +233,7 @@ func main() {
 		refresh  []string // refresh tokens to rotate
 		fresh    []string // recent access tokens
 		statsMu  sync.Mutex
-		stats    [][3]int // seconds, goroutines, RSS KiB
+		stats    [][4]int // seconds, goroutines, RSS KiB, heap KiB
 		wg       sync.WaitGroup
 		stopStat = make(chan struct{})
 	)
@@ -228,9 +241,9 @@ func main() {
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
 		for {
-			g, r := processStats()
+			g, r, h := processStats()
 			statsMu.Lock()
-			stats = append(stats, [3]int{int(time.Since(start).Seconds()), g, r})
+			stats = append(stats, [4]int{int(time.Since(start).Seconds()), g, r, h})
 			statsMu.Unlock()
 			select {
 			case <-stopStat:
@@ -374,8 +387,12 @@ func main() {
 		}
 		return float64(sum) / float64(n)
 	}
+	fmt.Println("minute  goroutines  RSS KiB  heap KiB (means of the 10 s samples)")
+	for m := time.Duration(0); m < total; m += time.Minute {
+		fmt.Printf("%6d  %10.0f  %7.0f  %8.0f\n", int(m/time.Minute)+1, mean(m, m+time.Minute, 1), mean(m, m+time.Minute, 2), mean(m, m+time.Minute, 3))
+	}
 	grew := false
-	for i, name := range map[int]string{1: "goroutines", 2: "RSS KiB"} {
+	for i, name := range map[int]string{1: "goroutines", 2: "RSS KiB", 3: "heap KiB"} {
 		a, b := mean(0, time.Minute, i), mean(lastFrom, total+time.Second, i)
 		fmt.Printf("%-10s first minute %.0f, last minute %.0f (%+.1f %%)\n", name, a, b, 100*(b-a)/max(a, 1))
 		if b > a*1.10 {
