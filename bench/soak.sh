@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: SOAK_DURATION (default 10m) of mixed load on loopback against one Caddy with
+# Soak: SOAK_DURATION (default 10m, after a 3-minute warm-up) of mixed load on loopback against one Caddy with
 # oauth_server and oauth_guard, first on SQLite, then on PostgreSQL (PG_DSN, default the
 # local test database): the guard with repeated and new tokens, issuance on every grant,
 # introspection, revocations the guard follows through the feed, and purge_interval
