@@ -97,7 +97,8 @@ func (c *tally) record(what string) {
 // shutdown (which the baseline shows too) are counted only. Goroutines, file descriptors
 // and RSS are printed after a warm-up and at the end, and must not grow.
 // OAUTH_RELOAD_SECONDS sets the run's length (default 20 s: 10 reloads; 60 s makes the
-// 30-reload run of bench/RESULTS-reload.md).
+// 30-reload run of bench/RESULTS-reload.md); OAUTH_RELOAD_HEAP_DIR, if set, receives heap
+// profiles taken after the warm-up and at the end (go tool pprof -base start.pb.gz end.pb.gz).
 func TestConfigReloadUnderLoad(t *testing.T) {
 	seconds := 20
 	if v, err := strconv.Atoi(os.Getenv("OAUTH_RELOAD_SECONDS")); err == nil && v > 0 {
@@ -277,6 +278,16 @@ http://127.0.0.1:%[10]d {
 	}
 	time.Sleep(500 * time.Millisecond)
 	startStats := statsOf(t, proc.cmd.Process.Pid, admin)
+	saveHeap := func(name string) {
+		if dir := os.Getenv("OAUTH_RELOAD_HEAP_DIR"); dir != "" {
+			if resp, err := http.Get(admin + "/debug/pprof/heap?gc=1"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+			}
+		}
+	}
+	saveHeap("start.pb.gz")
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -314,6 +325,7 @@ http://127.0.0.1:%[10]d {
 	client.CloseIdleConnections()
 	time.Sleep(3 * time.Second)
 	endStats := statsOf(t, proc.cmd.Process.Pid, admin)
+	saveHeap("end.pb.gz")
 	if os.Getenv("OAUTH_RELOAD_DUMP") != "" {
 		resp, err := http.Get(admin + "/debug/pprof/goroutine?debug=1")
 		if err == nil {
