@@ -7,8 +7,8 @@
 // failure is counted; after a warm-up (the load runs, nothing is measured: the caches
 // fill for one token lifetime) it prints, per endpoint, requests, errors and p50/p99
 // latency of the first and the last minute, and the Caddy process's goroutines, RSS and
-// Go heap sampled every 10 s. It exits non-zero on any error or on growth beyond 10 %
-// from the first measured minute to the last.
+// Go heap sampled every 10 s. It exits non-zero on any error or on growth of goroutines
+// or RSS beyond 10 % from the first measured minute to the last.
 package main
 
 import (
@@ -398,10 +398,16 @@ func main() {
 		fmt.Printf("%6d  %10.0f  %7.0f  %8.0f\n", int(m/time.Minute)+1, mean(m, m+time.Minute, 1), mean(m, m+time.Minute, 2), mean(m, m+time.Minute, 3))
 	}
 	grew := false
-	for i, name := range map[int]string{1: "goroutines", 2: "RSS KiB", 3: "heap KiB"} {
+	// Goroutines and RSS must stay within 10 %. The heap in use is printed, not judged: it
+	// swings with the argon2id buffers of the password logins in flight at a sample (tens
+	// of MiB each way), more than any trend.
+	for i, name := range []string{1: "goroutines", 2: "RSS KiB", 3: "heap KiB"} {
+		if i == 0 {
+			continue
+		}
 		a, b := mean(0, time.Minute, i), mean(lastFrom, total+time.Second, i)
 		fmt.Printf("%-10s first minute %.0f, last minute %.0f (%+.1f %%)\n", name, a, b, 100*(b-a)/max(a, 1))
-		if b > a*1.10 {
+		if i < 3 && b > a*1.10 {
 			grew = true
 		}
 	}
