@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -274,33 +275,34 @@ func (g *Guard) Cleanup() error {
 // ServeHTTP lets validator decide about the request, then passes it on with the identity
 // headers and placeholders set, or writes the refusal.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	id, err := g.decide.Check(r)
+	id, token, err := g.decide.CheckToken(r)
 	if err != nil {
 		return g.refuse(w, err)
 	}
 	h := r.Header
 
-	// One backing array for the four header values, each slice capped at its own element:
-	// a later handler may edit a value in place (Caddy's header replace does) or append,
-	// so values are never shared between requests, yet this is one allocation, not four.
-	vals := &[4]string{id.UserID, id.ClientID, id.ScopeString, id.TokenID}
+	// The request's own header values and placeholder provider, in one allocation (and
+	// one more for the provider's method value). A later handler may edit a header value
+	// in place (Caddy's header replace does) or append, so each slice is capped at its
+	// own element and never shared with another request.
+	ri := &requestIdentity{id: id, token: token}
+	ri.vals = [4]string{id.UserID, id.ClientID, id.ScopeString, id.TokenID}
 	if id.UserID != "" {
-		h[HeaderUserID] = vals[0:1:1]
+		h[HeaderUserID] = ri.vals[0:1:1]
 	}
-	h[HeaderClientID] = vals[1:2:2]
-	h[HeaderScopes] = vals[2:3:3]
-	h[HeaderTokenID] = vals[3:4:4]
+	h[HeaderClientID] = ri.vals[1:2:2]
+	h[HeaderScopes] = ri.vals[2:3:3]
+	h[HeaderTokenID] = ri.vals[3:4:4]
 
-	ph := id.Memo(newIdentityPlaceholders).(*identityPlaceholders)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	// The provider answers {http.auth.user.id} and every {oauth.*} placeholder without a
-	// per-request allocation. Values Set in the replacer come before providers, so when an
-	// earlier handler (basic_auth, vars) already set the user id, the guard Sets its own
-	// over it: the token's user is the one the access log names, as before.
+	// The provider answers {http.auth.user.id} and every {oauth.*} placeholder. Values Set
+	// in the replacer come before providers, so when an earlier handler (basic_auth,
+	// vars) already set the user id, the guard Sets its own over it: the token's user is
+	// the one the access log names.
 	if _, set := repl.Get("http.auth.user.id"); set {
-		repl.Set("http.auth.user.id", ph.authUser)
+		repl.Set("http.auth.user.id", (*authUserValue)(ri))
 	}
-	repl.Map(ph.lookup)
+	repl.Map(ri.get)
 	for _, hv := range g.extra {
 		v := repl.ReplaceAll(hv[1], "")
 		if !validHeaderValue(v) {
@@ -332,50 +334,58 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// identityPlaceholders answer an identity's {oauth.*} placeholders, built once per
-// identity (Identity.Memo) and shared by every request the cached identity serves: one
-// provider function for all of them, so a cache hit adds no allocation for placeholders.
-// Building it costs two small allocations per new token; values are boxed when read
-// (most requests read none), except the user id, which every access log line reads.
-type identityPlaceholders struct {
-	id       *validator.Identity
-	authUser any
-	lookup   caddy.ReplacerFunc
+// requestIdentity is what one request that passed the guard knows of its token: the
+// identity (shared with every request of the same cached token), the token itself, and
+// the values of the identity headers. It answers the request's {oauth.*} placeholders.
+// Values are boxed when read (most requests read none), except the user id, which every
+// access log line reads: it is answered as a Stringer over this struct, which boxes
+// without allocating.
+type requestIdentity struct {
+	vals   [4]string // user, client, scopes, token id
+	id     *validator.Identity
+	token  string
+	once   sync.Once
+	claims *validator.Claims
 }
 
-func newIdentityPlaceholders(id *validator.Identity) any {
-	authUser := id.UserID
-	if authUser == "" {
-		authUser = id.ClientID
+// authUserValue is the {http.auth.user.id} of a request: its user, or for a client token
+// its client.
+type authUserValue requestIdentity
+
+func (a *authUserValue) String() string {
+	if a.id.UserID != "" {
+		return a.id.UserID
 	}
-	p := &identityPlaceholders{id: id, authUser: authUser}
-	p.lookup = p.get
-	return p
+	return a.id.ClientID
 }
 
 // get answers {http.auth.user.id}, {oauth.user_id}, {oauth.client_id}, {oauth.scopes},
 // {oauth.token_id}, {oauth.expires_at} and {oauth.claim.<name>}.
-func (p *identityPlaceholders) get(key string) (any, bool) {
+func (ri *requestIdentity) get(key string) (any, bool) {
 	if !strings.HasPrefix(key, "oauth.") {
 		if key == "http.auth.user.id" {
-			return p.authUser, true
+			return (*authUserValue)(ri), true
 		}
 		return nil, false
 	}
+	id := ri.id
 	switch key[len("oauth."):] {
 	case "user_id":
-		return p.id.UserID, true
+		return id.UserID, true
 	case "client_id":
-		return p.id.ClientID, true
+		return id.ClientID, true
 	case "scopes":
-		return p.id.ScopeString, true
+		return id.ScopeString, true
 	case "token_id":
-		return p.id.TokenID, true
+		return id.TokenID, true
 	case "expires_at":
-		return strconv.FormatInt(p.id.ExpiresAt.Unix(), 10), true
+		return strconv.FormatInt(id.ExpiresAt().Unix(), 10), true
 	}
 	if name, ok := strings.CutPrefix(key, "oauth.claim."); ok {
-		return p.id.Claim(name)
+		// A cached identity keeps no claims: the token's are decoded once per request
+		// that asks for one.
+		ri.once.Do(func() { ri.claims = id.ClaimsFor(ri.token) })
+		return ri.claims.Get(name)
 	}
 	return nil, false
 }

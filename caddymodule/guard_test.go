@@ -58,9 +58,39 @@ func TestGuardSetsHeadersAndPlaceholders(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	tok := f.sign(claims(map[string]any{"email": "ada@example.com", "exp": exp, "scope": "orders:read orders:write"}))
 	spoof := map[string]string{"X-OAuth-User-Id": "admin", "X-OAuth-Scopes": "*", "X-User-Email": "root@example.com", "X-OAuth-Token-Id": "x", "X-OAuth-Client-Id": "x"}
+	// Three times: verified, then cached, then served from the cache, whose identities
+	// keep no claims ({oauth.claim.*} is read from the token again).
+	for round := range 3 {
+		checkHeadersAndPlaceholders(t, g, tok, spoof, exp, round)
+	}
+	if g.cache.Hits() == 0 {
+		t.Fatal("the third request was not a cache hit")
+	}
+
+	// A client token: no user header at all, and the access log names the client.
+	ctok := f.sign(claims(map[string]any{"sub": "app", "jti": "tok-9"}))
+	for round := range 3 {
+		code, seen, repl := serve(t, g, ctok, spoof)
+		if code != http.StatusNoContent {
+			t.Fatalf("client token: %d", code)
+		}
+		if _, has := seen["X-Oauth-User-Id"]; has {
+			t.Errorf("client token: user id header present: %q", seen.Get("X-Oauth-User-Id"))
+		}
+		if got, _ := repl.GetString("http.auth.user.id"); got != "app" {
+			t.Errorf("client token, request %d: {http.auth.user.id} = %q", round+1, got)
+		}
+		if seen.Get("X-User-Email") != "" {
+			t.Errorf("client token: spoofed X-User-Email reached the upstream: %q", seen.Get("X-User-Email"))
+		}
+	}
+}
+
+func checkHeadersAndPlaceholders(t *testing.T, g *Guard, tok string, spoof map[string]string, exp int64, round int) {
+	t.Helper()
 	code, seen, repl := serve(t, g, tok, spoof)
 	if code != http.StatusNoContent {
-		t.Fatalf("status %d", code)
+		t.Fatalf("request %d: status %d", round+1, code)
 	}
 	want := map[string]string{
 		"X-Oauth-User-Id": "user-7", "X-Oauth-Client-Id": "app", "X-Oauth-Scopes": "orders:read orders:write",
@@ -68,7 +98,7 @@ func TestGuardSetsHeadersAndPlaceholders(t *testing.T) {
 	}
 	for k, v := range want {
 		if got := seen.Values(k); len(got) != 1 || got[0] != v {
-			t.Errorf("upstream header %s = %q, want %q", k, got, v)
+			t.Errorf("request %d: upstream header %s = %q, want %q", round+1, k, got, v)
 		}
 	}
 	for key, v := range map[string]string{
@@ -77,24 +107,8 @@ func TestGuardSetsHeadersAndPlaceholders(t *testing.T) {
 		"oauth.expires_at": strconv.FormatInt(exp, 10), "oauth.claim.email": "ada@example.com",
 	} {
 		if got, _ := repl.GetString(key); got != v {
-			t.Errorf("{%s} = %q, want %q", key, got, v)
+			t.Errorf("request %d: {%s} = %q, want %q", round+1, key, got, v)
 		}
-	}
-
-	// A client token: no user header at all, and the access log names the client.
-	ctok := f.sign(claims(map[string]any{"sub": "app", "jti": "tok-9"}))
-	code, seen, repl = serve(t, g, ctok, spoof)
-	if code != http.StatusNoContent {
-		t.Fatalf("client token: %d", code)
-	}
-	if _, has := seen["X-Oauth-User-Id"]; has {
-		t.Errorf("client token: user id header present: %q", seen.Get("X-Oauth-User-Id"))
-	}
-	if got, _ := repl.GetString("http.auth.user.id"); got != "app" {
-		t.Errorf("client token: {http.auth.user.id} = %q", got)
-	}
-	if seen.Get("X-User-Email") != "" {
-		t.Errorf("client token: spoofed X-User-Email reached the upstream: %q", seen.Get("X-User-Email"))
 	}
 }
 

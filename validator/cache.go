@@ -3,22 +3,26 @@ package validator
 import (
 	"errors"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/dgraph-io/ristretto/v2"
 )
 
-// TokenCache remembers verified tokens so repeat requests skip signature checks and
-// introspection calls. It wraps ristretto, which keeps only a 128-bit hash of each key:
-// the token text itself is never stored.
+// TokenCache remembers verified JWTs so repeat requests skip the signature check. It
+// keeps a seeded 128-bit hash of each token (never the token text) and a compact copy of
+// its identity: the token's id, user and expiry, and a pointer to a Grant shared with
+// every other cached token of the same client, scopes, issuer, audience and provider.
+// Claims beyond those are decoded again from the token when a request asks for one
+// (Identity.ClaimsFor). See tokenTable for why this is not ristretto.
 //
 // A cache may be shared by several verifiers only if they trust the same token sources;
 // the JWT verifier still re-checks issuer, audience and expiry on every hit.
 type TokenCache struct {
-	c          *ristretto.Cache[string, *Identity]
+	table      *tokenTable
+	grants     grantInterner
 	hits       stripedCounter
 	misses     stripedCounter
 	maxEntries int64
@@ -66,31 +70,21 @@ func tokenHash(token string) (uint64, uint64) {
 	return h1, h2
 }
 
-// NewTokenCache makes a cache holding at most maxEntries tokens (cost 1 each).
+// NewTokenCache makes a cache holding at most maxEntries tokens.
 func NewTokenCache(maxEntries int64) (*TokenCache, error) {
 	if maxEntries <= 0 {
 		return nil, errors.New("token cache size must be positive")
 	}
-	c, err := ristretto.NewCache(&ristretto.Config[string, *Identity]{
-		NumCounters: 10 * maxEntries, // ristretto's advice: 10x the item count for TinyLFU
-		MaxCost:     maxEntries,
-		BufferItems: 64,
-		KeyToHash:   tokenHash,
-		// Every entry costs exactly 1, so MaxCost is a count; without this ristretto adds
-		// its own per-item overhead to the cost and the cache holds fewer entries.
-		IgnoreInternalCost: true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &TokenCache{c: c, maxEntries: maxEntries}, nil
+	return &TokenCache{table: newTokenTable(maxEntries), maxEntries: maxEntries}, nil
 }
 
-// Get returns the identity cached for token. ristretto refuses entries past their TTL;
-// callers still check ExpiresAt because the TTL is only as precise as the clock that set it.
+// Get returns the identity cached for token, if its time in the cache has not run out.
+// Callers still check the expiry: the cache's clock counts whole seconds.
+// The cache's time runs on the wall clock, whatever clock a verifier checks exp with.
 func (c *TokenCache) Get(token string) (*Identity, bool) {
-	id, ok := c.c.Get(token)
-	if ok && id != nil {
+	h1, h2 := tokenHash(token)
+	id, ok := c.table.get(h1, uint32(h2), c.table.seconds(time.Now()))
+	if ok {
 		c.hits.add()
 		return id, true
 	}
@@ -98,28 +92,40 @@ func (c *TokenCache) Get(token string) (*Identity, bool) {
 	return nil, false
 }
 
-// Set caches id for token for ttl. A non-positive ttl stores nothing. Sets are buffered
-// and may be dropped under contention, as ristretto's admission policy decides.
+// Set caches a compact copy of id for token for at most ttl (a non-positive ttl stores
+// nothing). An identity whose claims are unsafe for headers is never cached.
 func (c *TokenCache) Set(token string, id *Identity, ttl time.Duration) {
-	if ttl <= 0 || id == nil {
+	if ttl <= 0 || id == nil || id.unsafe {
 		return
 	}
-	c.c.SetWithTTL(token, id, 1, ttl)
+	h1, h2 := tokenHash(token)
+	c.set(h1, h2, id, ttl)
+}
+
+func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
+	now := time.Now()
+	deadline := uint64(c.table.seconds(now.Add(ttl)))
+	compact := &Identity{
+		Grant:   c.grants.intern(id.Grant),
+		TokenID: strings.Clone(id.TokenID),
+		UserID:  strings.Clone(id.UserID),
+		expires: id.expires,
+	}
+	c.table.put(h1, uint32(h2), uint32(min(deadline, math.MaxUint32)), compact, c.table.seconds(now))
 }
 
 // SetRepeated caches id for token like Set, but only from the token's second sighting
 // on: the first time a token is offered, a doorkeeper (a seeded Bloom filter of the
 // last maxEntries first sightings) only records it. A token used once (under load with
-// every token new, nearly all of them) then costs no cache entry, no ristretto policy
-// work and no live heap for the GC to scan on every cycle, while a token used twice is
-// cached on its second use. A false positive of the filter (about 3% at the end of a
-// window) caches a token on its first sighting, which is what Set does anyway; when the
-// window resets, a token seen once before it needs one more sighting.
+// every token new, nearly all of them) then costs no cache entry and no live heap for
+// the GC to scan on every cycle, while a token used twice is cached on its second use.
+// A false positive of the filter (about 3% at the end of a window) caches a token on its
+// first sighting, which is what Set does anyway; when the window resets, a token seen
+// once before it needs one more sighting.
 //
 // The JWT verifier uses it: re-verifying a token once more costs one signature check.
-// Introspection answers use Set, because a second sighting there is a network call.
 func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) {
-	if ttl <= 0 || id == nil {
+	if ttl <= 0 || id == nil || id.unsafe {
 		return
 	}
 	d := c.door.Load()
@@ -127,10 +133,11 @@ func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) 
 		c.door.CompareAndSwap(nil, newDoorkeeper(c.maxEntries))
 		d = c.door.Load()
 	}
-	if !d.seenBefore(tokenHash(token)) {
+	h1, h2 := tokenHash(token)
+	if !d.seenBefore(h1, h2) {
 		return
 	}
-	c.c.SetWithTTL(token, id, 1, ttl)
+	c.set(h1, h2, id, ttl)
 }
 
 // doorkeeper is a Bloom filter of token hashes (the same seeded hashes the cache keys
@@ -173,13 +180,20 @@ func (d *doorkeeper) seenBefore(h1, h2 uint64) bool {
 }
 
 // Delete forgets token, e.g. after it is found expired or revoked.
-func (c *TokenCache) Delete(token string) { c.c.Del(token) }
+func (c *TokenCache) Delete(token string) {
+	h1, h2 := tokenHash(token)
+	c.table.remove(h1, uint32(h2))
+}
 
-// Wait blocks until buffered Sets are applied; for tests.
-func (c *TokenCache) Wait() { c.c.Wait() }
+// Len returns how many tokens are cached.
+func (c *TokenCache) Len() int { return c.table.len() }
 
-// Close stops the cache's goroutines; the cache must not be used afterwards.
-func (c *TokenCache) Close() { c.c.Close() }
+// Wait returns at once: sets are applied before they return. It is kept for callers
+// written against a buffered cache.
+func (c *TokenCache) Wait() {}
+
+// Close lets the cache go; it must not be used afterwards.
+func (c *TokenCache) Close() {}
 
 // Hits returns how many Gets found an entry.
 func (c *TokenCache) Hits() uint64 { return c.hits.load() }

@@ -36,9 +36,10 @@ func requestToken(r *http.Request, cookie string) (token string, fromCookie bool
 
 // cookieCSRFMatches reports whether a cookie token's request carries the token's csrf
 // claim in a CSRF header, compared in constant time. A token without the claim (an
-// ordinary access token planted in the cookie) never matches.
-func cookieCSRFMatches(r *http.Request, id *Identity) bool {
-	want, ok := id.Claim("csrf")
+// ordinary access token planted in the cookie) never matches. A cached identity holds no
+// claims, so the claim is read from the token (verified when it was cached).
+func cookieCSRFMatches(r *http.Request, id *Identity, token string) bool {
+	want, ok := id.ClaimsFor(token).Get("csrf")
 	if !ok || want == "" {
 		return false
 	}

@@ -111,42 +111,49 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 // token presence and shape, verification, revocation, header-safe claims, cookie CSRF,
 // subject, provider, scopes; so a revoked token is refused as such even where a rule would also refuse it.
 func (g *Guard) Check(r *http.Request) (*Identity, error) {
+	id, _, err := g.CheckToken(r)
+	return id, err
+}
+
+// CheckToken is Check that also returns the token that passed, which the host needs to
+// read claims of a cached identity (Identity.ClaimsFor).
+func (g *Guard) CheckToken(r *http.Request) (*Identity, string, error) {
 	stripSpoofed(r.Header, &g.strip)
 	token, fromCookie, err := requestToken(r, g.cookie)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	id, err := g.verifier.Verify(r.Context(), token)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// Checked on every request, cached token or not: the set is swapped atomically, so
 	// this is one map lookup.
 	if id.TokenID != "" {
 		for _, list := range g.revoked {
 			if list.Revoked(id.TokenID) {
-				return nil, revokedRefusal
+				return nil, "", revokedRefusal
 			}
 		}
 	}
 	switch {
 	case id.unsafe:
-		return nil, refuseUnsafeClaims
-	case fromCookie && !cookieCSRFMatches(r, id):
-		return nil, refuseCookieCSRF
+		return nil, "", refuseUnsafeClaims
+	case fromCookie && !cookieCSRFMatches(r, id, token):
+		return nil, "", refuseCookieCSRF
 	case g.subject == UserSubject && !id.IsUser():
-		return nil, refuseNotUser
+		return nil, "", refuseNotUser
 	case g.subject == ClientSubject && id.IsUser():
-		return nil, refuseNotClient
+		return nil, "", refuseNotClient
 	case g.provider != "" && id.Provider != g.provider:
-		return nil, refuseProvider
+		return nil, "", refuseProvider
 	}
 	for i, rule := range g.rules {
 		if !rule.Satisfied(id.Scopes) {
-			return nil, g.refusals[i]
+			return nil, "", g.refusals[i]
 		}
 	}
-	return id, nil
+	return id, token, nil
 }
 
 // Refusals of the rules, shared values so refusing allocates nothing.

@@ -463,8 +463,18 @@ func TestGuardCookieTokenNeedsItsCSRFHeader(t *testing.T) {
 		wantRefusal(t, err, InvalidToken, "a cookie token needs the X-XSRF-TOKEN or X-CSRF-TOKEN header")
 		_ = name
 	}
+	// Seen twice above, the cookie token is now served from the cache, which keeps no
+	// claims: its csrf claim is read from the token again, and still decides.
+	if _, ok := f.cache.Get(cookieTok); !ok {
+		t.Fatal("cookie token not cached: the checks below would not exercise a cache hit")
+	}
+	if _, err := g.Check(req(cookieTok, "", map[string]string{"X-XSRF-TOKEN": "c5rf-value"})); err != nil {
+		t.Errorf("cached cookie token with its CSRF header: %v", err)
+	}
+	_, err := g.Check(req(cookieTok, "", map[string]string{"X-XSRF-TOKEN": "guess"}))
+	wantRefusal(t, err, InvalidToken, "a cookie token needs the X-XSRF-TOKEN or X-CSRF-TOKEN header")
 	// An Authorization header wins: its token is checked, the cookie never read.
-	_, err := g.Check(req(cookieTok, "Bearer garbage.garbage.garbage", map[string]string{"X-XSRF-TOKEN": "c5rf-value"}))
+	_, err = g.Check(req(cookieTok, "Bearer garbage.garbage.garbage", map[string]string{"X-XSRF-TOKEN": "c5rf-value"}))
 	wantRefusal(t, err, InvalidToken, "")
 	// Without a cookie name, a cookie alone is no token.
 	_, err = f.guard(t, nil).Check(req(cookieTok, "", map[string]string{"X-XSRF-TOKEN": "c5rf-value"}))
@@ -520,8 +530,11 @@ func TestGuardRefusesClaimsThatCannotBeHeaderValues(t *testing.T) {
 		"provider with DEL": {"provider": "users\x7f"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := g.Check(bearerRequest("Bearer " + f.sign(t, extra)))
-			wantRefusal(t, err, InvalidToken, "the token's claims contain control characters")
+			tok := f.sign(t, extra)
+			for range 3 { // and again when seen before: such a token is never cached
+				_, err := g.Check(bearerRequest("Bearer " + tok))
+				wantRefusal(t, err, InvalidToken, "the token's claims contain control characters")
+			}
 		})
 	}
 	// A tab or any printable text is fine.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -13,17 +14,26 @@ import (
 )
 
 // Identity is what a verified token says about its bearer. It is shared between
-// concurrent requests through the token cache, so callers must treat it as read-only and
-// pass it by pointer (it holds a sync.Once and must not be copied).
+// concurrent requests through the token cache, so callers must treat it as read-only.
+//
+// What is particular to one token (its id, its user, its expiry) is held here; what many
+// tokens share (client, scopes, issuer, audience, provider) is in the Grant, which the
+// token cache shares between all the tokens that have equal ones: a cached token then
+// costs its own three fields and a pointer.
 type Identity struct {
+	*Grant
 	// TokenID is the jti claim; revocation feeds name tokens by it.
 	TokenID string
-	// Subject is the sub claim as sent, empty for Passport client-credentials tokens.
-	Subject string
 	// UserID is the user the token acts for; empty for client tokens, i.e. when sub is
 	// empty or equals the client id (Passport's client-credentials tokens have an empty
 	// sub, other servers set sub to the client id).
 	UserID string
+	// expires is the exp claim in Unix nanoseconds; 0 when the token has none.
+	expires int64
+}
+
+// Grant is the part of an identity that many tokens share.
+type Grant struct {
 	// ClientID is the client_id claim, else azp, else the single aud value (Passport puts
 	// the client id in aud).
 	ClientID string
@@ -34,55 +44,98 @@ type Identity struct {
 	ScopeString string
 	// Provider is the user provider the token was issued for (Passport guards); may be empty.
 	Provider string
-	// ExpiresAt is the exp claim.
-	ExpiresAt time.Time
 	// Issuer is the iss claim.
 	Issuer string
 	// Audience is the aud claim, always as a list.
 	Audience []string
 
+	// subIsClient records that a token without a user named its client in sub (rather
+	// than leaving sub empty), so Subject gives back the sub as sent.
+	subIsClient bool
 	// unsafe is set when a value the guard puts in a request header (user, client, scopes,
 	// token id, provider) holds a control character such as CR or LF: a signed claim must
-	// not be able to split or corrupt the upstream request.
+	// not be able to split or corrupt the upstream request. Such an identity is never
+	// cached, so its grant is never shared.
 	unsafe bool
-
-	raw        []byte
-	claimsOnce sync.Once
-	claims     map[string]json.RawMessage
-
-	memoOnce sync.Once
-	memo     any
+	// claims is the claims object the identity was built from; nil in a grant the token
+	// cache shares (a cached JWT's claims are decoded again from the token, ClaimsFor).
+	claims *Claims
 }
 
-// Memo returns build(id), calling build once per identity and keeping its result. A
-// cached identity serves many requests: a caller that derives per-request data from it
-// (the Caddy guard's placeholder values) builds that data here once, so a cache hit does
-// not rebuild or re-allocate it. Every caller must pass the same build function, and the
-// result is shared between goroutines, so it must be read-only.
-func (id *Identity) Memo(build func(*Identity) any) any {
-	id.memoOnce.Do(func() { id.memo = build(id) })
-	return id.memo
+// Subject returns the sub claim as sent: the user, or for a client token the client id or
+// nothing.
+func (id *Identity) Subject() string {
+	if id.UserID != "" {
+		return id.UserID
+	}
+	if id.subIsClient {
+		return id.ClientID
+	}
+	return ""
+}
+
+// ExpiresAt returns the exp claim, or the zero time when the token has none.
+func (id *Identity) ExpiresAt() time.Time {
+	if id.expires == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, id.expires)
 }
 
 // IsUser reports whether the token acts for a user rather than only for a client.
 func (id *Identity) IsUser() bool { return id.UserID != "" }
 
-// RawClaims returns the JSON claims object the identity was built from. The slice is
-// shared: do not modify it.
-func (id *Identity) RawClaims() []byte { return id.raw }
+// RawClaims returns the JSON claims object the identity was built from, or nil for a
+// cached JWT identity (see ClaimsFor). The slice is shared: do not modify it.
+func (id *Identity) RawClaims() []byte {
+	if id.claims == nil {
+		return nil
+	}
+	return id.claims.raw
+}
 
-// Claim returns any claim of the token, for `{oauth.claim.<name>}` placeholders: strings
-// as they are, numbers, booleans, arrays and objects as their compact JSON text. A claim
-// that is absent or null reports false. The claims object is decoded on first use only
-// (most requests never ask), once per identity, safely from many goroutines.
+// Claim returns a claim of the token the identity was built from (see Claims.Get), or
+// false when the identity does not hold its claims (a cached JWT identity: use ClaimsFor
+// with the token).
 func (id *Identity) Claim(name string) (string, bool) {
-	id.claimsOnce.Do(func() {
+	if id.claims == nil {
+		return "", false
+	}
+	return id.claims.Get(name)
+}
+
+// ClaimsFor returns the claims of the identity of token: those it holds, or, for a cached
+// JWT identity, the token's payload decoded again (the token was verified when it was
+// cached, and the cache is keyed by all of its bytes). Nil when there are none.
+func (id *Identity) ClaimsFor(token string) *Claims {
+	if id.claims != nil {
+		return id.claims
+	}
+	return jwtPayloadClaims(token)
+}
+
+// Claims is a token's JSON claims object, decoded into members on first use only (most
+// requests never ask), once, safely from many goroutines.
+type Claims struct {
+	raw  []byte
+	once sync.Once
+	m    map[string]json.RawMessage
+}
+
+// Get returns a claim for `{oauth.claim.<name>}` placeholders: strings as they are,
+// numbers, booleans, arrays and objects as their compact JSON text. A claim that is
+// absent or null reports false.
+func (c *Claims) Get(name string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.once.Do(func() {
 		var m map[string]json.RawMessage
-		if json.Unmarshal(id.raw, &m) == nil {
-			id.claims = m
+		if json.Unmarshal(c.raw, &m) == nil {
+			c.m = m
 		}
 	})
-	v, ok := id.claims[name]
+	v, ok := c.m[name]
 	if !ok || len(v) == 0 || string(v) == "null" {
 		return "", false
 	}
@@ -101,6 +154,20 @@ func (id *Identity) Claim(name string) (string, bool) {
 		return b.String(), true
 	}
 	return string(v), true
+}
+
+// jwtPayloadClaims decodes the payload segment of a compact JWS, or returns nil.
+func jwtPayloadClaims(token string) *Claims {
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := strings.LastIndexByte(token, '.')
+	if dot1 < 0 || dot2 <= dot1 {
+		return nil
+	}
+	raw, err := b64.DecodeString(token[dot1+1 : dot2])
+	if err != nil {
+		return nil
+	}
+	return &Claims{raw: raw}
 }
 
 // IdentityFromClaims builds an Identity from a JSON claims object that has already been
@@ -132,28 +199,35 @@ type claimSet struct {
 	Provider flexString   `json:"provider"`
 }
 
+// fullIdentity is an identity with its own grant and claims, made in one allocation.
+type fullIdentity struct {
+	id     Identity
+	grant  Grant
+	claims Claims
+}
+
 func (c *claimSet) identity(raw []byte) *Identity {
-	id := &Identity{
-		TokenID:  string(c.Jti),
-		Subject:  string(c.Sub),
-		Provider: string(c.Provider),
-		Issuer:   string(c.Iss),
-		Audience: []string(c.Aud),
-		raw:      raw,
-	}
+	f := &fullIdentity{}
+	id, g := &f.id, &f.grant
+	f.claims.raw = raw
+	id.Grant, g.claims = g, &f.claims
+	id.TokenID = string(c.Jti)
+	g.Provider, g.Issuer, g.Audience = string(c.Provider), string(c.Iss), []string(c.Aud)
 	if c.Exp.set {
-		id.ExpiresAt = c.Exp.time()
+		id.expires = c.Exp.time().UnixNano()
 	}
 	switch {
 	case c.ClientID != "":
-		id.ClientID = string(c.ClientID)
+		g.ClientID = string(c.ClientID)
 	case c.Azp != "":
-		id.ClientID = string(c.Azp)
+		g.ClientID = string(c.Azp)
 	case len(c.Aud) == 1:
-		id.ClientID = c.Aud[0]
+		g.ClientID = c.Aud[0]
 	}
-	if id.Subject != "" && id.Subject != id.ClientID {
-		id.UserID = id.Subject
+	if sub := string(c.Sub); sub != "" && sub != g.ClientID {
+		id.UserID = sub
+	} else {
+		g.subIsClient = sub != ""
 	}
 	// `scope` is the RFC 9068 / RFC 7662 spelling; `scopes` is Passport's; `scp` is
 	// Azure's and Okta's.
@@ -164,9 +238,9 @@ func (c *claimSet) identity(raw []byte) *Identity {
 	if !sc.set {
 		sc = c.Scp
 	}
-	id.Scopes, id.ScopeString = sc.list, sc.joined()
-	id.unsafe = hasControl(id.UserID) || hasControl(id.ClientID) || hasControl(id.ScopeString) ||
-		hasControl(id.TokenID) || hasControl(id.Provider)
+	g.Scopes, g.ScopeString = sc.list, sc.joined()
+	g.unsafe = hasControl(id.UserID) || hasControl(g.ClientID) || hasControl(g.ScopeString) ||
+		hasControl(id.TokenID) || hasControl(g.Provider)
 	return id
 }
 

@@ -170,7 +170,7 @@ func (in *Introspector) Verify(ctx context.Context, token string) (*Identity, er
 		if id, ok := in.cache.getActive(token); ok {
 			// The cache TTL already stops at exp; this re-check covers clock precision and
 			// keeps a hit exactly as strict as a fresh answer.
-			if !now.Before(id.ExpiresAt.Add(in.leeway)) && !id.ExpiresAt.IsZero() {
+			if !now.Before(id.ExpiresAt().Add(in.leeway)) && !id.ExpiresAt().IsZero() {
 				in.cache.active.Delete(token)
 				return nil, invalidToken("token expired", nil)
 			}
@@ -270,8 +270,8 @@ func (in *Introspector) introspect(ctx context.Context, token string, local *Ide
 	}
 	if in.cache != nil {
 		ttl := in.cacheTTL
-		if !id.ExpiresAt.IsZero() {
-			ttl = min(ttl, id.ExpiresAt.Add(in.leeway).Sub(now))
+		if !id.ExpiresAt().IsZero() {
+			ttl = min(ttl, id.ExpiresAt().Add(in.leeway).Sub(now))
 		}
 		in.cache.setActive(token, id, ttl)
 	}
@@ -301,7 +301,7 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 		if ans.Jti != "" && local.TokenID != "" && string(ans.Jti) != local.TokenID {
 			return nil, invalidToken("introspection answer names another token", nil)
 		}
-		if ans.Exp.set && ans.Exp.time().Before(local.ExpiresAt) {
+		if ans.Exp.set && ans.Exp.time().Before(local.ExpiresAt()) {
 			// The server may have shortened the token's life; never trust it longer.
 			return localWithExpiry(local, ans.Exp.time()), nil
 		}
@@ -310,22 +310,9 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 	return ans.identity(body), nil
 }
 
-// localWithExpiry copies a locally verified identity with an earlier expiry. Identity
-// holds a sync.Once, so it is rebuilt field by field rather than copied.
+// localWithExpiry copies a locally verified identity with an earlier expiry.
 func localWithExpiry(id *Identity, exp time.Time) *Identity {
-	return &Identity{
-		TokenID:     id.TokenID,
-		Subject:     id.Subject,
-		UserID:      id.UserID,
-		ClientID:    id.ClientID,
-		Scopes:      id.Scopes,
-		ScopeString: id.ScopeString,
-		Provider:    id.Provider,
-		ExpiresAt:   exp,
-		Issuer:      id.Issuer,
-		Audience:    id.Audience,
-		raw:         id.raw,
-	}
+	return &Identity{Grant: id.Grant, TokenID: id.TokenID, UserID: id.UserID, expires: exp.UnixNano()}
 }
 
 // audienceContains reports whether got holds one of want; JWT and introspection

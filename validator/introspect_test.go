@@ -91,8 +91,8 @@ func TestIntrospectionActiveAnswerMapsToIdentity(t *testing.T) {
 			if id.UserID != tc.user || id.ClientID != tc.client || id.ScopeString != tc.scopes || id.Provider != tc.prov {
 				t.Fatalf("identity = user %q client %q scopes %q provider %q", id.UserID, id.ClientID, id.ScopeString, id.Provider)
 			}
-			if id.TokenID != tc.claims["jti"] || id.ExpiresAt.Unix() != tc.claims["exp"].(int64) {
-				t.Fatalf("jti/exp = %q %v", id.TokenID, id.ExpiresAt)
+			if id.TokenID != tc.claims["jti"] || id.ExpiresAt().Unix() != tc.claims["exp"].(int64) {
+				t.Fatalf("jti/exp = %q %v", id.TokenID, id.ExpiresAt())
 			}
 		})
 	}

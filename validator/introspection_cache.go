@@ -24,12 +24,12 @@ const (
 	DefaultNegativeCacheSize = 10_000
 )
 
-// IntrospectionCache holds RFC 7662 answers: active ones (the identity) in a TokenCache,
+// IntrospectionCache holds RFC 7662 answers: active ones (the identity) in a ristretto answerCache,
 // inactive ones in a second, small ristretto cache of bounded count. Both key by seeded
 // hashes of the token; the token text is never stored. It also coalesces concurrent
 // introspections of one token, so every guard sharing the cache shares the calls.
 type IntrospectionCache struct {
-	active   *TokenCache
+	active   *answerCache
 	inactive *ristretto.Cache[string, struct{}]
 	flight   singleflight.Group
 }
@@ -43,7 +43,7 @@ func NewIntrospectionCache(activeEntries, inactiveEntries int64) (*Introspection
 	if inactiveEntries < 0 {
 		return nil, errors.New("negative cache size must be positive")
 	}
-	active, err := NewTokenCache(activeEntries)
+	active, err := newAnswerCache(activeEntries)
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	// Cached from its second sighting on (TokenCache.SetRepeated), never past exp + leeway:
 	// a token used once is not worth a cache entry.
 	if v.cache != nil {
-		v.cache.SetRepeated(token, id, id.ExpiresAt.Add(v.leeway).Sub(now))
+		v.cache.SetRepeated(token, id, time.Duration(id.expires-now.UnixNano())+v.leeway)
 	}
 	return id, nil
 }
@@ -258,7 +258,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 
 // checkIdentity repeats the claim checks on a cached identity.
 func (v *JWTVerifier) checkIdentity(id *Identity, now time.Time) error {
-	if !now.Before(id.ExpiresAt.Add(v.leeway)) {
+	if now.UnixNano() >= id.expires+int64(v.leeway) {
 		return invalidToken("token expired", nil)
 	}
 	// The typ was checked when the token was first verified; the cache is keyed by the

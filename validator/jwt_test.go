@@ -47,7 +47,7 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			if id.UserID != "42" || id.ClientID != "client-1" || id.TokenID != "tok-1" || id.ScopeString != "read write" {
 				t.Fatalf("identity = %+v", id)
 			}
-			if !id.ExpiresAt.Equal(testNow.Add(time.Hour)) || id.Issuer != testIssuer || !reflect.DeepEqual(id.Audience, []string{"api"}) {
+			if !id.ExpiresAt().Equal(testNow.Add(time.Hour)) || id.Issuer != testIssuer || !reflect.DeepEqual(id.Audience, []string{"api"}) {
 				t.Fatalf("identity = %+v", id)
 			}
 		})
@@ -318,8 +318,8 @@ func TestVerifyPassportStyleTokens(t *testing.T) {
 		if id.IsUser() || id.UserID != "" || id.ClientID != "3" || id.ScopeString != "*" || id.TokenID != "9f8e" {
 			t.Fatalf("identity = %+v", id)
 		}
-		if want := testNow.Add(time.Hour).Add(500 * time.Millisecond); !id.ExpiresAt.Equal(want) {
-			t.Fatalf("ExpiresAt = %v, want %v", id.ExpiresAt, want)
+		if want := testNow.Add(time.Hour).Add(500 * time.Millisecond); !id.ExpiresAt().Equal(want) {
+			t.Fatalf("ExpiresAt = %v, want %v", id.ExpiresAt(), want)
 		}
 	})
 	t.Run("sub 7 is a user token", func(t *testing.T) {
@@ -327,7 +327,7 @@ func TestVerifyPassportStyleTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !id.IsUser() || id.UserID != "7" || id.Subject != "7" || id.ClientID != "3" {
+		if !id.IsUser() || id.UserID != "7" || id.Subject() != "7" || id.ClientID != "3" {
 			t.Fatalf("identity = %+v", id)
 		}
 	})
@@ -336,7 +336,7 @@ func TestVerifyPassportStyleTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id.IsUser() || id.Subject != "3" {
+		if id.IsUser() || id.Subject() != "3" {
 			t.Fatalf("identity = %+v", id)
 		}
 	})
@@ -387,17 +387,21 @@ func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second != third {
+	// The cache keeps a compact copy: the same claims, shared by every later hit.
+	if second.TokenID != third.TokenID || second.ClientID != third.ClientID || !second.ExpiresAt().Equal(third.ExpiresAt()) {
 		t.Fatal("cache hit returned a different identity")
 	}
-	if cache.Hits() != 1 || cache.Misses() != 3 { // the Get above, and the first two Verifys
+	if fourth, _ := cache.Get(tok); fourth != third {
+		t.Fatal("cache hits do not share the cached identity")
+	}
+	if cache.Hits() != 2 || cache.Misses() != 3 { // the Gets above, and the first two Verifys
 		t.Fatalf("hits = %d, misses = %d", cache.Hits(), cache.Misses())
 	}
 	// Past exp + leeway by our clock, though the cache's own TTL (wall clock) has not run out.
 	clk.add(time.Minute + DefaultLeeway)
 	_, err = v.Verify(context.Background(), tok)
 	wantRefusal(t, err, InvalidToken, "token expired")
-	if cache.Hits() != 2 {
+	if cache.Hits() != 3 {
 		t.Fatalf("expiry was not checked on a cache hit (hits = %d)", cache.Hits())
 	}
 }

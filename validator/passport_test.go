@@ -173,8 +173,8 @@ func TestVerifyStockPassportTokens(t *testing.T) {
 	if id.UserID != "7" || id.ClientID != "3" || id.TokenID != "9f8e7d" || id.ScopeString != "orders:read orders:write" || id.Issuer != "" {
 		t.Fatalf("identity = %+v", id)
 	}
-	if want := testNow.Add(time.Hour + 500*time.Millisecond); !id.ExpiresAt.Equal(want) {
-		t.Fatalf("ExpiresAt = %v, want %v", id.ExpiresAt, want)
+	if want := testNow.Add(time.Hour + 500*time.Millisecond); !id.ExpiresAt().Equal(want) {
+		t.Fatalf("ExpiresAt = %v, want %v", id.ExpiresAt(), want)
 	}
 	id, err = v.Verify(context.Background(), k.passportToken("", "*"))
 	if err != nil {
