@@ -5,6 +5,7 @@ package authserver
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -103,6 +104,12 @@ type Config struct {
 	OnEvent func(ctx context.Context, name string, data map[string]any)
 	// Metrics, if set, counts tokens issued, introspections and revocations.
 	Metrics Metrics
+	// OnAccessTokenIssued, if set, is told about every access token once it is recorded,
+	// with its issuer and the public key that verifies it. The Caddy glue hands it to the
+	// oauth_guard handlers of the same process, which then need not check the signature
+	// of a token they saw being made. It runs on the request's goroutine, so it must be
+	// quick; it may keep the token's hash, never the token.
+	OnAccessTokenIssued func(issuer, token string, signer crypto.PublicKey)
 	// RevokePreviousTokens makes a new user token (password or refresh grant) revoke the
 	// user's other tokens for the same client, and their refresh tokens: one live grant
 	// per user and client. Personal access tokens are left alone.

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -56,6 +57,10 @@ type issued struct {
 	response *tokenResponse
 	access   *store.AccessToken
 	refresh  *store.RefreshToken
+	// issuer and signer are the access token's iss and the public key that verifies it,
+	// for Config.OnAccessTokenIssued.
+	issuer string
+	signer crypto.PublicKey
 }
 
 // mint signs an access token for sub and, when withRefresh, makes a refresh token in
@@ -108,6 +113,8 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 	}
 	out := &issued{
 		grant:  sub.grant,
+		issuer: issuer,
+		signer: signer.Public(),
 		access: at,
 		response: &tokenResponse{
 			TokenType:   "Bearer",
@@ -163,6 +170,9 @@ func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, tt
 // revoking the tokens it supersedes when so configured.
 func (s *Server) announce(ctx context.Context, tok *issued) {
 	s.metrics().TokenIssued(tok.grant)
+	if s.cfg.OnAccessTokenIssued != nil {
+		s.cfg.OnAccessTokenIssued(tok.issuer, tok.response.AccessToken, tok.signer)
+	}
 	if s.cfg.RevokePreviousTokens && tok.access.UserID != "" && tok.access.Name == "" {
 		s.supersede(ctx, tok.access)
 	}

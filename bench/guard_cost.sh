@@ -8,9 +8,9 @@
 #         (request_header), the floor for a guard, which sets them too
 #   9203  oauth_guard, RS256 tokens     9204  oauth_guard, EdDSA tokens
 #   9205  oauth_guard, ES256 tokens
-#   9206  oauth_guard in front of an oauth_server of the same Caddy (ES256, the default),
-#         tokens issued by that server: the guard knows them from issuance (`issuer` +
-#         `jwks` naming the server of its own process) and checks no signature
+#   9206  oauth_guard of the same Caddy as an oauth_server (9207, ES256, the default),
+#         tokens issued by that server: the guard knows them from their issuance and
+#         checks no signature (guard_issued_tokens.go)
 # Every request carries a token never sent before (wrk cycles through freshly minted
 # tokens, the gateway restarts each round so no token is seen twice). The gateway's CPU
 # per request comes from /proc; the raw verification cost of each algorithm comes from
@@ -85,9 +85,9 @@ CF
 	guard_site 9204 EdDSA
 	guard_site 9205 ES256
 	cat <<CF
-http://127.0.0.1:9206 {
+http://127.0.0.1:9207 {
 	oauth_server {
-		issuer http://127.0.0.1:9206
+		issuer http://127.0.0.1:9207
 		storage sqlite $PWD/$WORK/cost-server.db
 		scope orders:read Read orders
 		default_scope orders:read
@@ -101,15 +101,15 @@ http://127.0.0.1:9206 {
 			grants client_credentials
 		}
 	}
-	route /orders {
-		oauth_guard {
-			jwks http://127.0.0.1:9206/.well-known/jwks.json
-			issuer http://127.0.0.1:9206
-			scopes all orders:read
-			cache_size 300000
-		}
-		reverse_proxy 127.0.0.1:9200
+}
+http://127.0.0.1:9206 {
+	oauth_guard {
+		jwks http://127.0.0.1:9207/.well-known/jwks.json
+		issuer http://127.0.0.1:9207
+		scopes all orders:read
+		cache_size 300000
 	}
+	reverse_proxy 127.0.0.1:9200
 }
 CF
 } >"$WORK/cost-gateway.caddyfile"
@@ -121,7 +121,7 @@ wait_port 9200
 # Tokens of the in-process server: issued once per round (a restart forgets what the
 # process issued), before the measured runs.
 issue_own() {
-	go run ./bench/issue -n "$1" -url http://127.0.0.1:9206/oauth/token -client bench -secret "$SECRET" -scope orders:read -out "$WORK/cost-own.txt"
+	go run ./bench/issue -n "$1" -url http://127.0.0.1:9207/oauth/token -client bench -secret "$SECRET" -scope orders:read -out "$WORK/cost-own.txt"
 }
 
 cpu() { proc_cpu "$GW"; }
@@ -143,15 +143,17 @@ ports=(9201 9202 9203 9204 9205 9206)
 printf "\n%-6s" round; for n in "${names[@]}"; do printf " %16s" "$n rps/us"; done; echo
 for r in $(seq 1 "$ROUNDS"); do
 	start gateway "$WORK/cost-gateway.caddyfile"; GW=$(cat "$WORK/gateway.pid")
-	for p in "${ports[@]}"; do wait_port "$p"; done
-	issue_own $((DUR * 15000)) >/dev/null
-	# Warm the key sets and the upstream connection pools with one token each.
+	for p in "${ports[@]}" 9207; do wait_port "$p"; done
+	# Warm the key sets and the upstream connection pools with one token each (the
+	# in-process guard loads its server's JWKS; until then it could not know the tokens).
+	issue_own 1 >/dev/null
 	for i in "${!ports[@]}"; do
 		tf=$WORK/cost-ES256.txt
 		case ${names[$i]} in RS256|EdDSA|ES256) tf=$WORK/cost-${names[$i]}.txt ;; own) tf=$WORK/cost-own.txt ;; esac
 		head -1 "$tf" >"$WORK/cost-warm.txt"
 		TOKEN_FILE=$WORK/cost-warm.txt wrk -t1 -c2 -d1s -s "$WORK/same.lua" "http://127.0.0.1:${ports[$i]}/orders" >/dev/null
 	done
+	issue_own $((DUR * 15000)) >/dev/null
 	printf "%-6s" "$r"
 	for i in "${!ports[@]}"; do
 		tf=$WORK/cost-ES256.txt

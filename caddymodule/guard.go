@@ -116,6 +116,7 @@ type Guard struct {
 	cacheKey  string
 	icacheKey string
 	feedKey   string
+	issuedKey string // the cache key this guard subscribed to issuedTokens with
 	logger    *zap.Logger
 	metrics   *guardCollectors
 }
@@ -252,6 +253,10 @@ func (g *Guard) provisionVerifiers(repl *caddy.Replacer, leeway time.Duration, s
 
 // release gives back every pooled resource this guard holds, the dependents first.
 func (g *Guard) release() {
+	if g.issuedKey != "" {
+		issuedTokens.unsubscribe(g.Issuer, g.issuedKey)
+		g.issuedKey = ""
+	}
 	for _, held := range []struct {
 		pool *caddy.UsagePool
 		key  *string
@@ -482,7 +487,16 @@ func (g *Guard) provisionJWT(leeway time.Duration, size int64) error {
 		Leeway:    leeway,
 		Cache:     g.cache,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Tokens an oauth_server of this process issues for this issuer are admitted into
+	// the cache as they are made (guard_issued_tokens.go).
+	if g.Issuer != "" {
+		issuedTokens.subscribe(g.Issuer, cacheKey, g.jwt)
+		g.issuedKey = cacheKey
+	}
+	return nil
 }
 
 // Interface guards.

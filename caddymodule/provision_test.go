@@ -40,6 +40,9 @@ func poolsEmpty(t *testing.T) {
 			return true
 		})
 	}
+	if n := IssuedTokenSubscribers(); n != 0 {
+		t.Errorf("%d token caches still subscribed to issued tokens", n)
+	}
 }
 
 // Options only the JSON config can get wrong are checked at provisioning too.

@@ -305,6 +305,7 @@ func (s *Server) joinCaddy(ctx caddy.Context, cfg *authserver.Config) error {
 	}
 	cfg.Logger = s.logger
 	cfg.OnEvent = s.emit
+	cfg.OnAccessTokenIssued = issuedTokens.issued
 	cfg.ClientIP = caddyClientIP
 	return nil
 }

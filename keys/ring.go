@@ -62,6 +62,9 @@ func (s *Signer) KeyID() string { return s.kid }
 // Alg returns the signing algorithm.
 func (s *Signer) Alg() string { return s.alg }
 
+// Public returns the public key of the signing key.
+func (s *Signer) Public() crypto.PublicKey { return s.key.Public() }
+
 // Sign returns the compact JWS of the JSON claims.
 func (s *Signer) Sign(claims []byte) (string, error) {
 	buf := make([]byte, 0, len(s.header)+base64.RawURLEncoding.EncodedLen(len(claims))+1+344)

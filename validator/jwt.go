@@ -157,38 +157,9 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		return nil, invalidToken("unsigned token", nil)
 	}
 
-	var hdr jwsHeader
-	if m := v.lastHeader.Load(); m != nil && m.seg == hdrSeg {
-		hdr = m.hdr
-	} else {
-		hdrJSON, err := b64.DecodeString(hdrSeg)
-		if err == nil {
-			err = json.Unmarshal(hdrJSON, &hdr)
-		}
-		if err == nil && caseVariantMember(hdrJSON, headerNames) {
-			err = errCaseVariant
-		}
-		if err != nil {
-			return nil, invalidToken("malformed token header", err)
-		}
-		// Kept whether or not the checks below pass: they run again on every use.
-		v.lastHeader.Store(&headerMemo{seg: strings.Clone(hdrSeg), hdr: hdr})
-	}
-	if !signatureAlg(hdr.Alg) {
-		if hdr.Alg == "" || strings.EqualFold(hdr.Alg, "none") {
-			return nil, invalidToken("unsigned token", nil)
-		}
-		return nil, invalidToken("unsupported algorithm", nil)
-	}
-	// A typ no access token carries is refused before any key lookup; whether JWT or no
-	// typ will do depends on the issuer, which is read after the signature (below).
-	if hdr.Typ != "" && !atJWT(hdr.Typ) && !strings.EqualFold(hdr.Typ, "JWT") {
-		return nil, invalidToken("not an access token", nil)
-	}
-	// RFC 7515 §4.1.11: extensions we do not understand must not be ignored. We
-	// understand none.
-	if hdr.Crit != nil {
-		return nil, invalidToken("unsupported critical header", nil)
+	hdr, err := v.header(hdrSeg)
+	if err != nil {
+		return nil, err
 	}
 
 	e, err := v.keys.lookup(ctx, hdr.Kid, hdr.Alg)
@@ -221,6 +192,12 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, invalidToken("malformed token payload", err)
 	}
+	return v.claimsIdentity(payload, hdr.Typ, now)
+}
+
+// claimsIdentity decodes a verified payload and applies the claim rules: issuer, typ
+// for that issuer, audience, exp and nbf.
+func (v *JWTVerifier) claimsIdentity(payload []byte, typ string, now time.Time) (*Identity, error) {
 	var c claimSet
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, invalidToken("malformed token claims", err)
@@ -238,7 +215,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 	// access token only if its header says so. JWT or no typ is Passport's, and only a
 	// token without iss can be one of Passport's (issuerOK let it through in Passport
 	// mode alone).
-	if c.Iss != "" && !atJWT(hdr.Typ) {
+	if c.Iss != "" && !atJWT(typ) {
 		return nil, invalidToken("not an access token: typ must be at+jwt", nil)
 	}
 	if !v.audienceOK(c.Aud) {
@@ -254,6 +231,45 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		return nil, invalidToken("token not yet valid", nil)
 	}
 	return c.identity(payload), nil
+}
+
+// header decodes and checks a protected header segment: a signature algorithm, a typ an
+// access token may carry, no crit.
+func (v *JWTVerifier) header(hdrSeg string) (jwsHeader, error) {
+	var hdr jwsHeader
+	if m := v.lastHeader.Load(); m != nil && m.seg == hdrSeg {
+		hdr = m.hdr
+	} else {
+		hdrJSON, err := b64.DecodeString(hdrSeg)
+		if err == nil {
+			err = json.Unmarshal(hdrJSON, &hdr)
+		}
+		if err == nil && caseVariantMember(hdrJSON, headerNames) {
+			err = errCaseVariant
+		}
+		if err != nil {
+			return hdr, invalidToken("malformed token header", err)
+		}
+		// Kept whether or not the checks below pass: they run again on every use.
+		v.lastHeader.Store(&headerMemo{seg: strings.Clone(hdrSeg), hdr: hdr})
+	}
+	if !signatureAlg(hdr.Alg) {
+		if hdr.Alg == "" || strings.EqualFold(hdr.Alg, "none") {
+			return hdr, invalidToken("unsigned token", nil)
+		}
+		return hdr, invalidToken("unsupported algorithm", nil)
+	}
+	// A typ no access token carries is refused before any key lookup; whether JWT or no
+	// typ will do depends on the issuer, which is read after the signature.
+	if hdr.Typ != "" && !atJWT(hdr.Typ) && !strings.EqualFold(hdr.Typ, "JWT") {
+		return hdr, invalidToken("not an access token", nil)
+	}
+	// RFC 7515 §4.1.11: extensions we do not understand must not be ignored. We
+	// understand none.
+	if hdr.Crit != nil {
+		return hdr, invalidToken("unsupported critical header", nil)
+	}
+	return hdr, nil
 }
 
 // checkIdentity repeats the claim checks on a cached identity.
