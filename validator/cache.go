@@ -83,6 +83,11 @@ func NewTokenCache(maxEntries int64) (*TokenCache, error) {
 // The cache's time runs on the wall clock, whatever clock a verifier checks exp with.
 func (c *TokenCache) Get(token string) (*Identity, bool) {
 	h1, h2 := tokenHash(token)
+	return c.getHashed(h1, h2)
+}
+
+// getHashed is Get for a token whose hashes (tokenHash) the caller has.
+func (c *TokenCache) getHashed(h1, h2 uint64) (*Identity, bool) {
 	id, ok := c.table.get(h1, uint32(h2), c.table.seconds(time.Now()))
 	if ok {
 		c.hits.add()
@@ -125,6 +130,12 @@ func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
 //
 // The JWT verifier uses it: re-verifying a token once more costs one signature check.
 func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) {
+	h1, h2 := tokenHash(token)
+	c.setRepeatedHashed(h1, h2, id, ttl)
+}
+
+// setRepeatedHashed is SetRepeated for a token whose hashes the caller has.
+func (c *TokenCache) setRepeatedHashed(h1, h2 uint64, id *Identity, ttl time.Duration) {
 	if ttl <= 0 || id == nil || id.unsafe {
 		return
 	}
@@ -133,7 +144,6 @@ func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) 
 		c.door.CompareAndSwap(nil, newDoorkeeper(c.maxEntries))
 		d = c.door.Load()
 	}
-	h1, h2 := tokenHash(token)
 	if !d.seenBefore(h1, h2) {
 		return
 	}

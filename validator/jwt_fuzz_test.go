@@ -18,7 +18,8 @@ import (
 // issuer (RFC 8725 §3.11), exp required, crit refused (RFC 7515 §4.1.11), a size bound,
 // one strict base64url encoding (jwx also takes padded and standard base64), and strict
 // JSON types for the claims (jwx also takes "exp" as a numeric string; RFC 7519 §2 says
-// a NumericDate is a JSON number).
+// a NumericDate is a JSON number), and a known claim given twice (jwx keeps the last;
+// RFC 7519 §4 allows refusing).
 var deliberateRefusals = []string{
 	"not an access token", "token has no expiry", "unsupported critical header", "token too large",
 	"malformed token", "unsupported algorithm", "unsigned token",

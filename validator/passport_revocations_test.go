@@ -30,7 +30,13 @@ func newLaravelDB(t *testing.T, driver string) *laravelDB {
 	default:
 		dsn, sqlDriver = testdb.SQLitePath(t), "sqlite"
 	}
-	w, err := sql.Open(sqlDriver, dsn)
+	writerDSN := dsn
+	if sqlDriver == "sqlite" {
+		// The follower under test reads every few milliseconds; on a busy machine the
+		// test's own writes (an ALTER TABLE) meet its read locks, so wait for them.
+		writerDSN += "?_pragma=busy_timeout(5000)"
+	}
+	w, err := sql.Open(sqlDriver, writerDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
