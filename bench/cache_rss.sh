@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Memory of the guard's token cache at scale (loopback only, bounded: about 6 minutes):
+# a guard with cache_size 1000000 is sent N distinct tokens (default 1,000,000), each
+# twice, so that every one is cached (a token is cached on its second sighting); then the
+# gateway's RSS and its count of cached tokens are printed, with plain Caddy's RSS after
+# the same number of requests for comparison. EdDSA tokens: the fastest to mint here.
+# Usage: bench/cache_rss.sh [tokens]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+CONC=32
+THREADS=2
+source bench/common.sh
+
+if [ ! -s "$WORK/rss-tokens.txt" ] || [ "$(wc -l <"$WORK/rss-tokens.txt")" -ne "$N" ] || [ -n "$(find "$WORK/rss-tokens.txt" -mmin +40)" ]; then
+	echo "minting $N EdDSA tokens..."
+	go run ./bench/mint -n "$N" -alg EdDSA -jwks "$WORK/rss.jwks" -out "$WORK/rss-tokens.txt" -issuer http://127.0.0.1:9100
+fi
+
+cat >"$WORK/upstream.caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:9200 {
+	respond "ok"
+}
+CF
+cat >"$WORK/rss-gateway.caddyfile" <<CF
+{
+	admin 127.0.0.1:9290
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:9201 {
+	reverse_proxy 127.0.0.1:9200
+}
+http://127.0.0.1:9230 {
+	oauth_guard {
+		jwks $PWD/$WORK/rss.jwks
+		issuer http://127.0.0.1:9100
+		cache_size 1000000
+	}
+	reverse_proxy 127.0.0.1:9200
+}
+CF
+# twice.lua: each thread walks its share of the tokens, sending each one twice in a row.
+cat >"$WORK/twice.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function init(args)
+	tokens = {}
+	local n = tonumber(os.getenv("THREADS"))
+	local i = 0
+	for line in io.lines(os.getenv("TOKEN_FILE")) do
+		if i % n == id then tokens[#tokens + 1] = line end
+		i = i + 1
+	end
+	idx = 0
+end
+function request()
+	idx = idx + 1
+	local t = tokens[math.floor((idx - 1) / 2) % #tokens + 1]
+	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. t})
+end
+LUA
+start upstream "$WORK/upstream.caddyfile"
+start gateway "$WORK/rss-gateway.caddyfile"
+wait_port 9200; wait_port 9201; wait_port 9230
+GW=$(cat "$WORK/gateway.pid")
+rss() { awk '/VmRSS/ {print $2}' "/proc/$GW/status"; }
+echo "gateway RSS at start: $(rss) kB"
+# Each connection's requests cover its tokens twice; 2N requests in all, then wrk stops
+# (it runs until its duration: the duration is generous, and the count is checked).
+secs=$((2 * N / 2000 + 30))
+out=$(TOKEN_FILE=$WORK/rss-tokens.txt THREADS=$THREADS wrk -t$THREADS -c16 -d${secs}s -s "$WORK/twice.lua" http://127.0.0.1:9230/orders &
+	pid=$!
+	# Stop wrk once 2N requests have gone through the guard.
+	while kill -0 $pid 2>/dev/null; do
+		n=$(curl -s http://127.0.0.1:9290/metrics | awk '/^caddy_oauth_guard_requests_total/ {s += $2} END {print s + 0}')
+		if [ "${n%.*}" -ge $((2 * N)) ]; then kill -INT $pid; fi
+		sleep 2
+	done
+	wait $pid || true)
+echo "$out" | grep -E "requests in|Requests/sec|Non-2xx" || true
+curl -s http://127.0.0.1:9290/metrics | grep -E '^caddy_oauth_guard_(requests_total|cache_hits_total|cache_misses_total)' || true
+echo "gateway RSS after $N tokens, each used twice: $(rss) kB"
