@@ -320,7 +320,7 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 				req := httptest.NewRequest(http.MethodGet, "https://api.test/orders", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
 				id, err := guard.Check(req)
-				if err != nil || id.Subject != "7" {
+				if err != nil || id.Subject() != "7" {
 					t.Errorf("%s at the guard: %+v %v", what, id, err)
 				}
 			}
