@@ -123,3 +123,37 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// The JWT token caches report how many tokens they hold: none after a token's first use,
+// one after its second (a token is cached from its second sighting).
+func TestGuardReportsCachedTokens(t *testing.T) {
+	f := newGuardFixture(t)
+	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
+	provisionGuard(t, g)
+	reg := prometheus.NewPedanticRegistry()
+	if err := g.metrics.register(reg); err != nil {
+		t.Fatal(err)
+	}
+	cached := func() float64 {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range families {
+			if fam.GetName() == "caddy_oauth_guard_cached_tokens" {
+				return fam.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no caddy_oauth_guard_cached_tokens series")
+		return 0
+	}
+	tok := f.sign(claims(nil))
+	for use, want := range []float64{0, 1, 1} {
+		if code, _, _ := serve(t, g, tok, nil); code != http.StatusNoContent {
+			t.Fatalf("status %d", code)
+		}
+		if got := cached(); got != want {
+			t.Fatalf("after use %d: %v cached tokens, want %v", use+1, got, want)
+		}
+	}
+}

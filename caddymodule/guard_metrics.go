@@ -44,6 +44,7 @@ var guardMetrics = sync.OnceValue(func() *guardCollectors {
 			feeds:       map[revocationSource]string{},
 			hits:        prometheus.NewDesc(ns+"_"+sub+"_cache_hits_total", "Token cache lookups that found a verified token, by mode (jwt, introspection).", []string{"mode"}, nil),
 			misses:      prometheus.NewDesc(ns+"_"+sub+"_cache_misses_total", "Token cache lookups that found nothing, by mode (jwt, introspection).", []string{"mode"}, nil),
+			entries:     prometheus.NewDesc(ns+"_"+sub+"_cached_tokens", "Verified JWTs held in the guards' token caches (a token is cached from its second use, or when an oauth_server of this process issues it).", nil, nil),
 			lag:         prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_lag_seconds", "How long the revocation feed (feed=<url>) or the Laravel database (feed=passport:<driver>) has been failing to answer; 0 while it answers.", []string{"feed"}, nil),
 			behind:      prometheus.NewDesc(ns+"_"+sub+"_revocation_feed_behind", "1 when the revocation feed or the Laravel database has been unreachable for longer than its threshold.", []string{"feed"}, nil),
 			size:        prometheus.NewDesc(ns+"_"+sub+"_revoked_ids", "Revoked token ids the guard keeps from the feed or the Laravel database.", []string{"feed"}, nil),
@@ -136,8 +137,11 @@ type liveCollector struct {
 	retiredHits   map[string]uint64
 	retiredMisses map[string]uint64
 
-	hits, misses, lag, behind, size *prometheus.Desc
+	hits, misses, entries, lag, behind, size *prometheus.Desc
 }
+
+// cacheSizer is a cache that can say how many tokens it holds (the JWT token cache).
+type cacheSizer interface{ Len() int }
 
 func (l *liveCollector) addCache(c cacheCounter, mode string) {
 	l.mu.Lock()
@@ -177,7 +181,7 @@ func (l *liveCollector) removeFeed(f revocationSource) {
 
 // Describe implements prometheus.Collector.
 func (l *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{l.hits, l.misses, l.lag, l.behind, l.size} {
+	for _, d := range []*prometheus.Desc{l.hits, l.misses, l.entries, l.lag, l.behind, l.size} {
 		ch <- d
 	}
 }
@@ -191,10 +195,15 @@ func (l *liveCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, mode := range []string{"jwt", "introspection"} {
 		hits[mode], misses[mode] = l.retiredHits[mode], l.retiredMisses[mode]
 	}
+	entries := 0
 	for c, mode := range l.caches {
 		hits[mode] += c.Hits()
 		misses[mode] += c.Misses()
+		if s, ok := c.(cacheSizer); ok {
+			entries += s.Len()
+		}
 	}
+	ch <- prometheus.MustNewConstMetric(l.entries, prometheus.GaugeValue, float64(entries))
 	for mode := range hits {
 		ch <- prometheus.MustNewConstMetric(l.hits, prometheus.CounterValue, float64(hits[mode]), mode)
 		ch <- prometheus.MustNewConstMetric(l.misses, prometheus.CounterValue, float64(misses[mode]), mode)
