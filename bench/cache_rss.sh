@@ -2,8 +2,8 @@
 # Memory of the guard's token cache at scale (loopback only, bounded: about 6 minutes):
 # a guard with cache_size 1000000 is sent N distinct tokens (default 1,000,000), each
 # twice, so that every one is cached (a token is cached on its second sighting); then the
-# gateway's RSS and its count of cached tokens are printed, with plain Caddy's RSS after
-# the same number of requests for comparison. EdDSA tokens: the fastest to mint here.
+# gateway's RSS (at start and at the end), its Go heap and its count of cached tokens are
+# printed. EdDSA tokens: the fastest to mint here.
 # Usage: bench/cache_rss.sh [tokens]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,24 +17,12 @@ if [ ! -s "$WORK/rss-tokens.txt" ] || [ "$(wc -l <"$WORK/rss-tokens.txt")" -ne "
 	go run ./bench/mint -n "$N" -alg EdDSA -jwks "$WORK/rss.jwks" -out "$WORK/rss-tokens.txt" -issuer http://127.0.0.1:9100
 fi
 
-cat >"$WORK/upstream.caddyfile" <<CF
-{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:9200 {
-	respond "ok"
-}
-CF
+write_upstream
 cat >"$WORK/rss-gateway.caddyfile" <<CF
 {
 	admin 127.0.0.1:9290
 	auto_https off
 	persist_config off
-}
-http://127.0.0.1:9201 {
-	reverse_proxy 127.0.0.1:9200
 }
 http://127.0.0.1:9230 {
 	oauth_guard {
@@ -45,29 +33,9 @@ http://127.0.0.1:9230 {
 	reverse_proxy 127.0.0.1:9200
 }
 CF
-# twice.lua: each thread walks its share of the tokens, sending each one twice in a row.
-cat >"$WORK/twice.lua" <<'LUA'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init(args)
-	tokens = {}
-	local n = tonumber(os.getenv("THREADS"))
-	local i = 0
-	for line in io.lines(os.getenv("TOKEN_FILE")) do
-		if i % n == id then tokens[#tokens + 1] = line end
-		i = i + 1
-	end
-	idx = 0
-end
-function request()
-	idx = idx + 1
-	local t = tokens[math.floor((idx - 1) / 2) % #tokens + 1]
-	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. t})
-end
-LUA
 start upstream "$WORK/upstream.caddyfile"
 start gateway "$WORK/rss-gateway.caddyfile"
-wait_port 9200; wait_port 9201; wait_port 9230
+wait_port 9200; wait_port 9230
 GW=$(cat "$WORK/gateway.pid")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$GW/status"; }
 echo "gateway RSS at start: $(rss) kB"
@@ -84,5 +52,6 @@ out=$(TOKEN_FILE=$WORK/rss-tokens.txt THREADS=$THREADS wrk -t$THREADS -c16 -d${s
 	done
 	wait $pid || true)
 echo "$out" | grep -E "requests in|Requests/sec|Non-2xx" || true
-curl -s http://127.0.0.1:9290/metrics | grep -E '^caddy_oauth_guard_(requests_total|cache_hits_total|cache_misses_total)' || true
+curl -s http://127.0.0.1:9290/metrics | grep -E '^caddy_oauth_guard_(requests_total\{reason="pass"|cache_hits_total\{mode="jwt"|cache_misses_total\{mode="jwt"|cached_tokens)' || true
+curl -s http://127.0.0.1:9290/debug/vars | tr ',' '\n' | grep -E '"(HeapAlloc|HeapInuse|HeapSys|NumGC)"' || true
 echo "gateway RSS after $N tokens, each used twice: $(rss) kB"

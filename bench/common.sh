@@ -65,3 +65,50 @@ function request()
 	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
 end
 LUA
+
+# twice.lua: like rotate.lua, but each thread sends each of its tokens twice in a row (a
+# guard caches a token on its second sighting).
+cat >"$WORK/twice.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function init(args)
+	tokens = {}
+	local n = tonumber(os.getenv("THREADS"))
+	local i = 0
+	for line in io.lines(os.getenv("TOKEN_FILE")) do
+		if i % n == id then tokens[#tokens + 1] = line end
+		i = i + 1
+	end
+	idx = 0
+end
+function request()
+	idx = idx + 1
+	local t = tokens[math.floor((idx - 1) / 2) % #tokens + 1]
+	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. t})
+end
+LUA
+
+# write_upstream: the upstream every gateway scenario proxies to, on 9200.
+write_upstream() {
+	cat >"$WORK/upstream.caddyfile" <<CF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:9200 {
+	respond "ok"
+}
+CF
+}
+
+# issue_lua <secret>: $WORK/issue.lua posts a client_credentials request for client
+# bench with that secret.
+issue_lua() {
+	cat >"$WORK/issue.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=orders:read"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf 'bench:%s' "$1" | base64 -w0)"
+LUA
+}

@@ -43,16 +43,7 @@ echo "raw signature cost on this machine, now:"
 go run ./bench/rawcrypto | tee "$WORK/rawcrypto.txt"
 raw() { awk -v a="$1" '$1 == a {print $2}' "$WORK/rawcrypto.txt"; }
 
-cat >"$WORK/upstream.caddyfile" <<CF
-{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:9200 {
-	respond "ok"
-}
-CF
+write_upstream
 guard_site() { # port alg
 	cat <<CF
 http://127.0.0.1:$1 {

@@ -45,12 +45,7 @@ CF
 start auth "$WORK/alg.caddyfile"
 for p in "${ports[@]}"; do wait_port "$p"; done
 AUTH=$(cat "$WORK/auth.pid")
-cat >"$WORK/issue.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=orders:read"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf 'bench:%s' "$SECRET" | base64 -w0)"
-LUA
+issue_lua "$SECRET"
 for p in "${ports[@]}"; do wrk -t1 -c4 -d1s -s "$WORK/issue.lua" "http://127.0.0.1:$p/oauth/token" >/dev/null; done
 
 declare -A rsum csum
