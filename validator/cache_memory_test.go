@@ -52,7 +52,7 @@ func liveHeap() uint64 {
 }
 
 // A cached token costs its own id, user and expiry, a pointer to a grant shared with the
-// tokens of the same client and scopes, and a table slot: about 130 bytes. Issue 15's
+// tokens of the same client and scopes, and a table slot: about 110 bytes. Issue 15's
 // target (a million cached tokens in 300 MiB of RSS) needs well under 150; the claims
 // object or a per-identity placeholder struct, if they came back, would double it.
 func TestCachedTokenMemoryStaysCompact(t *testing.T) {

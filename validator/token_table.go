@@ -17,7 +17,7 @@ import (
 // already kept out by the doorkeeper (TokenCache.SetRepeated).
 //
 // Each shard is an open-addressing table with linear probing and backward-shift
-// deletion (no tombstones), filled to at most 80 %, under a read-write lock: a hit takes
+// deletion (no tombstones), filled to at most 7/8, under a read-write lock: a hit takes
 // the read lock, hashes nothing more and allocates nothing. When a shard is full, an
 // insert evicts the entry that expires first among 8 sampled (an expired one if any).
 type tokenTable struct {
@@ -59,7 +59,7 @@ func newTokenTable(maxEntries int64) *tokenTable {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.limit = limit
-		s.slots = make([]tableSlot, limit+limit/4+1) // at most 80 % full
+		s.slots = make([]tableSlot, limit+limit/7+1) // at most 7/8 full
 		s.seed = uint64(i)*0x9e3779b97f4a7c15 + 1
 	}
 	return t
