@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeClaims fills c from a verified JWT payload in one pass over it. It is the guard's
@@ -51,8 +52,15 @@ func decodeClaims(b []byte, c *claimSet) error {
 			return errSyntax
 		}
 		i = skipSpace(b, i+1)
-		vend, err := skipValue(b, i, 1)
-		if err != nil {
+		var vend int
+		plainString := false
+		if i < len(b) && b[i] == '"' {
+			end, plain, err := scanString(b, i)
+			if err != nil {
+				return err
+			}
+			vend, plainString = end+1, plain
+		} else if vend, err = skipValue(b, i, 1); err != nil {
 			return err
 		}
 		if field, bit := c.field(name); field != nil {
@@ -60,8 +68,10 @@ func decodeClaims(b []byte, c *claimSet) error {
 				return errDuplicateClaim
 			}
 			seen |= bit
-			if err := field.UnmarshalJSON(b[i:vend]); err != nil {
-				return err
+			if !plainString || !setPlainString(field, b[i+1:vend-1]) {
+				if err := field.UnmarshalJSON(b[i:vend]); err != nil {
+					return err
+				}
 			}
 		} else if len(name) > 0 && mayStartName[name[0]] && isCaseVariant(string(name), claimNames) {
 			return errCaseVariant
@@ -87,6 +97,29 @@ var (
 	errTooDeep        = errors.New("claims nested too deep")
 	errDuplicateClaim = errors.New("a claim is given twice")
 )
+
+// setPlainString gives a known claim the value of a JSON string without escapes or
+// invalid UTF-8 (v, its bytes between the quotes), as its UnmarshalJSON would, except that
+// the strings point into the payload instead of being copied: decodeClaims' callers own
+// the payload and never write to it (it becomes the identity's claims), and what the
+// token cache keeps is copied (TokenCache.set, grantInterner.intern). It reports false for
+// a claim that takes no string (a NumericDate), left to its UnmarshalJSON to refuse.
+func setPlainString(field json.Unmarshaler, v []byte) bool {
+	str := unsafe.String(unsafe.SliceData(v), len(v))
+	switch f := field.(type) {
+	case *flexString:
+		*f = flexString(str)
+	case *subjectClaim:
+		*f = subjectClaim(str)
+	case *audience:
+		*f = audience{str}
+	case *scopeList:
+		f.setString(str)
+	default:
+		return false
+	}
+	return true
+}
 
 // maxNesting is encoding/json's limit on nested arrays and objects.
 const maxNesting = 10000

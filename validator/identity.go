@@ -349,10 +349,7 @@ func (l *scopeList) UnmarshalJSON(b []byte) error {
 		if err := s.UnmarshalJSON(b); err != nil {
 			return err
 		}
-		l.list = scopes.Parse(string(s))
-		if canonical(string(s), l.list) {
-			l.wire = string(s)
-		}
+		l.setString(string(s))
 		return nil
 	}
 	arr, ok := plainStringArray(b)
@@ -413,6 +410,15 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// setString sets the list from its space-separated form.
+func (l *scopeList) setString(s string) {
+	l.set = true
+	l.list = scopes.Parse(s)
+	if canonical(s, l.list) {
+		l.wire = s
+	}
 }
 
 func (l scopeList) joined() string {
