@@ -3,7 +3,6 @@ package validator
 import (
 	"crypto"
 	"strings"
-	"time"
 )
 
 // Admit caches a token its caller has just signed, so that the token's first use skips
@@ -51,6 +50,6 @@ func (v *JWTVerifier) Admit(token string, signer crypto.PublicKey) bool {
 	if err != nil {
 		return false
 	}
-	v.cache.Set(token, id, time.Duration(id.expires-now.UnixNano())+v.leeway)
+	v.cache.Set(token, id, id.expiresWithin(now, v.leeway))
 	return true
 }

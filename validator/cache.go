@@ -3,7 +3,6 @@ package validator
 import (
 	"errors"
 	"hash/maphash"
-	"math"
 	"math/bits"
 	"math/rand/v2"
 	"sync/atomic"
@@ -108,7 +107,7 @@ func (c *TokenCache) Set(token string, id *Identity, ttl time.Duration) {
 
 func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
 	now := time.Now()
-	deadline := uint64(c.table.seconds(now.Add(ttl)))
+	deadline := c.table.seconds(now.Add(ttl))
 	// The token id and the user id in one allocation, copied so that the cached identity
 	// pins nothing of the token it came from.
 	both := id.TokenID + id.UserID
@@ -118,7 +117,7 @@ func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
 		UserID:  both[len(id.TokenID):],
 		expires: id.expires,
 	}
-	c.table.put(h1, uint32(h2), uint32(min(deadline, math.MaxUint32)), compact, c.table.seconds(now))
+	c.table.put(h1, uint32(h2), deadline, compact, c.table.seconds(now))
 }
 
 // SetRepeated caches id for token like Set, but only from the token's second sighting

@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -129,5 +130,30 @@ func TestDoorkeeperFalsePositivesStayBounded(t *testing.T) {
 		if !d2.seenBefore(tokenHash("again-" + strconv.Itoa(i))) {
 			t.Fatalf("token %d not recognised on its second sighting", i)
 		}
+	}
+}
+
+// A token may name any exp: one in the year 3000 is verified, cached and served from the
+// cache with its expiry intact (Unix nanoseconds would stop in 2262).
+func TestFarFutureTokenIsCachedWithItsExpiry(t *testing.T) {
+	es := newES256(t, "es")
+	cache, err := NewTokenCache(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, newSource(t, newJWKSServer(t, jwksFor(t, es)).URL, KeySourceOptions{}), func(o *JWTOptions) { o.Cache = cache })
+	exp := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	tok := sign(t, es, header(es, nil), claims(map[string]any{"exp": exp.Unix()}))
+	for use := range 3 {
+		id, err := v.Verify(context.Background(), tok)
+		if err != nil {
+			t.Fatalf("use %d: %v", use+1, err)
+		}
+		if !id.ExpiresAt().Equal(exp) {
+			t.Fatalf("use %d: expires at %v, want %v", use+1, id.ExpiresAt(), exp)
+		}
+	}
+	if cache.Hits() != 1 {
+		t.Fatalf("%d cache hits, want 1 (the third use)", cache.Hits())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,8 @@ type Identity struct {
 	// empty or equals the client id (Passport's client-credentials tokens have an empty
 	// sub, other servers set sub to the client id).
 	UserID string
-	// expires is the exp claim in Unix nanoseconds; 0 when the token has none.
+	// expires is the exp claim in Unix microseconds (which span any date a token can
+	// name, where nanoseconds stop in 2262); 0 when the token has none.
 	expires int64
 }
 
@@ -79,7 +81,22 @@ func (id *Identity) ExpiresAt() time.Time {
 	if id.expires == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, id.expires)
+	return time.UnixMicro(id.expires)
+}
+
+// unixMicro is t in Unix microseconds, never 0 (which means no expiry).
+func unixMicro(t time.Time) int64 {
+	if us := t.UnixMicro(); us != 0 {
+		return us
+	}
+	return 1
+}
+
+// expiresWithin reports the time left until exp + leeway at now (negative once past).
+func (id *Identity) expiresWithin(now time.Time, leeway time.Duration) time.Duration {
+	left := id.expires - now.UnixMicro() + leeway.Microseconds()
+	const maxMicros = math.MaxInt64 / int64(time.Microsecond)
+	return time.Duration(min(left, maxMicros)) * time.Microsecond
 }
 
 // IsUser reports whether the token acts for a user rather than only for a client.
@@ -214,7 +231,7 @@ func (c *claimSet) identity(raw []byte) *Identity {
 	id.TokenID = string(c.Jti)
 	g.Provider, g.Issuer, g.Audience = string(c.Provider), string(c.Iss), []string(c.Aud)
 	if c.Exp.set {
-		id.expires = c.Exp.time().UnixNano()
+		id.expires = unixMicro(c.Exp.time())
 	}
 	switch {
 	case c.ClientID != "":

@@ -312,7 +312,7 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 
 // localWithExpiry copies a locally verified identity with an earlier expiry.
 func localWithExpiry(id *Identity, exp time.Time) *Identity {
-	return &Identity{Grant: id.Grant, TokenID: id.TokenID, UserID: id.UserID, expires: exp.UnixNano()}
+	return &Identity{Grant: id.Grant, TokenID: id.TokenID, UserID: id.UserID, expires: unixMicro(exp)}
 }
 
 // audienceContains reports whether got holds one of want; JWT and introspection

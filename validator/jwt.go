@@ -137,7 +137,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	// Cached from its second sighting on (TokenCache.SetRepeated), never past exp + leeway:
 	// a token used once is not worth a cache entry.
 	if v.cache != nil {
-		v.cache.setRepeatedHashed(h1, h2, id, time.Duration(id.expires-now.UnixNano())+v.leeway)
+		v.cache.setRepeatedHashed(h1, h2, id, id.expiresWithin(now, v.leeway))
 	}
 	return id, nil
 }
@@ -279,7 +279,7 @@ func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), 
 
 // checkIdentity repeats the claim checks on a cached identity.
 func (v *JWTVerifier) checkIdentity(id *Identity, now time.Time) error {
-	if now.UnixNano() >= id.expires+int64(v.leeway) {
+	if id.expiresWithin(now, v.leeway) <= 0 {
 		return invalidToken("token expired", nil)
 	}
 	// The typ was checked when the token was first verified; the cache is keyed by the

@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"math"
 	"math/bits"
 	"sync"
 	"time"
@@ -65,8 +66,11 @@ func newTokenTable(maxEntries int64) *tokenTable {
 	return t
 }
 
-// seconds is the table clock: whole seconds since its epoch.
-func (t *tokenTable) seconds(now time.Time) uint32 { return uint32(now.Sub(t.epoch) / time.Second) }
+// seconds is the table clock: whole seconds since its epoch, saturating (a deadline
+// further than 136 years away is the end of the clock).
+func (t *tokenTable) seconds(now time.Time) uint32 {
+	return uint32(max(0, min(now.Sub(t.epoch)/time.Second, math.MaxUint32)))
+}
 
 func (t *tokenTable) shard(h1 uint64) *tableShard { return &t.shards[h1&t.mask] }
 
