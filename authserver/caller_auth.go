@@ -138,7 +138,8 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	if token == "" {
 		return nil, time.Time{}, refuse("the access token is missing")
 	}
-	v, err := s.verifyAccessToken(ctx, token)
+	// The caller is not authenticated yet: its token is not remembered if refused.
+	v, err := s.verifyAccessToken(ctx, token, false)
 	if err != nil {
 		return nil, time.Time{}, errUnavailable("authenticating a resource server", err)
 	}
