@@ -10,6 +10,10 @@
 # /proc before and after, so other work on the cluster during the run counts too.
 # Every token is committed before it is answered (the stores' group commit).
 #
+# BASE_BIN=<caddy binary> also runs that binary (say, built from the main branch) as a
+# second process on 9420/9421 with its own SQLite file and schema, interleaved in the
+# same rounds, to compare before and after under the same load.
+#
 # Usage: bench/issuance.sh [seconds-per-run] [rounds]   (CONC=connections, default 16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +24,12 @@ THREADS=2
 SCHEMA=oauth_bench_issuance
 PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d test)
 
-extra_cleanup() { "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true; }
+extra_cleanup() { "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_base CASCADE" >/dev/null 2>&1 || true; }
 source bench/common.sh
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL is not running on 127.0.0.1:5432" >&2; exit 1; fi
-"${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-rm -f "$WORK/issuance.db"*
+"${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA; DROP SCHEMA IF EXISTS ${SCHEMA}_base CASCADE; CREATE SCHEMA ${SCHEMA}_base" >/dev/null
+rm -f "$WORK/issuance.db"* "$WORK/issuance-base.db"*
 
 SECRET=bench-secret-0123456789abcdef
 server_site() { # port storage
@@ -60,6 +64,24 @@ start auth "$WORK/issuance.caddyfile"
 wait_port 9410
 wait_port 9411
 AUTH=$(cat "$WORK/auth.pid")
+# port -> "name pid schema"
+declare -A SITE=([9410]="sqlite $AUTH -" [9411]="postgres $AUTH $SCHEMA")
+PORTS=(9410 9411)
+if [ -n "${BASE_BIN:-}" ]; then
+	{
+		printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
+		server_site 9420 "storage sqlite $PWD/$WORK/issuance-base.db"
+		server_site 9421 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=${SCHEMA}_base\""
+	} >"$WORK/issuance-base.caddyfile"
+	XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config "$BASE_BIN" run --config "$WORK/issuance-base.caddyfile" --adapter caddyfile >"$WORK/base.log" 2>&1 &
+	pids+=($!)
+	BASE=$!
+	wait_port 9420
+	wait_port 9421
+	SITE[9420]="base-sqlite $BASE -"
+	SITE[9421]="base-postgres $BASE ${SCHEMA}_base"
+	PORTS=(9420 9410 9421 9411)
+fi
 cat >"$WORK/issuance.lua" <<LUA
 wrk.method = "POST"
 wrk.body = "grant_type=client_credentials&scope=orders:read"
@@ -70,15 +92,15 @@ LUA
 # pg_ticks: "pid ticks" (user+system) of every postgres process.
 pg_ticks() { local p; for p in $(pgrep -x postgres); do echo "$p $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)"; done; }
 # pg_delta <before> <after>: CPU ticks all postgres processes used in between; one started
-# meanwhile counts from zero, one that ended meanwhile (another user's session) loses its
-# ticks of the run.
-pg_delta() { awk 'NR == FNR {t[$1] = $2; next} {d += $2 - t[$1]} END {print d + 0}' <(echo "$1") <(echo "$2"); }
-# run <port> -> "tokens/s latency caddy-us/token pg-us/token"
+# meanwhile (or a pid reused: fewer ticks than before) counts from zero, one that ended
+# meanwhile (another user's session) loses its ticks of the run.
+pg_delta() { awk 'NR == FNR {t[$1] = $2; next} {x = $2 - t[$1]; if (x < 0) x = $2; d += x} END {print d + 0}' <(echo "$1") <(echo "$2"); }
+# run <port> <pid> -> "tokens/s latency caddy-us/token pg-us/token"
 run() {
 	local c0 c1 p0 p1 out n rps lat
-	c0=$(proc_cpu "$AUTH"); p0=$(pg_ticks)
+	c0=$(proc_cpu "$2"); p0=$(pg_ticks)
 	out=$(wrk -t$THREADS -c"$CONC" -d"${DUR}"s -s "$WORK/issuance.lua" "http://127.0.0.1:$1/oauth/token")
-	c1=$(proc_cpu "$AUTH"); p1=$(pg_delta "$p0" "$(pg_ticks)"); p0=0
+	c1=$(proc_cpu "$2"); p1=$(pg_delta "$p0" "$(pg_ticks)"); p0=0
 	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "errors on port $1:" >&2; echo "$out" >&2; exit 1; fi
 	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 	n=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -88,7 +110,7 @@ run() {
 }
 
 # Warm up: connection pools, Postgres backends, the client's secret check.
-for port in 9410 9411; do wrk -t1 -c4 -d1s -s "$WORK/issuance.lua" "http://127.0.0.1:$port/oauth/token" >/dev/null; done
+for port in "${PORTS[@]}"; do wrk -t1 -c4 -d1s -s "$WORK/issuance.lua" "http://127.0.0.1:$port/oauth/token" >/dev/null; done
 
 if [ -n "${PPROF:-}" ]; then
 	# PPROF=1: a 10-second CPU profile of each store under load, instead of the rounds.
@@ -105,21 +127,27 @@ if [ -n "${PPROF:-}" ]; then
 fi
 
 echo "load before the run: $(uptime)"
-printf "%-6s %-9s %9s %9s %15s %13s\n" round store tokens/s latency caddy_us/token pg_us/token
+printf "%-6s %-14s %9s %9s %15s %13s\n" round store tokens/s latency caddy_us/token pg_us/token
 declare -A sum
 for r in $(seq 1 "$ROUNDS"); do
-	for port in 9410 9411; do
-		store=sqlite; [ $port = 9411 ] && store=postgres
-		read -r rps lat ccpu pcpu < <(run $port)
-		printf "%-6s %-9s %9s %9s %15s %13s\n" "$r" "$store" "$rps" "$lat" "$ccpu" "$pcpu"
+	for port in "${PORTS[@]}"; do
+		read -r store pid _ <<<"${SITE[$port]}"
+		read -r rps lat ccpu pcpu < <(run "$port" "$pid")
+		[[ $store == *sqlite ]] && pcpu="($pcpu)"
+		printf "%-6s %-14s %9s %9s %15s %13s\n" "$r" "$store" "$rps" "$lat" "$ccpu" "$pcpu"
 		sum[$store]=$(awk -v a="${sum[$store]:-0}" -v b="$rps" 'BEGIN {print a+b}')
 	done
 done
 echo "load after the run:  $(uptime)"
-# Every answered token is in the store.
-rows=$("${PSQL[@]}" -At -c "SELECT count(*) FROM $SCHEMA.access_tokens")
-echo "tokens stored in PostgreSQL: $rows"
-for store in sqlite postgres; do
-	printf "mean tokens/s on %-8s %8.0f (target 3600, 15x Hydra's ~240)\n" "$store" "$(awk -v s="${sum[$store]}" -v n="$ROUNDS" 'BEGIN {print s/n}')"
+echo "(pg_us/token in parentheses for SQLite: PostgreSQL's CPU meanwhile, not the store's)"
+# Every answered token is in the store (the warm-up's included).
+for port in "${PORTS[@]}"; do
+	read -r store _ schema <<<"${SITE[$port]}"
+	[ "$schema" = - ] && continue
+	echo "tokens stored in PostgreSQL by $store: $("${PSQL[@]}" -At -c "SELECT count(*) FROM $schema.access_tokens")"
+done
+for port in "${PORTS[@]}"; do
+	read -r store _ _ <<<"${SITE[$port]}"
+	printf "mean tokens/s on %-14s %8.0f (target 3600, 15x Hydra's ~240)\n" "$store" "$(awk -v s="${sum[$store]}" -v n="$ROUNDS" 'BEGIN {print s/n}')"
 done
 echo "Caddy RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$AUTH/status)"
