@@ -71,7 +71,9 @@ CF
 	printf '\t}\n}\n'
 }
 {
-	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
+	# PPROF=1: Caddy's admin endpoint on 127.0.0.1:2418, for /debug/pprof/profile.
+	if [ -n "${PPROF:-}" ]; then admin="admin 127.0.0.1:2418"; else admin="admin off"; fi
+	printf '{\n\t%s\n\tauto_https off\n\tpersist_config off\n}\n' "$admin"
 	server_site 9310 "storage sqlite $PWD/$WORK/introspect.db"
 	server_site 9311 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=$SCHEMA&application_name=$APP\""
 	# The baseline: Caddy answering the same POST with an introspection-sized JSON body.
@@ -189,6 +191,20 @@ run() {
 for port in 9312 9310 9311; do
 	TOKEN_FILE=$WORK/introspect-tokens-sqlite.txt AUTH=$RS_AUTH THREADS=1 wrk -t1 -c$CONC -d1s -s "$WORK/introspect-rotate.lua" "http://127.0.0.1:$port/oauth/introspect" >/dev/null
 done
+
+if [ -n "${PPROF:-}" ]; then
+	# PPROF=1: a 10-second CPU profile of each store under load, instead of the rounds.
+	for port in 9310 9311; do
+		store=sqlite; [ $port = 9311 ] && store=postgres
+		TOKEN_FILE=$WORK/introspect-tokens-$store.txt AUTH=$RS_AUTH THREADS=$THREADS wrk -t$THREADS -c$CONC -d12s -s "$WORK/introspect-rotate.lua" "http://127.0.0.1:$port/oauth/introspect" >/dev/null &
+		w=$!
+		sleep 1
+		curl -s -o "$WORK/introspect-$store.prof" "http://127.0.0.1:2418/debug/pprof/profile?seconds=10"
+		wait "$w"
+		echo "profile: $WORK/introspect-$store.prof"
+	done
+	exit 0
+fi
 
 echo
 echo "load before the run: $(uptime)"
