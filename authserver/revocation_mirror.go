@@ -21,6 +21,9 @@ import (
 // very next introspection.
 const RevocationLag = time.Second
 
+// mirrorReadTimeout bounds one read of the revocation log for the mirror.
+const mirrorReadTimeout = 5 * time.Second
+
 // revocationMirror is this server's copy of the revocation log's live entries: the ids
 // (jti) of revoked access tokens not yet expired. With it, introspecting an access token
 // seen before takes no store read: the token's claims are verified and cached
@@ -114,6 +117,10 @@ func (m *revocationMirror) catchUp(ctx context.Context) bool {
 	if done {
 		return true // read while we waited, after we found the mirror stale
 	}
+	// The waiting requests hang on this read: bound it. A copy read more slowly than this
+	// is given up on, and introspection reads token records instead.
+	ctx, cancel := context.WithTimeout(ctx, mirrorReadTimeout)
+	defer cancel()
 	if err := m.read(ctx); err != nil {
 		if !m.failing {
 			m.log.Warn("reading the revocation log for introspection; reading token records instead", zap.Error(err))
