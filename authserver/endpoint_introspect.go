@@ -193,9 +193,10 @@ func (s *Server) audienceFor(clientID string) []string {
 	return []string{clientID}
 }
 
-// usernameTTL is how long a looked-up username is reused. Introspection must stay one
-// store lookup per request; a name changed or a user deleted shows within this time,
-// while the token itself is checked on every request.
+// usernameTTL is how long a looked-up username is reused, and so an access token's
+// encoded answer. Introspection must not read a store per request; a name changed or a
+// user deleted shows within this time, while the token's revocation is checked on every
+// request (verifyAccessToken).
 const usernameTTL = time.Minute
 
 // maxUsernames bounds the username cache; when full it is emptied, which is cheap and
