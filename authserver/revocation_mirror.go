@@ -65,6 +65,9 @@ type revocationMirror struct {
 	prunedAt time.Time
 	readMu   sync.Mutex
 	failing  bool // the last read failed (logged once per failure streak)
+	// failedAt is when the last read failed: for RevocationLag after it, introspection
+	// reads token records without waiting for another try.
+	failedAt atomic.Int64
 }
 
 // changed records that this server has just revoked tokens: the next introspection
@@ -95,6 +98,9 @@ func (m *revocationMirror) revoked(ctx context.Context, id string) (revoked, kno
 		return revoked, true
 	}
 	m.mu.RUnlock()
+	if f := m.failedAt.Load(); f != 0 && time.Since(time.Unix(0, f)) < RevocationLag {
+		return false, false
+	}
 	if !m.catchUp(ctx) {
 		return false, false
 	}
@@ -126,65 +132,70 @@ func (m *revocationMirror) catchUp(ctx context.Context) bool {
 			m.log.Warn("reading the revocation log for introspection; reading token records instead", zap.Error(err))
 		}
 		m.failing = true
+		m.failedAt.Store(time.Now().UnixNano())
 		return false
 	}
 	m.failing = false
+	m.failedAt.Store(0)
 	return true
 }
 
-// read brings the mirror up to the log's end. The caller holds readMu.
+// read brings the mirror up to the log's end. The caller holds readMu. What it reads is
+// kept page by page, so a read cut short (a huge first snapshot, a timeout) is carried
+// on by the next one; the mirror becomes fresh only when a read reaches the end.
 func (m *revocationMirror) read(ctx context.Context) error {
 	// Take the signal and the count of local changes before reading, so a revocation
 	// committed during the read leaves the mirror stale.
 	began, gen, signal := time.Now(), m.changes.Load(), m.st.RevocationSignal()
 	now := m.now()
-	ids, cursor, loaded := m.ids, m.cursor, m.loaded
-	if !loaded {
-		ids = make(map[string]int64)
+	if !m.loaded {
 		entries, latest, err := m.st.RevocationSnapshot(ctx, now, m.page)
 		if err != nil {
 			return err
 		}
-		fill(ids, entries, now)
-		cursor = latest
+		cursor := latest
 		if len(entries) == m.page {
 			cursor = entries[len(entries)-1].Seq // the rest follows the cursor
 		}
+		ids := make(map[string]int64, len(entries))
+		fill(ids, entries, now)
+		m.mu.Lock()
+		m.ids, m.cursor, m.loaded = ids, cursor, true
+		m.mu.Unlock()
 	}
-	var add []store.Revocation
 	for {
-		entries, latest, err := m.st.RevocationsAfter(ctx, cursor, m.page)
+		entries, latest, err := m.st.RevocationsAfter(ctx, m.cursor, m.page)
 		if err != nil {
 			return err
 		}
-		if cursor > latest {
+		if m.cursor > latest {
 			// The log was emptied or replaced (another store behind the same name):
 			// start over from a snapshot.
 			m.mu.Lock()
-			m.loaded, m.ids = false, nil
+			m.loaded, m.ids, m.cursor = false, nil, 0
 			m.mu.Unlock()
 			return m.read(ctx)
 		}
-		add = append(add, entries...)
+		m.mu.Lock()
+		fill(m.ids, entries, now)
 		if len(entries) > 0 {
-			cursor = entries[len(entries)-1].Seq
+			m.cursor = entries[len(entries)-1].Seq
 		}
+		m.mu.Unlock()
 		if len(entries) < m.page {
 			break
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fill(ids, add, now)
 	if began.Sub(m.prunedAt) > time.Minute {
-		for id, exp := range ids {
+		for id, exp := range m.ids {
 			if exp <= now.Unix() {
-				delete(ids, id)
+				delete(m.ids, id)
 			}
 		}
 		m.prunedAt = began
 	}
-	m.ids, m.cursor, m.loaded = ids, cursor, true
 	m.readAt, m.readGen, m.signal = began, gen, signal
 	return nil
 }
