@@ -26,8 +26,8 @@ const bearerRealm = `Bearer realm="oauth"`
 //
 // A success is remembered for callerTTL (never past a Bearer token's expiry) under the
 // SHA-256 of the Authorization header, so a resource server introspecting thousands of
-// tokens a second costs one store lookup per request, for the token it asks about, not
-// two or three. The price: revoking the resource server's own token or credentials, or
+// tokens a second costs no store lookup for itself (and, for a token seen before, none
+// at all: verifyAccessToken). The price: revoking the resource server's own token or credentials, or
 // its introspect flag, takes up to callerTTL to be felt. Failures are never remembered.
 func (s *Server) authenticateResourceServer(r *http.Request) (string, *Error) {
 	auth := r.Header.Get("Authorization")
@@ -138,7 +138,8 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	if token == "" {
 		return nil, time.Time{}, refuse("the access token is missing")
 	}
-	v, err := s.verifyAccessToken(ctx, token)
+	// The caller is not authenticated yet: its token is not remembered if refused.
+	v, err := s.verifyAccessToken(ctx, token, false)
 	if err != nil {
 		return nil, time.Time{}, errUnavailable("authenticating a resource server", err)
 	}

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,8 +54,9 @@ var inactiveAnswer = struct {
 
 // serveIntrospect is POST /oauth/introspect (RFC 7662). The caller is a resource server:
 // a client allowed to introspect (see authenticateResourceServer). An access token is
-// verified locally with the server's own keys and then looked up by its jti; a refresh
-// token by its digest. Either way the store is asked one indexed question.
+// verified locally with the server's own keys and, the first time, looked up by its jti;
+// after that its answer is kept and only revocation is checked, in memory
+// (verifyAccessToken). A refresh token is looked up by its digest every time.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	answer, oerr := s.introspect(r)
@@ -68,10 +70,11 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics().Introspected(true, time.Since(start))
-	writeJSON(w, http.StatusOK, answer)
+	writeEncodedJSON(w, http.StatusOK, answer)
 }
 
-func (s *Server) introspect(r *http.Request) (*introspection, *Error) {
+// introspect returns the encoded answer for an active token, nil for an inactive one.
+func (s *Server) introspect(r *http.Request) ([]byte, *Error) {
 	if _, oerr := s.authenticateResourceServer(r); oerr != nil {
 		return nil, oerr
 	}
@@ -87,7 +90,7 @@ func (s *Server) introspect(r *http.Request) (*introspection, *Error) {
 	// cannot be mistaken for each other, a JWT having dots and a refresh token none, so
 	// the token's form decides and any hint value is accepted.
 	var (
-		answer *introspection
+		answer []byte
 		err    error
 	)
 	if strings.Contains(token, ".") {
@@ -101,18 +104,26 @@ func (s *Server) introspect(r *http.Request) (*introspection, *Error) {
 	return answer, nil
 }
 
-func (s *Server) introspectAccess(r *http.Request, token string) (*introspection, error) {
-	v, err := s.verifyAccessToken(r.Context(), token)
+// introspectAccess answers for an access token. The encoded answer is kept with the
+// verified token and reused until the username in it is due to be looked up again, so
+// a token introspected again costs a hash, a map lookup and a write.
+func (s *Server) introspectAccess(r *http.Request, token string) ([]byte, error) {
+	v, err := s.verifyAccessToken(r.Context(), token, true)
 	if v == nil || err != nil {
 		return nil, err
 	}
+	now := s.now()
+	if v.answer != nil && now.Before(v.answerUntil) {
+		return v.answer, nil
+	}
 	c := v.claims
-	return &introspection{
+	name, until := s.username(r.Context(), v.record.Provider, v.record.UserID)
+	answer, err := encodeAnswer(&introspection{
 		Active:    true,
 		Scope:     c.Scope,
 		ClientID:  c.ClientID,
 		Subject:   c.Subject,
-		Username:  s.username(r.Context(), v.record.Provider, v.record.UserID),
+		Username:  name,
 		TokenType: "Bearer",
 		Expires:   c.Expires,
 		IssuedAt:  c.IssuedAt,
@@ -121,10 +132,26 @@ func (s *Server) introspectAccess(r *http.Request, token string) (*introspection
 		Issuer:    c.Issuer,
 		Audience:  c.Audience,
 		Provider:  c.Provider,
-	}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if until.After(now) {
+		s.verified.setAnswer(v.key, v.gen, answer, until)
+	}
+	return answer, nil
 }
 
-func (s *Server) introspectRefresh(r *http.Request, token string) (*introspection, error) {
+// encodeAnswer encodes an answer as writeJSON would.
+func encodeAnswer(answer *introspection) ([]byte, error) {
+	b, err := json.Marshal(answer)
+	if err != nil {
+		return nil, fmt.Errorf("encoding introspection answer: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (s *Server) introspectRefresh(r *http.Request, token string) ([]byte, error) {
 	rt, err := s.introspectStore.GetRefreshToken(r.Context(), Digest(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -135,18 +162,19 @@ func (s *Server) introspectRefresh(r *http.Request, token string) (*introspectio
 	if rt.Revoked || !s.now().Before(rt.ExpiresAt) {
 		return nil, nil
 	}
+	name, _ := s.username(r.Context(), rt.Provider, rt.UserID)
 	subject := rt.UserID
 	if subject == "" {
 		subject = rt.ClientID
 	}
 	// A refresh token has no public id: its stored id is a digest of its value and is
 	// not given out, so the answer carries no jti.
-	return &introspection{
+	return encodeAnswer(&introspection{
 		Active:    true,
 		Scope:     scopes.Format(rt.Scopes),
 		ClientID:  rt.ClientID,
 		Subject:   subject,
-		Username:  s.username(r.Context(), rt.Provider, rt.UserID),
+		Username:  name,
 		TokenType: TokenTypeRefresh,
 		Expires:   rt.ExpiresAt.Unix(),
 		IssuedAt:  rt.CreatedAt.Unix(),
@@ -154,7 +182,7 @@ func (s *Server) introspectRefresh(r *http.Request, token string) (*introspectio
 		Issuer:    s.issuerFor(r),
 		Audience:  s.audienceFor(rt.ClientID),
 		Provider:  rt.Provider,
-	}, nil
+	})
 }
 
 // audienceFor is the aud the server puts in a client's tokens.
@@ -165,9 +193,10 @@ func (s *Server) audienceFor(clientID string) []string {
 	return []string{clientID}
 }
 
-// usernameTTL is how long a looked-up username is reused. Introspection must stay one
-// store lookup per request; a name changed or a user deleted shows within this time,
-// while the token itself is checked on every request.
+// usernameTTL is how long a looked-up username is reused, and so an access token's
+// encoded answer. Introspection must not read a store per request; a name changed or a
+// user deleted shows within this time, while the token's revocation is checked on every
+// request (verifyAccessToken).
 const usernameTTL = time.Minute
 
 // maxUsernames bounds the username cache; when full it is emptied, which is cheap and
@@ -186,17 +215,19 @@ type usernameEntry struct {
 }
 
 // username returns the user's name when the user's provider can tell it ("where known",
-// RFC 7662 §2.2), or "".
-func (s *Server) username(ctx context.Context, provider, userID string) string {
+// RFC 7662 §2.2), or "", and until when that answer may be reused: the end of its time
+// in the cache; forever when there is no user or no way to know the name; never
+// (zero) after a failed lookup.
+func (s *Server) username(ctx context.Context, provider, userID string) (string, time.Time) {
 	if userID == "" {
-		return ""
+		return "", forever
 	}
 	if provider == "" {
 		provider = DefaultProvider
 	}
 	resolver, ok := s.cfg.Providers[provider].(UsernameResolver)
 	if !ok {
-		return ""
+		return "", forever
 	}
 	key := provider + "\x00" + userID
 	now := s.now()
@@ -204,20 +235,24 @@ func (s *Server) username(ctx context.Context, provider, userID string) string {
 	e, hit := s.usernames.entries[key]
 	s.usernames.mu.Unlock()
 	if hit && now.Before(e.until) {
-		return e.name
+		return e.name, e.until
 	}
 	name, err := resolver.Username(ctx, userID)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("looking up a username for introspection", zap.String("provider", provider), zap.Error(err))
 		}
-		return ""
+		return "", time.Time{}
 	}
 	s.usernames.mu.Lock()
 	if s.usernames.entries == nil || len(s.usernames.entries) >= maxUsernames {
 		s.usernames.entries = make(map[string]usernameEntry)
 	}
-	s.usernames.entries[key] = usernameEntry{name: name, until: now.Add(usernameTTL)}
+	until := now.Add(usernameTTL)
+	s.usernames.entries[key] = usernameEntry{name: name, until: until}
 	s.usernames.mu.Unlock()
-	return name
+	return name, until
 }
+
+// forever is a time after any token's expiry.
+var forever = time.Unix(1<<62, 0)

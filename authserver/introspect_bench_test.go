@@ -16,7 +16,8 @@ import (
 )
 
 // BenchmarkIntrospect measures the introspection endpoint's own cost per request (no
-// network): caller authentication, the local JWT check and the one store lookup, on
+// network): caller authentication, the remembered JWT check and answer, and the
+// revocation mirror's lookup (no store read for a token seen before), on
 // both stores, for a resource server authenticating with Basic and with its Bearer
 // token. Run with -cpu to see how it scales, e.g.
 //

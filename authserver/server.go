@@ -143,6 +143,8 @@ type Server struct {
 	// usernameLocks serialises password checks per username (login_throttle.go).
 	usernameLocks *stripedLocks
 	verified      verifiedCache
+	// mirror is the revocation log as introspection knows it (revocation_mirror.go).
+	mirror *revocationMirror
 	// tokenLimit counts token endpoint requests (token_rate_limit.go).
 	tokenLimit *tokenRateLimiter
 	// passport rotates Laravel Passport's refresh tokens; nil without PassportAppKey.
@@ -207,8 +209,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
-	st := cfg.Store
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
+	// The flows reach the store through a wrapper that tells the revocation mirror of
+	// every revocation they make.
+	mirror := &revocationMirror{st: cfg.Store}
+	var st store.Store = revocationNotingStore{Store: cfg.Store, mirror: mirror}
+	s := &Server{mirror: mirror, cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
 		usernameLocks: newStripedLocks(),
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
@@ -225,6 +230,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	mirror.log, mirror.now, mirror.page = s.log, s.now, s.feedPage()
 	return s, nil
 }
 

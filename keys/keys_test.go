@@ -220,3 +220,38 @@ func TestRingPublishesRetiredKeysForTheirRetention(t *testing.T) {
 		t.Error("a key whose stored alg does not fit loaded")
 	}
 }
+
+// keys.Follow reloads the ring every 30 seconds. A reload that finds the same keys must
+// keep the ring's state (the JWKS document is the generation the authorization server's
+// verified-token cache is keyed on), and one that finds another key must replace it.
+func TestReloadWithTheSameKeysKeepsTheState(t *testing.T) {
+	now := time.Now()
+	rec, err := Generate(ES256, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Ring
+	if err := r.Load([]*store.SigningKey{rec}, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	before := &r.JWKS()[0]
+	if err := r.Load([]*store.SigningKey{rec}, time.Hour, now.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if &r.JWKS()[0] != before {
+		t.Error("reloading the same keys replaced the ring's state")
+	}
+	next, err := Generate(ES256, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := *rec
+	at := now.Add(time.Minute)
+	retired.RetiredAt = &at
+	if err := r.Load([]*store.SigningKey{&retired, next}, time.Hour, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if &r.JWKS()[0] == before || r.Signer().KeyID() != next.ID {
+		t.Error("a rotation did not replace the ring's state")
+	}
+}

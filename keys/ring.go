@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
@@ -187,6 +188,13 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	doc, err := json.Marshal(set)
 	if err != nil {
 		return fmt.Errorf("encoding JWKS: %w", err)
+	}
+	// A reload that finds the same keys (keys.Follow re-reads them every 30 seconds)
+	// keeps the state: what was verified under it stays verified (the authorization
+	// server's verified-token cache is keyed on the JWKS document), instead of every
+	// remembered token meeting a signature check and a store read again.
+	if old := r.state.Load(); old != nil && old.signer.kid == signer.kid && bytes.Equal(old.jwks, doc) {
+		return nil
 	}
 	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids, verifiers: verifiers, rsa: rsaKeys})
 	return nil

@@ -8,7 +8,8 @@
 //
 //   - Every operation that can be one statement is one statement, and so one round trip
 //     and its own transaction: issuing a token with its refresh token is an INSERT with
-//     the other INSERT in a WITH clause; rotating a refresh token, exchanging a code and
+//     the other INSERT in a WITH clause (and concurrent issuances are sent together, one
+//     batch and one commit for all, see batch.go); rotating a refresh token, exchanging a code and
 //     revoking are UPDATEs whose WITH clauses do the rest. pgx prepares and caches each
 //     statement per connection.
 //   - The one-use rules rest on conditional updates (UPDATE ... WHERE NOT revoked): under
@@ -59,6 +60,8 @@ type Store struct {
 	// connConfig opens the listener's own connection.
 	connConfig *pgx.ConnConfig
 	listener   revocationListener
+	// batcher gathers concurrent CreateAccessToken calls into one commit (batch.go).
+	batcher issueBatcher
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,17 +94,21 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		fmt.Fprintf(h, "caddy-oauth %s\x00%s\x00%s", what, db, schema)
 		return h.Sum64()
 	}
-	return &Store{
+	s := &Store{
 		pool:       pool,
 		keyLock:    int64(hash("signing keys")),
 		logLock:    int64(hash("revocation log")),
 		channel:    fmt.Sprintf("caddy_oauth_revocations_%016x", hash("revocation channel")),
 		connConfig: cfg.ConnConfig,
-	}, nil
+	}
+	s.startBatcher()
+	return s, nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close stops the token writers after the batches they are writing, then closes the
+// pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.stopBatcher()
 	s.stopListener()
 	s.pool.Close()
 	return nil

@@ -111,17 +111,12 @@ var (
 )
 
 // CreateAccessToken records an issued access token, and the refresh token issued with it
-// when refresh is not nil, atomically, in one statement. store.ErrConflict if either id
-// exists; store.ErrNotFound if the client does not exist.
+// when refresh is not nil, atomically, in one statement, committed with those of
+// concurrent calls (batch.go) before it returns. store.ErrConflict if either id exists;
+// store.ErrNotFound if the client does not exist.
 func (s *Store) CreateAccessToken(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
 	store.PrepareTokenPair(at, refresh)
-	var err error
-	if refresh == nil {
-		_, err = s.pool.Exec(ctx, insertAccessSQL, accessArgs(at)...)
-	} else {
-		_, err = s.pool.Exec(ctx, insertPairSQL, append(accessArgs(at), refreshArgs(refresh)...)...)
-	}
-	return wrapErr(fmt.Sprintf("create access token %q", at.ID), err)
+	return wrapErr(fmt.Sprintf("create access token %q", at.ID), s.issueBatched(ctx, at, refresh))
 }
 
 // GetAccessToken returns an access token record by id (jti); store.ErrNotFound if absent.

@@ -100,6 +100,75 @@ func accessTokenCases() []Case {
 			wantErr(t, "CreateAccessToken", s.CreateAccessToken(t.Context(), a, newRefresh(a, "fam")), store.ErrNotFound)
 			wantErr(t, "CreateAccessToken without refresh", s.CreateAccessToken(t.Context(), a, nil), store.ErrNotFound)
 		}},
+		// Drivers gather concurrent creates into one commit (group commit): every token
+		// must land, and a refused pair must fail its own caller only.
+		{"ConcurrentCreateAccessTokensAllLand", func(t *testing.T, s store.Store) {
+			client := withClient(t, s)
+			const n = 200
+			tokens := make([]*store.AccessToken, n)
+			refreshes := make([]*store.RefreshToken, n)
+			for i := range n {
+				tokens[i] = newAccess(client, fmt.Sprintf("u%d", i%7), t0)
+				if i%2 == 0 {
+					refreshes[i] = newRefresh(tokens[i], newID("fam-"))
+				}
+			}
+			errs := concurrently(n, func(i int) error { return s.CreateAccessToken(t.Context(), tokens[i], refreshes[i]) })
+			for i, err := range errs {
+				wantErr(t, fmt.Sprintf("CreateAccessToken %d", i), err, nil)
+			}
+			for i := range n {
+				checkAccess(t, s, tokens[i])
+				if refreshes[i] != nil {
+					checkRefresh(t, s, refreshes[i])
+				}
+			}
+		}},
+		{"ConcurrentCreateAccessTokensFailOnlyTheRefusedCallers", func(t *testing.T, s store.Store) {
+			client := withClient(t, s)
+			existing, existingRefresh := issue(t, s, client, "u1", "fam", t0)
+			const n = 200
+			tokens := make([]*store.AccessToken, n)
+			refreshes := make([]*store.RefreshToken, n)
+			want := make([]error, n)
+			for i := range n {
+				tokens[i] = newAccess(client, "u2", t0)
+				refreshes[i] = newRefresh(tokens[i], newID("fam-"))
+				switch i % 10 {
+				case 3: // an access token id that exists
+					tokens[i].ID, refreshes[i].AccessTokenID = existing.ID, existing.ID
+					want[i] = store.ErrConflict
+				case 6: // a refresh token id that exists
+					refreshes[i].ID = existingRefresh.ID
+					want[i] = store.ErrConflict
+				case 9: // a client that does not exist
+					tokens[i].ClientID, refreshes[i].ClientID = "no-such-client", "no-such-client"
+					want[i] = store.ErrNotFound
+				}
+			}
+			errs := concurrently(n, func(i int) error { return s.CreateAccessToken(t.Context(), tokens[i], refreshes[i]) })
+			for i, err := range errs {
+				wantErr(t, fmt.Sprintf("CreateAccessToken %d", i), err, want[i])
+			}
+			checkAccess(t, s, existing)
+			checkRefresh(t, s, existingRefresh)
+			for i := range n {
+				_, errA := s.GetAccessToken(t.Context(), tokens[i].ID)
+				_, errR := s.GetRefreshToken(t.Context(), refreshes[i].ID)
+				switch {
+				case want[i] == nil:
+					checkAccess(t, s, tokens[i])
+					checkRefresh(t, s, refreshes[i])
+				case i%10 == 6: // the failed pair's access token was not stored either
+					wantErr(t, "GetAccessToken of failed pair", errA, store.ErrNotFound)
+				case i%10 == 9:
+					wantErr(t, "GetAccessToken of failed pair", errA, store.ErrNotFound)
+					wantErr(t, "GetRefreshToken of failed pair", errR, store.ErrNotFound)
+				case i%10 == 3:
+					wantErr(t, "GetRefreshToken of failed pair", errR, store.ErrNotFound)
+				}
+			}
+		}},
 		{"GetAccessTokenMissingFailsWithNotFound", func(t *testing.T, s store.Store) {
 			_, err := s.GetAccessToken(t.Context(), "nope")
 			wantErr(t, "GetAccessToken", err, store.ErrNotFound)
