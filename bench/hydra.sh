@@ -14,10 +14,14 @@
 #    has no caller authentication at all.
 #
 # Hydra runs with its defaults except: `serve all --dev` (plain HTTP), log level error (no
-# request log), telemetry off. Its client secrets are hashed with its default hasher
+# request log), telemetry off, a pool of HYDRA_MAX_CONNS PostgreSQL connections (below). Its client secrets are hashed with its default hasher
 # (PBKDF2, 25,000 iterations), so every Basic authentication at its token endpoint pays one
 # PBKDF2; oauth_server stores a SHA-256 digest of a client secret (secrets are 256-bit
 # random) and remembers an introspecting caller's authentication for 10 s.
+#
+# Hydra signs JWT access tokens with the RS256 key (4096 bits) it makes on first use. wrk
+# runs with --timeout 10s: Hydra's answers take about a second under this load, past wrk's
+# default 2 s for some; a timeout still fails the run.
 #
 # Hydra is built once into bench/.cache/hydra from the v2.3.0 module source (rebuilt when
 # this script is newer). Usage: bench/hydra.sh [seconds-per-run] [rounds]
@@ -29,6 +33,10 @@ THREADS=2
 NTOK=${NTOK:-2000}
 HYDRA_JWT=${HYDRA_JWT:-1}
 HYDRA_VERSION=v2.3.0
+# Hydra's default pool is 2 connections per CPU (4 here); with JWT access tokens and 16
+# requests in flight it deadlocks (each request holds a connection and waits for another to
+# read its signing key: transfers hang for minutes). Both Hydra rows get this pool size.
+HYDRA_MAX_CONNS=${HYDRA_MAX_CONNS:-40}
 SCHEMA=oauth_bench_hydra
 DBS=(hydra_bench)
 [ "$HYDRA_JWT" = 1 ] && DBS+=(hydra_bench_jwt)
@@ -65,7 +73,7 @@ rm -f "$WORK/hydra-bench.db"*
 HYDRA_SECRET=hydra-bench-secret-0123456789abcdef
 # hydra_env <db> <public-port> <admin-port> <access-token-strategy>: sets HENV.
 hydra_env() {
-	HENV=(DSN="postgres://postgres@127.0.0.1:5432/$1?sslmode=disable"
+	HENV=(DSN="postgres://postgres@127.0.0.1:5432/$1?sslmode=disable&max_conns=$HYDRA_MAX_CONNS"
 		URLS_SELF_ISSUER="http://127.0.0.1:$2" SECRETS_SYSTEM=bench-system-secret-0123456789abcdef
 		SERVE_PUBLIC_HOST=127.0.0.1 SERVE_PUBLIC_PORT="$2" SERVE_ADMIN_HOST=127.0.0.1 SERVE_ADMIN_PORT="$3"
 		STRATEGIES_ACCESS_TOKEN="$4" LOG_LEVEL=error)
@@ -74,7 +82,7 @@ declare -A HPUB HADM HPID HCLIENT
 # start_hydra <name> <db> <public-port> <admin-port> <strategy>
 start_hydra() {
 	hydra_env "$2" "$3" "$4" "$5"
-	env "${HENV[@]}" "$HYDRA" migrate sql -e --yes >"$WORK/$1-migrate.log" 2>&1 ||
+	env "${HENV[@]}" "$HYDRA" migrate sql up -e --yes >"$WORK/$1-migrate.log" 2>&1 ||
 		{ echo "hydra migrate sql failed:" >&2; tail -20 "$WORK/$1-migrate.log" >&2; exit 1; }
 	env "${HENV[@]}" "$HYDRA" serve all --dev --sqa-opt-out >"$WORK/$1.log" 2>&1 &
 	pids+=($!)
@@ -194,8 +202,13 @@ for n in "${NAMES[@]}"; do
 	cfg=$WORK/hydra-mint-$n.cfg
 	awk -v n="$NTOK" -v url="${TOKEN_URL[$n]}" -v h="Authorization: ${AUTHZ[$n]}" 'BEGIN {
 		for (i = 0; i < n; i++) { if (i) print "next"; printf "url = \"%s\"\nheader = \"%s\"\ndata = \"grant_type=client_credentials&scope=orders:read\"\nsilent\nshow-error\nwrite-out = \"\\n\"\n", url, h } }' >"$cfg"
+	# One token first, alone: Hydra makes its JWT signing key on first use, and 16 first
+	# requests at once race to make it and all fail ("Could not ensure that signing keys
+	# for hydra.jwt.access-token exists") or hang.
+	curl -sS -f --max-time 60 -X POST "${TOKEN_URL[$n]}" -H "Authorization: ${AUTHZ[$n]}" -d "grant_type=client_credentials&scope=orders:read" >/dev/null ||
+		{ echo "first token request on $n failed" >&2; tail -5 "$WORK/$n.log" >&2; exit 1; }
 	t0=$(date +%s.%N)
-	timeout 300 curl --parallel --parallel-max 16 -K "$cfg" >"$f.out" 2>"$f.err" || true
+	timeout 300 curl -s --max-time 30 --parallel --parallel-max 16 -K "$cfg" >"$f.out" 2>"$f.err" || true
 	t1=$(date +%s.%N)
 	grep -o '"access_token":"[^"]*"' "$f.out" | cut -d'"' -f4 >"$f"
 	got=$(wc -l <"$f")
@@ -217,9 +230,9 @@ measure() {
 	local n=$1 c0 c1 p0 p1 out reqs rps lat
 	c0=$(proc_cpu "${PID[$n]}"); p0=$(pg_cpu)
 	if [ "$2" = issue ]; then
-		out=$(AUTH=${AUTHZ[$n]} wrk -t$THREADS -c16 -d"${DUR}s" -s "$WORK/hydra-issue.lua" "${TOKEN_URL[$n]}")
+		out=$(AUTH=${AUTHZ[$n]} wrk -t$THREADS -c16 -d"${DUR}s" --timeout 10s -s "$WORK/hydra-issue.lua" "${TOKEN_URL[$n]}")
 	else
-		out=$(TOKEN_FILE=$WORK/hydra-tokens-$n.txt AUTH=${INTRO_AUTH[$n]} THREADS=$THREADS wrk -t$THREADS -c32 -d"${DUR}s" -s "$WORK/hydra-introspect.lua" "${INTRO_URL[$n]}")
+		out=$(TOKEN_FILE=$WORK/hydra-tokens-$n.txt AUTH=${INTRO_AUTH[$n]} THREADS=$THREADS wrk -t$THREADS -c32 -d"${DUR}s" --timeout 10s -s "$WORK/hydra-introspect.lua" "${INTRO_URL[$n]}")
 	fi
 	c1=$(proc_cpu "${PID[$n]}"); p1=$(pg_delta "$p0" "$(pg_cpu)")
 	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "errors in the $2 run on $n:" >&2; echo "$out" >&2; exit 1; fi
@@ -232,7 +245,7 @@ measure() {
 
 # Warm up: connection pools, Postgres backends, caches.
 for n in "${NAMES[@]}"; do
-	AUTH=${AUTHZ[$n]} wrk -t1 -c4 -d1s -s "$WORK/hydra-issue.lua" "${TOKEN_URL[$n]}" >/dev/null
+	AUTH=${AUTHZ[$n]} wrk -t1 -c4 -d1s --timeout 10s -s "$WORK/hydra-issue.lua" "${TOKEN_URL[$n]}" >/dev/null
 	TOKEN_FILE=$WORK/hydra-tokens-$n.txt AUTH=${INTRO_AUTH[$n]} THREADS=1 wrk -t1 -c8 -d1s -s "$WORK/hydra-introspect.lua" "${INTRO_URL[$n]}" >/dev/null
 done
 
