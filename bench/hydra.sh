@@ -23,8 +23,8 @@
 # runs with --timeout 10s: Hydra's answers take about a second under this load, past wrk's
 # default 2 s for some; a timeout still fails the run.
 #
-# Hydra is built once into bench/.cache/hydra from the v2.3.0 module source (rebuilt when
-# this script is newer). Usage: bench/hydra.sh [seconds-per-run] [rounds]
+# Hydra is built once into bench/.cache/hydra from the v2.3.0 module source with the Go
+# toolchain its go.mod names (rebuilt when this script is newer). Usage: bench/hydra.sh [seconds-per-run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-5}
@@ -58,7 +58,10 @@ if [ ! -x "$HYDRA" ] || [ bench/hydra.sh -nt "$HYDRA" ]; then
 	tmp=$(mktemp -d)
 	dir=$(cd "$tmp" && go mod download -json "github.com/ory/hydra/v2@$HYDRA_VERSION" | jq -r .Dir)
 	cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
-	(cd "$tmp/src" && go mod edit -dropreplace github.com/ory/hydra-client-go/v2 && go build -mod=mod -o "$tmp/hydra" .)
+	# With the Go toolchain Hydra's go.mod names (go1.22.5, fetched by the go command), as
+	# its releases are built: with go1.26, its JWT paths cost more CPU (bench/RESULTS-hydra.md).
+	tc=$(cd "$tmp/src" && go mod edit -json | jq -r '.Toolchain.Name // "local"')
+	(cd "$tmp/src" && go mod edit -dropreplace github.com/ory/hydra-client-go/v2 && GOTOOLCHAIN=$tc go build -mod=mod -o "$tmp/hydra" .)
 	mv "$tmp/hydra" "$HYDRA"
 	rm -rf "$tmp"
 fi
@@ -298,8 +301,8 @@ for n in "${NAMES[@]}"; do
 done
 for h in "${HYDRAS[@]}"; do
 	for s in sqlite postgres; do
-		printf "ours-%-8s / %-9s issuance %6sx tokens/s, server CPU/token %5sx, PostgreSQL CPU/token %5sx; introspection %6sx req/s\n" \
+		printf "ours-%-8s / %-9s issuance %6sx tokens/s, server CPU/token %5sx, PostgreSQL CPU/token %6s; introspection %6sx req/s\n" \
 			"$s" "$h" "$(mean_ratio issue "ours-$s" "$h" rps)" "$(mean_ratio issue "ours-$s" "$h" cpu)" \
-			"$( [ $s = sqlite ] && echo "   -" || mean_ratio issue "ours-$s" "$h" pg)" "$(mean_ratio introspect "ours-$s" "$h" rps)"
+			"$( [ $s = sqlite ] && echo "-" || echo "$(mean_ratio issue "ours-$s" "$h" pg)x")" "$(mean_ratio introspect "ours-$s" "$h" rps)"
 	done
 done
