@@ -56,14 +56,16 @@ HYDRA=$WORK/hydra
 if [ ! -x "$HYDRA" ] || [ bench/hydra.sh -nt "$HYDRA" ]; then
 	echo "building Ory Hydra $HYDRA_VERSION (cached in $HYDRA; a cold build takes minutes)..."
 	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"; cleanup' EXIT
 	dir=$(cd "$tmp" && go mod download -json "github.com/ory/hydra/v2@$HYDRA_VERSION" | jq -r .Dir)
 	cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
 	# With the Go toolchain Hydra's go.mod names (go1.22.5, fetched by the go command), as
 	# its releases are built: with go1.26, its JWT paths cost more CPU (bench/RESULTS-hydra.md).
-	tc=$(cd "$tmp/src" && go mod edit -json | jq -r '.Toolchain.Name // "local"')
+	tc=$(cd "$tmp/src" && go mod edit -json | jq -r '.Toolchain // "local"')
 	(cd "$tmp/src" && go mod edit -dropreplace github.com/ory/hydra-client-go/v2 && GOTOOLCHAIN=$tc go build -mod=mod -o "$tmp/hydra" .)
 	mv "$tmp/hydra" "$HYDRA"
 	rm -rf "$tmp"
+	trap cleanup EXIT
 fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL is not running on 127.0.0.1:5432" >&2; exit 1; fi
