@@ -34,8 +34,9 @@ NTOK=${NTOK:-2000}
 HYDRA_JWT=${HYDRA_JWT:-1}
 HYDRA_VERSION=v2.3.0
 # Hydra's default pool is 2 connections per CPU (4 here); with JWT access tokens and 16
-# requests in flight it deadlocks (each request holds a connection and waits for another to
-# read its signing key: transfers hang for minutes). Both Hydra rows get this pool size.
+# requests in flight its token endpoint hung (all 16 transfers stuck for 5 minutes, nothing
+# in its log), presumably a request holding a connection while waiting for another to read
+# its signing key (not verified). With 40 it runs. Both Hydra rows get this pool size.
 HYDRA_MAX_CONNS=${HYDRA_MAX_CONNS:-40}
 SCHEMA=oauth_bench_hydra
 DBS=(hydra_bench)
