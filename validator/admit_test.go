@@ -63,7 +63,7 @@ func TestAdmitRefusesWhatTheVerifierWouldRefuse(t *testing.T) {
 		tok    string
 		signer any
 	}{
-		"signed with another key under the same kid": {sign(t, impostor, header(impostor, nil), claims(nil)), impostor.signer.Public()},
+		"signed with another key under the same kid":  {sign(t, impostor, header(impostor, nil), claims(nil)), impostor.signer.Public()},
 		"the right token, announced with another key": {sign(t, k, header(k, nil), claims(map[string]any{"jti": "t2"})), impostor.signer.Public()},
 		"another issuer":    {sign(t, k, header(k, nil), claims(map[string]any{"iss": "https://evil.example"})), k.signer.Public()},
 		"another audience":  {sign(t, k, header(k, nil), claims(map[string]any{"aud": "other"})), k.signer.Public()},
