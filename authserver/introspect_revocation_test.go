@@ -138,6 +138,7 @@ func TestIntrospectSeesRevocationThroughAnotherNodeWithinTheBound(t *testing.T) 
 				}
 				revoked := time.Now()
 				for {
+					asked := time.Now()
 					r := f.introspect(access, auth)
 					if r.Status != 200 {
 						t.Fatalf("introspect: %d %s", r.Status, r.Raw)
@@ -146,10 +147,12 @@ func TestIntrospectSeesRevocationThroughAnotherNodeWithinTheBound(t *testing.T) 
 						wantInactive(t, "revoked on node 2", r)
 						break
 					}
-					// Polled from just after the revocation's commit: anything beyond
-					// the bound, plus a request's time, is a broken design.
-					if time.Since(revoked) > authserver.RevocationLag+250*time.Millisecond {
-						t.Fatalf("still active %v after another node revoked it (bound %v)", time.Since(revoked), authserver.RevocationLag)
+					// An introspection asked more than the bound after the revocation's
+					// commit must not answer from a read that began before it. Judged by
+					// when each request began, so a slow machine stretches the polling,
+					// never the verdict.
+					if asked.Sub(revoked) > authserver.RevocationLag {
+						t.Fatalf("asked %v after another node revoked it, still active (bound %v)", asked.Sub(revoked), authserver.RevocationLag)
 					}
 					time.Sleep(5 * time.Millisecond)
 				}
