@@ -74,3 +74,33 @@ func BenchmarkCacheMemory1M(b *testing.B) {
 		b.ReportMetric(fillCache(b, 1_000_000), "B/token")
 	}
 }
+
+// BenchmarkRistrettoMemory1M is the comparison token_table.go's comment cites: ristretto,
+// configured as the introspection cache is (10 counters per entry), holding a million
+// entries whose value is one shared identity, so what it reports per entry is
+// ristretto's own cost (store map, expiry buckets, policy, counters):
+//
+//	go test -run '^$' -bench RistrettoMemory1M -benchtime 1x ./validator/
+func BenchmarkRistrettoMemory1M(b *testing.B) {
+	const n = 1_000_000
+	shared := &Identity{Grant: &Grant{}}
+	for range b.N {
+		before := liveHeap()
+		c, err := newAnswerCache(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		empty := liveHeap()
+		for i := range n {
+			c.Set("token-"+strconv.Itoa(i), shared, time.Hour)
+			if i%1000 == 0 {
+				c.Wait() // let the buffers drain so sets are not dropped
+			}
+		}
+		c.Wait()
+		full := liveHeap()
+		b.ReportMetric(float64(empty-before)/n, "B/entry-empty")
+		b.ReportMetric(float64(full-empty)/n, "B/entry-filled")
+		c.Close()
+	}
+}

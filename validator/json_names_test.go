@@ -47,3 +47,27 @@ func rawSigned(t *testing.T, key *testKey, hdr, cl string) string {
 	input := b64.EncodeToString([]byte(hdr)) + "." + b64.EncodeToString([]byte(cl))
 	return input + "." + b64.EncodeToString(signRaw(t, key, key.alg, input))
 }
+
+// A signed token naming a known claim twice is refused, whichever value comes last (RFC
+// 7519 §4 lets a parser refuse it; encoding/json would have kept the last, so a second
+// "sub" or "scope" appended after the first could change who the token is for); an
+// unknown claim given twice is left alone, as before.
+func TestDuplicateClaimNamesAreRefused(t *testing.T) {
+	key := newES256(t, "k1")
+	srv := newJWKSServer(t, jwksFor(t, key))
+	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), nil)
+	const hdr = `{"alg":"ES256","kid":"k1","typ":"at+jwt"}`
+	for name, cl := range map[string]string{
+		"sub twice":   `{"iss":"` + testIssuer + `","sub":"7","exp":1800003600,"sub":"1"}`,
+		"scope twice": `{"iss":"` + testIssuer + `","scope":"read","exp":1800003600,"scope":"admin"}`,
+		"iss twice":   `{"iss":"https://evil.example","iss":"` + testIssuer + `","exp":1800003600}`,
+	} {
+		_, err := v.Verify(context.Background(), rawSigned(t, key, hdr, cl))
+		wantRefusal(t, err, InvalidToken, "malformed token claims")
+		_ = name
+	}
+	tok := rawSigned(t, key, hdr, `{"iss":"`+testIssuer+`","exp":1800003600,"x":1,"x":2}`)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("an unknown claim given twice: %v", err)
+	}
+}
