@@ -432,7 +432,6 @@ type cacheHandle struct{ *validator.TokenCache }
 // Destruct frees the cache.
 func (h cacheHandle) Destruct() error {
 	guardMetrics().live.removeCache(h.TokenCache)
-	h.Close()
 	return nil
 }
 

@@ -199,13 +199,6 @@ func (c *TokenCache) Delete(token string) {
 // Len returns how many tokens are cached.
 func (c *TokenCache) Len() int { return c.table.len() }
 
-// Wait returns at once: sets are applied before they return. It is kept for callers
-// written against a buffered cache.
-func (c *TokenCache) Wait() {}
-
-// Close lets the cache go; it must not be used afterwards.
-func (c *TokenCache) Close() {}
-
 // Hits returns how many Gets found an entry.
 func (c *TokenCache) Hits() uint64 { return c.hits.load() }
 

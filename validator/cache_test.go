@@ -12,12 +12,10 @@ func TestTokenCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	id := &Identity{Grant: &Grant{ClientID: "c"}, TokenID: "a"}
 
 	t.Run("stored entry is returned and counted as a hit", func(t *testing.T) {
 		c.Set("tok-a", id, time.Minute)
-		c.Wait()
 		if got, ok := c.Get("tok-a"); !ok || got.TokenID != id.TokenID || got.ClientID != "c" {
 			t.Fatalf("Get = %v, %v", got, ok)
 		}
@@ -40,7 +38,6 @@ func TestTokenCache(t *testing.T) {
 		const ttl = 1500 * time.Millisecond
 		start := time.Now()
 		c.Set("tok-short", id, ttl)
-		c.Wait()
 		if _, ok := c.Get("tok-short"); !ok && time.Since(start) < ttl-time.Second {
 			t.Fatal("fresh entry missing")
 		}
@@ -52,7 +49,6 @@ func TestTokenCache(t *testing.T) {
 	t.Run("non-positive ttl stores nothing", func(t *testing.T) {
 		c.Set("tok-zero", id, 0)
 		c.Set("tok-neg", id, -time.Second)
-		c.Wait()
 		if _, ok := c.Get("tok-zero"); ok {
 			t.Fatal("zero ttl stored")
 		}
@@ -62,9 +58,7 @@ func TestTokenCache(t *testing.T) {
 	})
 	t.Run("deleted entry is gone", func(t *testing.T) {
 		c.Set("tok-del", id, time.Minute)
-		c.Wait()
 		c.Delete("tok-del")
-		c.Wait()
 		if _, ok := c.Get("tok-del"); ok {
 			t.Fatal("deleted entry returned")
 		}
@@ -83,15 +77,12 @@ func TestSetRepeatedCachesATokenFromItsSecondSighting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	id := &Identity{Grant: &Grant{ClientID: "c"}, TokenID: "a"}
 	c.SetRepeated("tok-a", id, time.Minute)
-	c.Wait()
 	if _, ok := c.Get("tok-a"); ok {
 		t.Fatal("cached on the first sighting")
 	}
 	c.SetRepeated("tok-a", id, time.Minute)
-	c.Wait()
 	if got, ok := c.Get("tok-a"); !ok || got.TokenID != id.TokenID || got.ClientID != "c" {
 		t.Fatal("not cached on the second sighting")
 	}
@@ -99,7 +90,6 @@ func TestSetRepeatedCachesATokenFromItsSecondSighting(t *testing.T) {
 	for range 3 {
 		c.SetRepeated("tok-exp", id, 0)
 	}
-	c.Wait()
 	if _, ok := c.Get("tok-exp"); ok {
 		t.Fatal("zero ttl stored")
 	}

@@ -19,7 +19,6 @@ func BenchmarkGuardCheckCacheHit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	f.cache.Wait()
 	r.Header.Set("Accept", "*/*")
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -102,25 +102,6 @@ func (id *Identity) expiresWithin(now time.Time, leeway time.Duration) time.Dura
 // IsUser reports whether the token acts for a user rather than only for a client.
 func (id *Identity) IsUser() bool { return id.UserID != "" }
 
-// RawClaims returns the JSON claims object the identity was built from, or nil for a
-// cached JWT identity (see ClaimsFor). The slice is shared: do not modify it.
-func (id *Identity) RawClaims() []byte {
-	if id.claims == nil {
-		return nil
-	}
-	return id.claims.raw
-}
-
-// Claim returns a claim of the token the identity was built from (see Claims.Get), or
-// false when the identity does not hold its claims (a cached JWT identity: use ClaimsFor
-// with the token).
-func (id *Identity) Claim(name string) (string, bool) {
-	if id.claims == nil {
-		return "", false
-	}
-	return id.claims.Get(name)
-}
-
 // ClaimsFor returns the claims of the identity of token: those it holds, or, for a cached
 // JWT identity, the token's payload decoded again (the token was verified when it was
 // cached, and the cache is keyed by all of its bytes). Nil when there are none.

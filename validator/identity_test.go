@@ -27,7 +27,7 @@ func TestIdentityClaimReturnsAnyClaimAsText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := id.Claim(tt.claim)
+			got, ok := id.ClaimsFor("").Get(tt.claim)
 			if got != tt.want || ok != tt.ok {
 				t.Fatalf("Claim(%q) = %q, %v; want %q, %v", tt.claim, got, ok, tt.want, tt.ok)
 			}
@@ -45,7 +45,7 @@ func TestIdentityClaimIsSafeConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if v, ok := id.Claim("tenant"); !ok || v != "acme" {
+			if v, ok := id.ClaimsFor("").Get("tenant"); !ok || v != "acme" {
 				t.Errorf("Claim = %q, %v", v, ok)
 			}
 		}()
@@ -98,7 +98,7 @@ func TestIdentityFromClaims(t *testing.T) {
 			if !reflect.DeepEqual(id.Audience, tt.aud) || !reflect.DeepEqual(id.Scopes, tt.scopes) || id.ScopeString != tt.scopeWire {
 				t.Fatalf("identity = %+v", id)
 			}
-			if string(id.RawClaims()) != tt.json {
+			if string(id.ClaimsFor("").raw) != tt.json {
 				t.Fatal("raw claims not kept")
 			}
 		})

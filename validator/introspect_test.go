@@ -436,7 +436,7 @@ func TestIntrospectionWithLocalJWTNeedsBothChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := id.Claim("email"); v != "g@example.com" || id.TokenID != "tok-good" {
+	if v, _ := id.ClaimsFor("").Get("email"); v != "g@example.com" || id.TokenID != "tok-good" {
 		t.Fatalf("identity is not the signed token's: %q %q", v, id.TokenID)
 	}
 

@@ -363,7 +363,6 @@ func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cache.Close()
 	clk := newClock(testNow)
 	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), func(o *JWTOptions) {
 		o.Cache = cache
@@ -374,7 +373,6 @@ func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
-	cache.Wait()
 	if _, ok := cache.Get(tok); ok {
 		t.Fatal("a token seen once was cached")
 	}
@@ -382,7 +380,6 @@ func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache.Wait()
 	third, err := v.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +410,6 @@ func TestVerifyCacheSharedByVerifiersRechecksIssuerAndAudience(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cache.Close()
 	a := newVerifier(t, ks, func(o *JWTOptions) { o.Cache = cache })
 	b := newVerifier(t, ks, func(o *JWTOptions) { o.Cache = cache; o.Issuer = "https://other.example.com" })
 	c := newVerifier(t, ks, func(o *JWTOptions) { o.Cache = cache; o.Audiences = []string{"billing"} })
@@ -423,7 +419,6 @@ func TestVerifyCacheSharedByVerifiersRechecksIssuerAndAudience(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cache.Wait()
 	if _, ok := cache.Get(tok); !ok {
 		t.Fatal("token not cached")
 	}
@@ -432,7 +427,6 @@ func TestVerifyCacheSharedByVerifiersRechecksIssuerAndAudience(t *testing.T) {
 	if _, err := a.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
-	cache.Wait()
 	_, err = c.Verify(context.Background(), tok)
 	wantRefusal(t, err, InvalidToken, "audience mismatch")
 }
