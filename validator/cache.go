@@ -81,12 +81,13 @@ func NewTokenCache(maxEntries int64) (*TokenCache, error) {
 // The cache's time runs on the wall clock, whatever clock a verifier checks exp with.
 func (c *TokenCache) Get(token string) (*Identity, bool) {
 	h1, h2 := tokenHash(token)
-	return c.getHashed(h1, h2)
+	return c.getHashed(h1, h2, time.Now())
 }
 
-// getHashed is Get for a token whose hashes (tokenHash) the caller has.
-func (c *TokenCache) getHashed(h1, h2 uint64) (*Identity, bool) {
-	id, ok := c.table.get(h1, uint32(h2), c.table.seconds(time.Now()))
+// getHashed is Get for a token whose hashes (tokenHash) the caller has, at the wall-clock
+// time now (a caller that has just read the clock passes its reading).
+func (c *TokenCache) getHashed(h1, h2 uint64, now time.Time) (*Identity, bool) {
+	id, ok := c.table.get(h1, uint32(h2), c.table.seconds(now))
 	if ok {
 		c.hits.add()
 		return id, true
@@ -102,11 +103,10 @@ func (c *TokenCache) Set(token string, id *Identity, ttl time.Duration) {
 		return
 	}
 	h1, h2 := tokenHash(token)
-	c.set(h1, h2, id, ttl)
+	c.set(h1, h2, id, ttl, time.Now())
 }
 
-func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
-	now := time.Now()
+func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration, now time.Time) {
 	deadline := c.table.seconds(now.Add(ttl))
 	// The token id and the user id in one allocation, copied so that the cached identity
 	// pins nothing of the token it came from.
@@ -132,11 +132,12 @@ func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration) {
 // The JWT verifier uses it: re-verifying a token once more costs one signature check.
 func (c *TokenCache) SetRepeated(token string, id *Identity, ttl time.Duration) {
 	h1, h2 := tokenHash(token)
-	c.setRepeatedHashed(h1, h2, id, ttl)
+	c.setRepeatedHashed(h1, h2, id, ttl, time.Now())
 }
 
-// setRepeatedHashed is SetRepeated for a token whose hashes the caller has.
-func (c *TokenCache) setRepeatedHashed(h1, h2 uint64, id *Identity, ttl time.Duration) {
+// setRepeatedHashed is SetRepeated for a token whose hashes the caller has, at the
+// wall-clock time now.
+func (c *TokenCache) setRepeatedHashed(h1, h2 uint64, id *Identity, ttl time.Duration, now time.Time) {
 	if ttl <= 0 || id == nil || id.unsafe {
 		return
 	}
@@ -148,7 +149,7 @@ func (c *TokenCache) setRepeatedHashed(h1, h2 uint64, id *Identity, ttl time.Dur
 	if !d.seenBefore(h1, h2) {
 		return
 	}
-	c.set(h1, h2, id, ttl)
+	c.set(h1, h2, id, ttl, now)
 }
 
 // doorkeeper is a Bloom filter of token hashes (the same seeded hashes the cache keys
@@ -193,8 +194,10 @@ func (d *doorkeeper) seenBefore(h1, h2 uint64) bool {
 // Delete forgets token, e.g. after it is found expired or revoked.
 func (c *TokenCache) Delete(token string) {
 	h1, h2 := tokenHash(token)
-	c.table.remove(h1, uint32(h2))
+	c.deleteHashed(h1, h2)
 }
+
+func (c *TokenCache) deleteHashed(h1, h2 uint64) { c.table.remove(h1, uint32(h2)) }
 
 // Len returns how many tokens are cached.
 func (c *TokenCache) Len() int { return c.table.len() }

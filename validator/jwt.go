@@ -61,6 +61,7 @@ type JWTVerifier struct {
 	leeway    time.Duration
 	cache     *TokenCache
 	now       func() time.Time
+	wallClock bool // now is time.Now
 	// lastHeader is the last header segment decoded and what it held. A signer writes the
 	// same header on every token (Passport: {"typ":"JWT","alg":"RS256"}), so the cold path
 	// usually skips decoding it; an exact string match means the same bytes, which decode
@@ -97,7 +98,7 @@ func NewJWTVerifier(opts JWTOptions) (*JWTVerifier, error) {
 		v.leeway = 0
 	}
 	if v.now == nil {
-		v.now = time.Now
+		v.now, v.wallClock = time.Now, true
 	}
 	return v, nil
 }
@@ -117,14 +118,20 @@ type jwsHeader struct {
 func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, error) {
 	now := v.now()
 	var h1, h2 uint64
+	// The cache runs on the wall clock; the verifier's own reading serves unless a test
+	// clock replaced it: one clock read a request.
+	wall := now
+	if !v.wallClock {
+		wall = time.Now()
+	}
 	if v.cache != nil {
 		h1, h2 = tokenHash(token)
-		if id, ok := v.cache.getHashed(h1, h2); ok {
+		if id, ok := v.cache.getHashed(h1, h2, wall); ok {
 			// The cache's TTL is only a bound: expiry, issuer and audience are re-checked
 			// on every hit, so a stale entry or a cache shared with another verifier can
 			// never widen what this verifier accepts.
 			if err := v.checkIdentity(id, now); err != nil {
-				v.cache.Delete(token)
+				v.cache.deleteHashed(h1, h2)
 				return nil, err
 			}
 			return id, nil
@@ -137,7 +144,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	// Cached from its second sighting on (TokenCache.SetRepeated), never past exp + leeway:
 	// a token used once is not worth a cache entry.
 	if v.cache != nil {
-		v.cache.setRepeatedHashed(h1, h2, id, id.expiresWithin(now, v.leeway))
+		v.cache.setRepeatedHashed(h1, h2, id, id.expiresWithin(now, v.leeway), wall)
 	}
 	return id, nil
 }
