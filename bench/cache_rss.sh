@@ -42,7 +42,7 @@ echo "gateway RSS at start: $(rss) kB"
 # Each connection's requests cover its tokens twice; 2N requests in all, then wrk stops
 # (it runs until its duration: the duration is generous, and the count is checked).
 secs=$((2 * N / 2000 + 30))
-out=$(TOKEN_FILE=$WORK/rss-tokens.txt THREADS=$THREADS wrk -t$THREADS -c16 -d${secs}s -s "$WORK/twice.lua" http://127.0.0.1:9230/orders &
+out=$(TOKEN_FILE=$WORK/rss-tokens.txt THREADS=$THREADS REPEAT=2 wrk -t$THREADS -c16 -d${secs}s -s "$WORK/rotate.lua" http://127.0.0.1:9230/orders &
 	pid=$!
 	# Stop wrk once 2N requests have gone through the guard.
 	while kill -0 $pid 2>/dev/null; do

@@ -40,7 +40,9 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/n
 proc_cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 # wrk scripts: same.lua sends the first token of $TOKEN_FILE on every request; rotate.lua
-# splits the tokens of $TOKEN_FILE between $THREADS threads and cycles through them.
+# splits the tokens of $TOKEN_FILE between $THREADS threads and cycles through them,
+# sending each $REPEAT times in a row (default once; a guard caches a token on its second
+# sighting, so REPEAT=2 fills its cache).
 cat >"$WORK/same.lua" <<'LUA'
 local f = io.open(os.getenv("TOKEN_FILE"), "r")
 wrk.headers["Authorization"] = "Bearer " .. f:read("*l")
@@ -57,33 +59,12 @@ function init(args)
 		if i % n == id then tokens[#tokens + 1] = line end
 		i = i + 1
 	end
+	rep = tonumber(os.getenv("REPEAT") or "1")
 	idx = 0
 end
 function request()
 	idx = idx + 1
-	if idx > #tokens then idx = 1 end
-	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
-end
-LUA
-
-# twice.lua: like rotate.lua, but each thread sends each of its tokens twice in a row (a
-# guard caches a token on its second sighting).
-cat >"$WORK/twice.lua" <<'LUA'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init(args)
-	tokens = {}
-	local n = tonumber(os.getenv("THREADS"))
-	local i = 0
-	for line in io.lines(os.getenv("TOKEN_FILE")) do
-		if i % n == id then tokens[#tokens + 1] = line end
-		i = i + 1
-	end
-	idx = 0
-end
-function request()
-	idx = idx + 1
-	local t = tokens[math.floor((idx - 1) / 2) % #tokens + 1]
+	local t = tokens[math.floor((idx - 1) / rep) % #tokens + 1]
 	return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. t})
 end
 LUA
@@ -98,6 +79,35 @@ write_upstream() {
 }
 http://127.0.0.1:9200 {
 	respond "ok"
+}
+CF
+}
+
+# SECRET is client bench's secret in every server a script starts.
+SECRET=bench-secret-0123456789abcdef
+
+# server_site <port> <storage and other option lines> [extra client blocks]: an
+# oauth_server site for the load scripts, issuer its own origin, scope orders:read, the
+# token endpoint's rate limits off (the load comes from one client and one address),
+# client bench (client_credentials, $SECRET).
+server_site() {
+	cat <<CF
+http://127.0.0.1:$1 {
+	oauth_server {
+		issuer http://127.0.0.1:$1
+		$2
+		scope orders:read Read orders
+		default_scope orders:read
+		token_rate_limit {
+			per_client off
+			per_ip off
+		}
+		client bench {
+			secret $SECRET
+			grants client_credentials
+		}
+		${3:-}
+	}
 }
 CF
 }

@@ -58,7 +58,6 @@ http://127.0.0.1:$1 {
 }
 CF
 }
-SECRET=bench-secret-0123456789abcdef
 {
 	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
 	cat <<CF
@@ -76,24 +75,9 @@ CF
 	guard_site 9203 RS256
 	guard_site 9204 EdDSA
 	guard_site 9205 ES256
+	server_site 9207 "storage sqlite $PWD/$WORK/cost-server.db
+		access_token_ttl 1h"
 	cat <<CF
-http://127.0.0.1:9207 {
-	oauth_server {
-		issuer http://127.0.0.1:9207
-		storage sqlite $PWD/$WORK/cost-server.db
-		scope orders:read Read orders
-		default_scope orders:read
-		access_token_ttl 1h
-		token_rate_limit {
-			per_client off
-			per_ip off
-		}
-		client bench {
-			secret $SECRET
-			grants client_credentials
-		}
-	}
-}
 http://127.0.0.1:9206 {
 	oauth_guard {
 		jwks http://127.0.0.1:9207/.well-known/jwks.json

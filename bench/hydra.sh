@@ -111,38 +111,12 @@ for h in "${HYDRAS[@]}"; do
 done
 
 # --- oauth_server: SQLite and PostgreSQL sites in one Caddy ------------------------------
-SECRET=bench-secret-0123456789abcdef
 RS_SECRET=rs-secret-0123456789abcdef0123456789
-server_site() { # port storage
-	cat <<CF
-http://127.0.0.1:$1 {
-	oauth_server {
-		issuer http://127.0.0.1:9100
-		$2
-		scope orders:read Read orders
-		default_scope orders:read
-		# Load from one client and one address: the token endpoint's limits would answer 429.
-		token_rate_limit {
-			per_client off
-			per_ip off
-		}
-		client bench {
-			secret $SECRET
-			grants client_credentials
-		}
-		client rs {
-			secret $RS_SECRET
-			grants client_credentials
-			introspect
-		}
-	}
-}
-CF
-}
 {
 	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
-	server_site 9410 "storage sqlite $PWD/$WORK/hydra-bench.db"
-	server_site 9411 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=$SCHEMA\""
+	rs_client=$(printf 'client rs {\n\t\t\tsecret %s\n\t\t\tgrants client_credentials\n\t\t\tintrospect\n\t\t}' "$RS_SECRET")
+	server_site 9410 "storage sqlite $PWD/$WORK/hydra-bench.db" "$rs_client"
+	server_site 9411 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=$SCHEMA\"" "$rs_client"
 } >"$WORK/hydra-ours.caddyfile"
 start ours "$WORK/hydra-ours.caddyfile"
 wait_port 9410

@@ -31,28 +31,6 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL is not running on
 "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA; DROP SCHEMA IF EXISTS ${SCHEMA}_base CASCADE; CREATE SCHEMA ${SCHEMA}_base" >/dev/null
 rm -f "$WORK/issuance.db"* "$WORK/issuance-base.db"*
 
-SECRET=bench-secret-0123456789abcdef
-server_site() { # port storage
-	cat <<CF
-http://127.0.0.1:$1 {
-	oauth_server {
-		issuer http://127.0.0.1:9100
-		$2
-		scope orders:read Read orders
-		default_scope orders:read
-		# Load from one client and one address: the token endpoint's limits would answer 429.
-		token_rate_limit {
-			per_client off
-			per_ip off
-		}
-		client bench {
-			secret $SECRET
-			grants client_credentials
-		}
-	}
-}
-CF
-}
 {
 	# PPROF=1: Caddy's admin endpoint on 127.0.0.1:2419, for /debug/pprof/profile.
 	if [ -n "${PPROF:-}" ]; then admin="admin 127.0.0.1:2419"; else admin="admin off"; fi

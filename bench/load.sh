@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load test on loopback only, bounded in time: plain Caddy reverse_proxy against Caddy
 # with oauth_guard in front of the same upstream, interleaved, printing the req/s ratio
-# and the gateway's CPU per request; then client-credentials issuance per second on
-# SQLite and PostgreSQL. Usage: bench/load.sh [seconds-per-run] [rounds]
+# and the gateway's CPU per request (bench/guard_cost.sh also compares plain Caddy
+# setting the same headers, per algorithm). Usage: bench/load.sh [seconds-per-run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-5}
@@ -92,59 +92,4 @@ done
 printf "\nmean guard/plain ratio: repeated token %.3f, every token new %.3f (targets >= 0.97 and >= 0.85)\n" \
 	"$(awk -v s="${sum[same]}" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v s="${sum[rotate]}" -v n="$ROUNDS" 'BEGIN {print s/n}')"
 
-# Client-credentials issuance per second, on SQLite and on PostgreSQL.
-if ! pg_isready -h 127.0.0.1 -p 5432 -q; then pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start; fi
-psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA IF EXISTS oauth_bench CASCADE; CREATE SCHEMA oauth_bench" >/dev/null
-rm -f "$WORK/bench.db"*
-SECRET=bench-secret-0123456789abcdef
-server_site() { # port storage
-	cat <<CF
-http://127.0.0.1:$1 {
-	oauth_server {
-		issuer http://127.0.0.1:9100
-		$2
-		scope orders:read Read orders
-		default_scope orders:read
-		# Load from one client and one address: the token endpoint's limits would answer 429.
-		token_rate_limit {
-			per_client off
-			per_ip off
-		}
-		client bench {
-			secret $SECRET
-			grants client_credentials
-		}
-	}
-}
-CF
-}
-{
-	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
-	server_site 9210 "storage sqlite $PWD/$WORK/bench.db"
-	server_site 9211 "storage postgres \"postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=oauth_bench\""
-} >"$WORK/auth.caddyfile"
-start auth "$WORK/auth.caddyfile"
-wait_port 9210
-wait_port 9211
-AUTH=$(cat "$WORK/auth.pid")
-cat >"$WORK/issue.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=orders:read"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf 'bench:%s' "$SECRET" | base64 -w0)"
-LUA
-echo
-for port in 9210 9211; do
-	store=sqlite; [ $port = 9211 ] && store=postgres
-	wrk -t1 -c4 -d1s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token" >/dev/null
-	c0=$(proc_cpu "$AUTH")
-	out=$(wrk -t$THREADS -c16 -d${DUR}s -s "$WORK/issue.lua" "http://127.0.0.1:$port/oauth/token")
-	c1=$(proc_cpu "$AUTH")
-	if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; exit 1; fi
-	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	n=$(echo "$out" | awk '/requests in/ {print $1}')
-	lat=$(echo "$out" | awk '/Latency/ {print $2}')
-	printf "client_credentials issuance on %-8s %8.0f tokens/s  (mean latency %s, server CPU %.0f us/token)\n" "$store" "$rps" "$lat" \
-		"$(awk -v c0="$c0" -v c1="$c1" -v n="$n" -v t="$TCK" 'BEGIN {print (c1-c0)/t*1e6/n}')"
-done
-echo "auth server RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$AUTH/status)"
+# Issuance is measured by bench/issuance.sh (and against Ory Hydra by bench/hydra.sh).

@@ -14,32 +14,14 @@ source bench/common.sh
 echo "raw signature cost on this machine, now:"
 go run ./bench/rawcrypto
 
-SECRET=bench-secret-0123456789abcdef
 algs=(RS256 EdDSA ES256)
 ports=(9220 9221 9222)
 rm -f "$WORK"/alg-*.db*
 {
 	printf '{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n'
 	for i in "${!algs[@]}"; do
-		cat <<CF
-http://127.0.0.1:${ports[$i]} {
-	oauth_server {
-		issuer http://127.0.0.1:${ports[$i]}
-		storage sqlite $PWD/$WORK/alg-${algs[$i]}.db
-		signing_alg ${algs[$i]}
-		scope orders:read Read orders
-		default_scope orders:read
-		token_rate_limit {
-			per_client off
-			per_ip off
-		}
-		client bench {
-			secret $SECRET
-			grants client_credentials
-		}
-	}
-}
-CF
+		server_site "${ports[$i]}" "storage sqlite $PWD/$WORK/alg-${algs[$i]}.db
+		signing_alg ${algs[$i]}"
 	done
 } >"$WORK/alg.caddyfile"
 start auth "$WORK/alg.caddyfile"
