@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -39,7 +40,7 @@ func (in *grantInterner) intern(g *Grant) *Grant {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if s, ok := in.m[k]; ok && equalStrings(s.Audience, g.Audience) {
+	if s, ok := in.m[k]; ok && slices.Equal(s.Audience, g.Audience) {
 		return s
 	}
 	if in.m == nil || len(in.m) >= maxSharedGrants {
@@ -67,16 +68,4 @@ func cloneStrings(ss []string) []string {
 		out[i] = strings.Clone(s)
 	}
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
