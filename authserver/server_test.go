@@ -509,7 +509,7 @@ func TestMetadataAndJWKS(t *testing.T) {
 func TestKeyRotationKeepsOldTokensVerifying(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		old := f.post(url.Values{"grant_type": {"client_credentials"}}, "svc", ccSecret).Body["access_token"].(string)
-		if _, err := keys.Rotate(context.Background(), f.st, keys.ES256); err != nil {
+		if _, err := keys.Rotate(context.Background(), f.st, keys.ES256, store.KeyPurposeAccess); err != nil {
 			t.Fatal(err)
 		}
 		// The server's ring reloads from the store as the Caddy glue does periodically.

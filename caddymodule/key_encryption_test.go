@@ -54,16 +54,17 @@ func TestServerKeyEncryptionKey(t *testing.T) {
 	if err := load(""); err != nil {
 		t.Fatal(err)
 	}
-	if pems := storedPEMs(t, db); len(pems) != 1 || !strings.Contains(pems[0], "PRIVATE KEY") {
-		t.Fatalf("without the option the key is stored in the clear: %d keys", len(pems))
+	// Two keys: the access-token key and the ID-token key.
+	if pems := storedPEMs(t, db); len(pems) != 2 || !strings.Contains(pems[0], "PRIVATE KEY") || !strings.Contains(pems[1], "PRIVATE KEY") {
+		t.Fatalf("without the option the keys are stored in the clear: %d keys", len(pems))
 	}
 	first, second := newKEKValue(t), newKEKValue(t)
 	t.Setenv("TEST_OAUTH_KEK", first)
 	if err := load("key_encryption_key {env.TEST_OAUTH_KEK}"); err != nil {
 		t.Fatal(err)
 	}
-	if pems := storedPEMs(t, db); len(pems) != 1 || !keyseal.IsSealed([]byte(pems[0])) {
-		t.Fatalf("the key is not sealed after a load with key_encryption_key: %.30q", pems)
+	if pems := storedPEMs(t, db); len(pems) != 2 || !keyseal.IsSealed([]byte(pems[0])) || !keyseal.IsSealed([]byte(pems[1])) {
+		t.Fatalf("the keys are not sealed after a load with key_encryption_key: %d keys", len(pems))
 	}
 	for _, option := range []string{"", "key_encryption_key " + second} {
 		err := load(option)

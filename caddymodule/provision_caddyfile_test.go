@@ -154,7 +154,7 @@ func TestServerProvisionStoresDeclaredClientsAndReleasesPools(t *testing.T) {
 				t.Errorf("client %+v", c)
 			}
 			list, err := st.ListSigningKeys(context.Background())
-			if err != nil || len(list) != 1 {
+			if err != nil || len(list) != 2 { // one access-token key, one ID-token key
 				t.Fatalf("signing keys after two starts: %d %v", len(list), err)
 			}
 		})

@@ -8,7 +8,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyoauth/caddy-oauth/internal/laravel"
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/store/sqlite"
 )
 
 // `keys {env.PASSPORT_PRIVATE_KEY}` signs with Passport's key, given as PEM content in
@@ -23,6 +25,12 @@ func TestKeysTakesPEMContentFromPlaceholders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, err := sqlite.Open(context.Background(), testdb.SQLitePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	idKey := ""
 	for name, value := range map[string]string{
 		"pkcs1":    string(kp.PrivateKeyPKCS1PEM()),
 		"pkcs8":    string(kp.PrivateKeyPKCS8PEM()),
@@ -36,13 +44,19 @@ func TestKeysTakesPEMContentFromPlaceholders(t *testing.T) {
 		if set.keyPEM == nil || set.keyPEM.ID != want || set.keysDir != "" {
 			t.Fatalf("%s: key %+v, dir %q", name, set.keyPEM, set.keysDir)
 		}
-		ring, err := loadRing(context.Background(), nil, set)
+		ring, err := loadRing(context.Background(), st, set)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if ring.Signer().KeyID() != want {
 			t.Fatalf("%s: signs with %s", name, ring.Signer().KeyID())
 		}
+		// ID tokens are signed by the store's RS256 ID-token key, made once.
+		id := ring.IDTokenSigner()
+		if id == nil || id.Alg() != keys.RS256 || id.KeyID() == want || (idKey != "" && id.KeyID() != idKey) {
+			t.Fatalf("%s: ID-token signer %v (first one %q)", name, id, idKey)
+		}
+		idKey = id.KeyID()
 	}
 
 	t.Setenv("KEYS_PEM_TEST", "/etc/oauth-keys")

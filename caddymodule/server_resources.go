@@ -27,8 +27,10 @@ type serverResources interface {
 	release() error
 }
 
-// loadRing loads the signing keys: from the PEM content or folder if the settings name one, else
-// from the store, making a key of the configured algorithm if it holds none.
+// loadRing loads the signing keys: the access-token key from the PEM content or folder if
+// the settings name one, else from the store, making a key of the configured algorithm if
+// it holds none; the ID-token keys always from the store (made if missing), since a PEM
+// folder holds one key and OpenID Connect needs an RS256 one whatever signs access tokens.
 func loadRing(ctx context.Context, st store.KeyStore, set *serverSettings) (*keys.Ring, error) {
 	ring := &keys.Ring{}
 	if set.keysDir != "" || set.keyPEM != nil {
@@ -39,7 +41,20 @@ func loadRing(ctx context.Context, st store.KeyStore, set *serverSettings) (*key
 				return nil, err
 			}
 		}
-		if err := ring.Load([]*store.SigningKey{rec}, set.keyRetention, time.Now()); err != nil {
+		if err := keys.EnsureKey(ctx, st, store.KeyPurposeIDToken, keys.IDTokenAlg); err != nil {
+			return nil, err
+		}
+		list, err := st.ListSigningKeys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing signing keys: %w", err)
+		}
+		recs := []*store.SigningKey{rec}
+		for _, k := range list {
+			if k.KeyPurpose() == store.KeyPurposeIDToken {
+				recs = append(recs, k)
+			}
+		}
+		if err := ring.Load(recs, set.keyRetention, time.Now()); err != nil {
 			return nil, err
 		}
 		return ring, nil

@@ -163,10 +163,11 @@ printed once with their secrets (--json: as a JSON array).`,
 func keysCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "keys",
-		Short: "Makes the signing key, or rotates (--rotate) or replaces (--force) it",
-		Long: `Makes the signing key if the store has none.
---rotate makes a new current key; the old public key stays in the JWKS until the tokens
-it signed have expired, so nothing breaks. --force deletes every key and makes a new one:
+		Short: "Makes the signing keys, or rotates (--rotate) or replaces (--force) them",
+		Long: `Makes the signing keys the store lacks: the access-token key (--alg, default the
+config's signing_alg) and the OpenID Connect ID-token key (always RS256).
+--rotate makes new current keys; the old public keys stay in the JWKS until the tokens
+they signed have expired, so nothing breaks. --force deletes every key and makes new ones:
 every token issued so far stops verifying.`,
 		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
@@ -180,48 +181,66 @@ every token issued so far stops verifying.`,
 				return fmt.Errorf("--alg %q: must be ES256, RS256 or EdDSA", alg)
 			}
 			out := c.OutOrStdout()
+			purposes := []struct{ purpose, alg, what string }{
+				{store.KeyPurposeAccess, alg, "access-token"}, {store.KeyPurposeIDToken, keys.IDTokenAlg, "ID-token"},
+			}
 			switch {
 			case force && rotate:
 				return errors.New("use --rotate or --force, not both")
 			case force:
-				rec, err := keys.Generate(alg, time.Now())
-				if err != nil {
-					return err
+				for _, p := range purposes {
+					rec, err := keys.Generate(p.alg, time.Now())
+					if err != nil {
+						return err
+					}
+					rec.Purpose = p.purpose
+					if err := t.store.ReplaceSigningKeys(ctx, rec); err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "Replaced every %s signing key with %s (%s); tokens issued before no longer verify.\n", p.what, rec.ID, rec.Alg)
 				}
-				if err := t.store.ReplaceSigningKeys(ctx, rec); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "Replaced every signing key with %s (%s); tokens issued before no longer verify.\n", rec.ID, rec.Alg)
 			case rotate:
-				rec, err := keys.Rotate(ctx, t.store, alg)
-				if err != nil {
-					return err
+				for _, p := range purposes {
+					rec, err := keys.Rotate(ctx, t.store, p.alg, p.purpose)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "Rotated: new %s signing key %s (%s); the previous key stays published until its tokens expire.\n", p.what, rec.ID, rec.Alg)
 				}
-				fmt.Fprintf(out, "Rotated: new signing key %s (%s); the previous key stays published until its tokens expire.\n", rec.ID, rec.Alg)
 			default:
 				list, err := t.store.ListSigningKeys(ctx)
 				if err != nil {
 					return err
 				}
+				existing := map[string]*store.SigningKey{}
 				for _, k := range list {
 					if k.RetiredAt == nil {
-						fmt.Fprintf(out, "Signing key %s (%s) already exists; use --rotate or --force to replace it.\n", k.ID, k.Alg)
-						return nil
+						existing[k.KeyPurpose()] = k
 					}
 				}
 				ring := &keys.Ring{}
 				if err := keys.Bootstrap(ctx, t.store, ring, alg, time.Hour); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "Made signing key %s (%s).\n", ring.Signer().KeyID(), ring.Signer().Alg())
+				for _, p := range purposes {
+					k := ring.Signer()
+					if p.purpose == store.KeyPurposeIDToken {
+						k = ring.IDTokenSigner()
+					}
+					if existing[p.purpose] != nil {
+						fmt.Fprintf(out, "Signing key %s (%s, %s) already exists; use --rotate or --force to replace it.\n", k.KeyID(), k.Alg(), p.what)
+					} else {
+						fmt.Fprintf(out, "Made %s signing key %s (%s).\n", p.what, k.KeyID(), k.Alg())
+					}
+				}
 			}
 			return nil
 		}),
 	}
 	addStoreFlags(c)
 	c.Flags().Bool("force", false, "replace every key (breaks issued tokens)")
-	c.Flags().Bool("rotate", false, "make a new current key, keeping the old one published")
-	c.Flags().String("alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the config's signing_alg, else ES256)")
+	c.Flags().Bool("rotate", false, "make new current keys, keeping the old ones published")
+	c.Flags().String("alg", "", "algorithm of the new access-token key: ES256, RS256 or EdDSA (default: the config's signing_alg, else ES256)")
 	return c
 }
 

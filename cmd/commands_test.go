@@ -97,7 +97,7 @@ func TestInstallMakesKeysAPersonalAndAPasswordClient(t *testing.T) {
 		st := openStore(t, s)
 		ctx := context.Background()
 		list, err := st.ListSigningKeys(ctx)
-		if err != nil || len(list) != 1 || list[0].Alg != keys.ES256 {
+		if err != nil || !sameKeyAlgs(list, keys.ES256) {
 			t.Fatalf("signing keys %v %v", list, err)
 		}
 		wantGrants := [][]string{{authserver.GrantPersonalAccess}, {"password", "refresh_token"}}
@@ -116,7 +116,7 @@ func TestInstallMakesKeysAPersonalAndAPasswordClient(t *testing.T) {
 		}
 		// Install again: the key is kept.
 		mustRun(t, "", "install", "--storage", s.flag())
-		if list, _ := st.ListSigningKeys(ctx); len(list) != 1 {
+		if list, _ := st.ListSigningKeys(ctx); !sameKeyAlgs(list, keys.ES256) {
 			t.Fatalf("second install made another key: %d", len(list))
 		}
 	})
@@ -301,8 +301,8 @@ func TestKeysRotateKeepsOldTokensValid(t *testing.T) {
 		mustRun(t, "", "keys", "--storage", s.flag(), "--rotate")
 		st := openStore(t, s)
 		set, _ := jwksOf(t, st)
-		if set.Len() != 2 {
-			t.Fatalf("JWKS after rotation has %d keys, want the new and the old", set.Len())
+		if set.Len() != 4 {
+			t.Fatalf("JWKS after rotation has %d keys, want the new and the old of each purpose", set.Len())
 		}
 		if _, ok := set.LookupKeyID(oldKid); !ok {
 			t.Fatal("the old public key left the JWKS")
@@ -322,7 +322,7 @@ func TestKeysRotateKeepsOldTokensValid(t *testing.T) {
 		mustFail(t, "not both", "keys", "--storage", s.flag(), "--rotate", "--force")
 		mustRun(t, "", "keys", "--storage", s.flag(), "--force", "--alg", "EdDSA")
 		set, ring := jwksOf(t, st)
-		if set.Len() != 1 || ring.Signer().Alg() != keys.EdDSA {
+		if set.Len() != 2 || ring.Signer().Alg() != keys.EdDSA || ring.IDTokenSigner().Alg() != keys.RS256 {
 			t.Fatalf("after --force: %d keys, alg %s", set.Len(), ring.Signer().Alg())
 		}
 		for _, tok := range []string{old, fresh} {
@@ -352,8 +352,8 @@ func TestCommandsFindTheStoreFromTheConfig(t *testing.T) {
 			t.Fatalf("the user did not land in the configured store: %v", err)
 		}
 		list, _ := st.ListSigningKeys(context.Background())
-		if len(list) != 1 || list[0].Alg != keys.RS256 {
-			t.Fatalf("keys made from --config: %+v (want one RS256 key, the config's signing_alg)", list)
+		if !sameKeyAlgs(list, keys.RS256) {
+			t.Fatalf("keys made from --config: %+v (want an RS256 access-token key, the config's signing_alg)", list)
 		}
 		if out := mustRun(t, "", "user", "list", "--storage", s.flag()); !strings.Contains(out, id) {
 			t.Fatalf("--storage sees another store: %q", out)
@@ -398,4 +398,20 @@ func TestCommandsRefuseAConfigTheServerWouldRefuse(t *testing.T) {
 		}
 		mustFail(t, want, "user", "list", "--config", cf)
 	}
+}
+
+// sameKeyAlgs reports whether list holds exactly one key of each purpose, both current:
+// the access-token key of accessAlg and the RS256 ID-token key.
+func sameKeyAlgs(list []*store.SigningKey, accessAlg string) bool {
+	if len(list) != 2 {
+		return false
+	}
+	want := map[string]string{store.KeyPurposeAccess: accessAlg, store.KeyPurposeIDToken: keys.RS256}
+	for _, k := range list {
+		if k.RetiredAt != nil || want[k.KeyPurpose()] != k.Alg {
+			return false
+		}
+		delete(want, k.KeyPurpose())
+	}
+	return len(want) == 0
 }

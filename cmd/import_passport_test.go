@@ -276,19 +276,25 @@ func TestImportPassportMovesADeploymentOver(t *testing.T) {
 			}
 
 			// A guard on this server's JWKS finds the key for Passport's kid-less tokens
-			// (the only RS256 key published) and the signature checks out. The guard's
-			// issuer-less `passport` mode is another change; this is the key half of it.
+			// among the RS256 keys published (Passport's and the OpenID Connect ID-token
+			// key) and the signature checks out with one of them.
 			ks, err := validator.NewKeySourceContext(ctx, ts.URL+authserver.PathJWKS, validator.KeySourceOptions{RefreshInterval: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ks.Close()
-			key, err := ks.Lookup(ctx, "", "RS256")
-			if err != nil {
-				t.Fatalf("JWKS lookup for a kid-less RS256 token: %v", err)
+			candidates, err := ks.Lookup(ctx, "", "RS256")
+			if err != nil || len(candidates) != 2 {
+				t.Fatalf("JWKS lookup for a kid-less RS256 token: %d keys, %v", len(candidates), err)
 			}
-			if _, err := jws.Verify([]byte(app.live), jws.WithKey(jwa.RS256, key)); err != nil {
-				t.Fatalf("Passport token does not verify with the published key: %v", err)
+			verified := 0
+			for _, key := range candidates {
+				if _, err := jws.Verify([]byte(app.live), jws.WithKey(jwa.RS256, key)); err == nil {
+					verified++
+				}
+			}
+			if verified != 1 {
+				t.Fatalf("Passport token verifies with %d of the published RS256 keys, want 1", verified)
 			}
 
 			// Old secrets, plain and bcrypt, still get client_credentials tokens.

@@ -119,7 +119,7 @@ func TestInstallMakesOnePersonalAccessClientPerProvider(t *testing.T) {
 		if len(first) != 3 || personal["users"] != 1 || personal["customers"] != 1 {
 			t.Fatalf("install made %+v; personal clients per provider %v", first, personal)
 		}
-		if keys, _ := e.st.ListSigningKeys(context.Background()); len(keys) != 1 {
+		if keys, _ := e.st.ListSigningKeys(context.Background()); len(keys) != 2 { // access and ID-token keys
 			t.Fatalf("%d signing keys", len(keys))
 		}
 		// Again: the personal clients exist, only a new password client is made.

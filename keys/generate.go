@@ -29,6 +29,10 @@ const (
 	EdDSA = "EdDSA"
 )
 
+// IDTokenAlg signs ID tokens: RS256, which OpenID Connect Core §15.1 requires every
+// provider to support and relying parties assume unless told otherwise.
+const IDTokenAlg = RS256
+
 // ValidAlg reports whether alg is a signing algorithm the server can use.
 func ValidAlg(alg string) bool { return alg == ES256 || alg == RS256 || alg == EdDSA }
 

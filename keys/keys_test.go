@@ -255,3 +255,62 @@ func TestReloadWithTheSameKeysKeepsTheState(t *testing.T) {
 		t.Error("a rotation did not replace the ring's state")
 	}
 }
+
+// The ID-token key signs tokens typed JWT under its own kid, is published for relying
+// parties, and is never taken for an access token's key: Verify refuses an ID token even
+// though its signature is good (RFC 8725 §3.11), while access tokens verify as before.
+func TestIDTokenKeyIsPublishedButNeverVerifiesAnAccessToken(t *testing.T) {
+	now := time.Now()
+	access, err := Generate(ES256, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := Generate(RS256, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id.Purpose = store.KeyPurposeIDToken
+	ring := &Ring{}
+	if err := ring.Load([]*store.SigningKey{id, access}, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if ring.Signer().KeyID() != access.ID || ring.IDTokenSigner().KeyID() != id.ID || ring.IDTokenSigner().Alg() != RS256 {
+		t.Fatalf("signers: access %s, ID token %s", ring.Signer().KeyID(), ring.IDTokenSigner().KeyID())
+	}
+	if got := ring.PublishedKeyIDs(); !slices.Contains(got, id.ID) || !slices.Contains(got, access.ID) {
+		t.Fatalf("published %v, want both keys", got)
+	}
+	idToken, err := ring.IDTokenSigner().Sign([]byte(`{"iss":"https://op.example","sub":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := jws.Parse([]byte(idToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := msg.Signatures()[0].ProtectedHeaders().Type(); typ != TypIDToken {
+		t.Fatalf("ID token typ %q", typ)
+	}
+	set, err := jwk.Parse(ring.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jws.Verify([]byte(idToken), jws.WithKeySet(set, jws.WithRequireKid(true))); err != nil {
+		t.Fatalf("a relying party cannot verify the ID token with the JWKS: %v", err)
+	}
+	if _, _, err := ring.Verify(idToken); err == nil {
+		t.Fatal("the ring verified an ID token as an access token")
+	}
+	accessToken, err := ring.Signer().Sign([]byte(`{"iss":"https://op.example","sub":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, kid, err := ring.Verify(accessToken); err != nil || kid != access.ID {
+		t.Fatalf("access token: kid %s, %v", kid, err)
+	}
+	// A store without an ID-token key still serves access tokens.
+	bare := &Ring{}
+	if err := bare.Load([]*store.SigningKey{access}, time.Hour, now); err != nil || bare.IDTokenSigner() != nil {
+		t.Fatalf("without an ID-token key: %v, signer %v", err, bare.IDTokenSigner())
+	}
+}

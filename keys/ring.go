@@ -17,7 +17,7 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-// Signer signs access tokens with one private key. Its protected header is encoded once,
+// Signer signs tokens of one type (access tokens or ID tokens) with one private key. Its protected header is encoded once,
 // so signing a token costs one JSON encoding of the claims and one signature.
 type Signer struct {
 	kid    string
@@ -27,8 +27,9 @@ type Signer struct {
 	header string // base64url of the protected header, with the trailing "."
 }
 
-// NewSigner prepares a signer from a stored key.
-func NewSigner(rec *store.SigningKey) (*Signer, error) {
+// NewSigner prepares a signer of tokens of type typ (TypAccessToken, TypIDToken) from a
+// stored key.
+func NewSigner(rec *store.SigningKey, typ string) (*Signer, error) {
 	priv, err := ParsePrivatePEM(rec.PrivatePEM)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
@@ -44,7 +45,7 @@ func NewSigner(rec *store.SigningKey) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", rec.ID, err)
 	}
-	hdr, err := protectedHeader(alg, rec.ID)
+	hdr, err := protectedHeader(alg, typ, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +58,13 @@ func NewSigner(rec *store.SigningKey) (*Signer, error) {
 	}, nil
 }
 
-// KeyID returns the kid the signer puts in every token.
-func (s *Signer) KeyID() string { return s.kid }
+// KeyID returns the kid the signer puts in every token ("" for a nil Signer).
+func (s *Signer) KeyID() string {
+	if s == nil {
+		return ""
+	}
+	return s.kid
+}
 
 // Alg returns the signing algorithm.
 func (s *Signer) Alg() string { return s.alg }
@@ -80,16 +86,19 @@ func (s *Signer) Sign(claims []byte) (string, error) {
 	return string(buf), nil
 }
 
-// Ring is the key state a server serves from: the current signer and the JWKS document.
-// It is swapped atomically when keys are reloaded, so readers take no lock.
+// Ring is the key state a server serves from: the current signers (access tokens, ID
+// tokens) and the JWKS document. It is swapped atomically when keys are reloaded, so
+// readers take no lock.
 type Ring struct {
 	state atomic.Pointer[ringState]
 }
 
 type ringState struct {
 	signer *Signer
-	jwks   []byte
-	kids   []string
+	// idSigner signs ID tokens; nil when the store holds no current ID-token key.
+	idSigner *Signer
+	jwks     []byte
+	kids     []string
 	// verifiers maps the protected header segment each published key writes to the key.
 	verifiers map[string]*verifyKey
 	// rsa lists the published RS256 keys, which also verify tokens with a kid-less
@@ -101,6 +110,15 @@ type ringState struct {
 func (r *Ring) Signer() *Signer {
 	if st := r.state.Load(); st != nil {
 		return st.signer
+	}
+	return nil
+}
+
+// IDTokenSigner returns the current signer of OpenID Connect ID tokens (RS256), or nil
+// when none is loaded.
+func (r *Ring) IDTokenSigner() *Signer {
+	if st := r.state.Load(); st != nil {
+		return st.idSigner
 	}
 	return nil
 }
@@ -121,16 +139,22 @@ func (r *Ring) PublishedKeyIDs() []string {
 	return nil
 }
 
-// Load replaces the ring's state from stored keys. The current key (RetiredAt nil) signs;
-// it and every key retired less than retain ago are published, so tokens signed before a
-// rotation keep verifying until they expire.
+// Load replaces the ring's state from stored keys. The current access key (RetiredAt nil)
+// signs access tokens, the current ID-token key, if any, ID tokens; they and every key
+// retired less than retain ago are published, so tokens signed before a rotation keep
+// verifying until they expire. Verify accepts only access tokens: ID-token keys are
+// published for relying parties, never taken for an access token's signature.
 func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.Time) error {
-	var current *store.SigningKey
+	var current, currentID *store.SigningKey
 	published := make([]*store.SigningKey, 0, len(records))
 	for _, rec := range records {
 		if rec.RetiredAt == nil {
-			if current == nil || rec.CreatedAt.After(current.CreatedAt) {
-				current = rec
+			slot := &current
+			if rec.KeyPurpose() == store.KeyPurposeIDToken {
+				slot = &currentID
+			}
+			if *slot == nil || rec.CreatedAt.After((*slot).CreatedAt) {
+				*slot = rec
 			}
 			continue
 		}
@@ -141,9 +165,16 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	if current == nil {
 		return errors.New("no current signing key")
 	}
-	signer, err := NewSigner(current)
+	signer, err := NewSigner(current, TypAccessToken)
 	if err != nil {
 		return err
+	}
+	var idSigner *Signer
+	if currentID != nil {
+		if idSigner, err = NewSigner(currentID, TypIDToken); err != nil {
+			return err
+		}
+		published = append([]*store.SigningKey{currentID}, published...)
 	}
 	published = append([]*store.SigningKey{current}, published...)
 	set := jwk.NewSet()
@@ -172,11 +203,14 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 			return fmt.Errorf("signing key %s: %w", rec.ID, err)
 		}
 		kids = append(kids, rec.ID)
+		if rec.KeyPurpose() != store.KeyPurposeAccess {
+			continue
+		}
 		vk, err := newVerifyKey(rec.ID, alg, priv.Public())
 		if err != nil {
 			return err
 		}
-		hdr, err := protectedHeader(alg, rec.ID)
+		hdr, err := protectedHeader(alg, TypAccessToken, rec.ID)
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", rec.ID, err)
 		}
@@ -193,9 +227,10 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	// keeps the state: what was verified under it stays verified (the authorization
 	// server's verified-token cache is keyed on the JWKS document), instead of every
 	// remembered token meeting a signature check and a store read again.
-	if old := r.state.Load(); old != nil && old.signer.kid == signer.kid && bytes.Equal(old.jwks, doc) {
+	if old := r.state.Load(); old != nil && old.signer.kid == signer.kid && old.idSigner.KeyID() == idSigner.KeyID() &&
+		bytes.Equal(old.jwks, doc) {
 		return nil
 	}
-	r.state.Store(&ringState{signer: signer, jwks: doc, kids: kids, verifiers: verifiers, rsa: rsaKeys})
+	r.state.Store(&ringState{signer: signer, idSigner: idSigner, jwks: doc, kids: kids, verifiers: verifiers, rsa: rsaKeys})
 	return nil
 }

@@ -8,23 +8,37 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-// Bootstrap makes sure the store holds a current signing key, making one of alg if none
-// exists (several nodes starting at once agree on one), then loads the ring from the store.
+// Bootstrap makes sure the store holds a current access-token signing key, making one of
+// alg if none exists, and a current ID-token key (RS256), making one if none exists
+// (several nodes starting at once agree on one of each), then loads the ring from the store.
 func Bootstrap(ctx context.Context, ks store.KeyStore, ring *Ring, alg string, retain time.Duration) error {
+	if err := EnsureKey(ctx, ks, store.KeyPurposeAccess, alg); err != nil {
+		return err
+	}
+	if err := EnsureKey(ctx, ks, store.KeyPurposeIDToken, IDTokenAlg); err != nil {
+		return err
+	}
+	return Reload(ctx, ks, ring, retain)
+}
+
+// EnsureKey makes a current key of alg for purpose if the store has none.
+func EnsureKey(ctx context.Context, ks store.KeyStore, purpose, alg string) error {
 	list, err := ks.ListSigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("listing signing keys: %w", err)
 	}
-	if !hasCurrent(list) {
-		rec, err := Generate(alg, time.Now())
-		if err != nil {
-			return err
-		}
-		if _, err := ks.EnsureSigningKey(ctx, rec); err != nil {
-			return fmt.Errorf("storing signing key: %w", err)
-		}
+	if hasCurrent(list, purpose) {
+		return nil
 	}
-	return Reload(ctx, ks, ring, retain)
+	rec, err := Generate(alg, time.Now())
+	if err != nil {
+		return err
+	}
+	rec.Purpose = purpose
+	if _, err := ks.EnsureSigningKey(ctx, rec); err != nil {
+		return fmt.Errorf("storing %s signing key: %w", purpose, err)
+	}
+	return nil
 }
 
 // Reload loads the ring from the store, so a rotation made by another node or by
@@ -37,22 +51,24 @@ func Reload(ctx context.Context, ks store.KeyStore, ring *Ring, retain time.Dura
 	return ring.Load(list, retain, time.Now())
 }
 
-// Rotate makes a new current key of alg and retires the old one, which stays published
-// for retain so the tokens it signed keep verifying.
-func Rotate(ctx context.Context, ks store.KeyStore, alg string) (*store.SigningKey, error) {
+// Rotate makes a new current key of alg for purpose (store.KeyPurposeAccess,
+// store.KeyPurposeIDToken) and retires the old one, which stays published for retain so
+// the tokens it signed keep verifying.
+func Rotate(ctx context.Context, ks store.KeyStore, alg, purpose string) (*store.SigningKey, error) {
 	rec, err := Generate(alg, time.Now())
 	if err != nil {
 		return nil, err
 	}
+	rec.Purpose = purpose
 	if err := ks.RotateSigningKey(ctx, rec); err != nil {
 		return nil, fmt.Errorf("rotating signing key: %w", err)
 	}
 	return rec, nil
 }
 
-func hasCurrent(list []*store.SigningKey) bool {
+func hasCurrent(list []*store.SigningKey, purpose string) bool {
 	for _, k := range list {
-		if k.RetiredAt == nil {
+		if k.RetiredAt == nil && k.KeyPurpose() == purpose {
 			return true
 		}
 	}

@@ -25,15 +25,24 @@ type verifyKey struct {
 	pub crypto.PublicKey
 }
 
-// protectedHeader returns the base64url protected header every token signed by key kid
-// carries. The signer writes exactly these bytes, so a token of ours has exactly this
-// first segment, and anything else is not ours.
-func protectedHeader(alg, kid string) (string, error) {
+// Token types (the typ header) the ring's signers write.
+const (
+	// TypAccessToken is RFC 9068's access token type; guards require it.
+	TypAccessToken = "at+jwt"
+	// TypIDToken is the type of ID tokens, plain JWT as OpenID Connect writes them; an
+	// access-token check refuses it (RFC 8725 §3.11).
+	TypIDToken = "JWT"
+)
+
+// protectedHeader returns the base64url protected header every token of type typ signed
+// by key kid carries. The signer writes exactly these bytes, so a token of ours has
+// exactly this first segment, and anything else is not ours.
+func protectedHeader(alg, typ, kid string) (string, error) {
 	hdr, err := json.Marshal(struct {
 		Alg string `json:"alg"`
 		Typ string `json:"typ"`
 		Kid string `json:"kid"`
-	}{alg, "at+jwt", kid})
+	}{alg, typ, kid})
 	if err != nil {
 		return "", err
 	}

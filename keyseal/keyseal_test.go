@@ -167,8 +167,9 @@ func TestStoreSealsMigratesAndRotates(t *testing.T) {
 		t.Fatal(err)
 	}
 	kid := clear.Signer().KeyID()
-	if pems := rawPEMs(t, path); len(pems) != 1 || keyseal.IsSealed(pems[0]) {
-		t.Fatalf("without a key encryption key the key is stored in the clear: %q", pems)
+	// Two keys: the access-token key and the ID-token key.
+	if pems := rawPEMs(t, path); len(pems) != 2 || keyseal.IsSealed(pems[0]) || keyseal.IsSealed(pems[1]) {
+		t.Fatalf("without a key encryption key the keys are stored in the clear: %d keys", len(pems))
 	}
 
 	old := newKEK(t)
@@ -177,11 +178,16 @@ func TestStoreSealsMigratesAndRotates(t *testing.T) {
 		t.Fatalf("first start with a key encryption key: %v", err)
 	}
 	sealedOld := rawPEMs(t, path)
-	if len(sealedOld) != 1 || !keyseal.IsSealed(sealedOld[0]) || bytes.Contains(sealedOld[0], []byte("PRIVATE")) {
-		t.Fatalf("the clear key was not sealed: %q", sealedOld)
+	if len(sealedOld) != 2 {
+		t.Fatalf("%d keys after sealing, want 2", len(sealedOld))
+	}
+	for _, p := range sealedOld {
+		if !keyseal.IsSealed(p) || bytes.Contains(p, []byte("PRIVATE")) {
+			t.Fatalf("a clear key was not sealed")
+		}
 	}
 	// A rotation of the signing key is sealed too.
-	if _, err := keys.Rotate(ctx, keyseal.Store(st, sealer(t, old)), keys.ES256); err != nil {
+	if _, err := keys.Rotate(ctx, keyseal.Store(st, sealer(t, old)), keys.ES256, store.KeyPurposeAccess); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range rawPEMs(t, path) {

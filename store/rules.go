@@ -21,6 +21,23 @@ func FillTime(t *time.Time) {
 	}
 }
 
+// UnixSeconds is how a time kept to the second (an auth_time) is stored: Unix seconds,
+// 0 for the zero time.
+func UnixSeconds(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// UnixTime reads what UnixSeconds stored: the zero time for 0, else the UTC instant.
+func UnixTime(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
 // PrepareClient fills a client's times before it is written: a zero CreatedAt is Now, a
 // zero UpdatedAt is CreatedAt.
 func PrepareClient(c *Client) {

@@ -35,6 +35,9 @@ type Client struct {
 	// or an imported bcrypt hash ("$2y$..."). Empty for public clients.
 	SecretHash   string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout (OpenID Connect) may send the
+	// browser afterwards; matched exactly.
+	PostLogoutRedirectURIs []string
 	// Grants lists the grant types the client may use.
 	Grants []string
 	// Provider is the user provider a password client authenticates against.
@@ -120,23 +123,47 @@ type AuthCode struct {
 	RedirectURI         string
 	CodeChallenge       string
 	CodeChallengeMethod string
-	Revoked             bool
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// Nonce is the OpenID Connect nonce of the authorization request, echoed in the ID
+	// token; AuthTime is when the user signed in (the session's start), its auth_time, kept to
+	// the second.
+	Nonce     string
+	AuthTime  time.Time
+	Revoked   bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// AccessTokenID is the access token the code was exchanged for, recorded by
 	// ExchangeAuthCode; empty until then.
 	AccessTokenID string
 }
 
+// Purposes of signing keys (SigningKey.Purpose). Each purpose has its own current key.
+const (
+	// KeyPurposeAccess keys sign access tokens, with the configured signing_alg.
+	KeyPurposeAccess = "access"
+	// KeyPurposeIDToken keys sign OpenID Connect ID tokens, always RS256 (the algorithm
+	// OpenID Connect requires every provider to support, and clients expect by default).
+	KeyPurposeIDToken = "id_token"
+)
+
 // SigningKey is a private signing key kept in the store so every node signs with it.
 type SigningKey struct {
 	ID  string // the JWK kid
 	Alg string // ES256, RS256 or EdDSA
+	// Purpose is KeyPurposeAccess or KeyPurposeIDToken; "" is read as KeyPurposeAccess.
+	Purpose string
 	// PrivatePEM is the PKCS#8 PEM encoding of the private key.
 	PrivatePEM []byte
 	CreatedAt  time.Time
 	// RetiredAt is set when a newer key replaced this one; nil for the current key.
 	RetiredAt *time.Time
+}
+
+// KeyPurpose returns the key's purpose, KeyPurposeAccess when unset.
+func (k *SigningKey) KeyPurpose() string {
+	if k.Purpose == "" {
+		return KeyPurposeAccess
+	}
+	return k.Purpose
 }
 
 // PurgeOptions selects what Purge deletes.
@@ -185,7 +212,8 @@ type OperatorStore interface {
 	DeleteUserSessions(ctx context.Context, provider, userID string) (int64, error)
 	// ListAccessTokens lists a user's tokens (all clients) ordered by creation time.
 	ListAccessTokens(ctx context.Context, userID string) ([]*AccessToken, error)
-	// ReplaceSigningKeys deletes every key and stores k as the only one (keys --force).
+	// ReplaceSigningKeys deletes every key of k's purpose and stores k as the only one of
+	// it (keys --force).
 	ReplaceSigningKeys(ctx context.Context, k *SigningKey) error
 }
 
@@ -237,14 +265,15 @@ type TokenStore interface {
 
 // KeyStore keeps signing keys.
 type KeyStore interface {
-	// ListSigningKeys lists every key, newest first. The current key has RetiredAt nil.
+	// ListSigningKeys lists every key of every purpose, newest first. The current key of a
+	// purpose has RetiredAt nil.
 	ListSigningKeys(ctx context.Context) ([]*SigningKey, error)
-	// EnsureSigningKey stores k as the current key only if the store has no current key,
-	// and returns the current key either way. Safe when several nodes start at once:
-	// exactly one key wins.
+	// EnsureSigningKey stores k as the current key of its purpose only if the store has no
+	// current key of that purpose, and returns the current key of it either way. Safe
+	// when several nodes start at once: exactly one key wins.
 	EnsureSigningKey(ctx context.Context, k *SigningKey) (*SigningKey, error)
-	// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as
-	// the new current key, atomically.
+	// RotateSigningKey retires the current key of k's purpose (RetiredAt = k.CreatedAt)
+	// and stores k as the new current key of it, atomically.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
 	// ResealSigningKey replaces the stored PrivatePEM of key id with to, if it still
 	// equals from, and reports whether it did: encrypting a key stored in the clear, or

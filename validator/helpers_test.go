@@ -49,7 +49,7 @@ func newES256(t testing.TB, kid string) *testKey {
 
 var (
 	rsaOnce sync.Once
-	rsaKeys [3]*rsa.PrivateKey
+	rsaKeys [6]*rsa.PrivateKey
 )
 
 // newRS256 hands out one of a few pre-generated 2048-bit keys: generating RSA keys is

@@ -143,10 +143,11 @@ type keyEntry struct {
 // keySet is immutable once published.
 type keySet struct {
 	byKid map[string][]*keyEntry
-	// soleByAlg maps an alg to the only key pinned to it; a nil value marks an alg several
-	// keys share, which a token without kid cannot choose between.
-	soleByAlg map[string]*keyEntry
-	size      int
+	// byAlg lists the keys pinned to each alg, in the set's order, for tokens without a
+	// kid (Laravel Passport's): such a token is checked against each, up to
+	// maxKidlessCandidates.
+	byAlg map[string][]*keyEntry
+	size  int
 }
 
 // NewKeySource loads the key set at location and, unless disabled, refreshes it in the
@@ -325,20 +326,31 @@ func (s *KeySource) loadForLookup(ctx context.Context) error {
 	}
 }
 
-// Lookup returns the key that verifies a token with header kid and alg. The key's
+// maxKidlessCandidates bounds the keys a token without kid is checked against, so a key
+// set with many keys of one algorithm cannot make every such token cost many signature
+// checks. A server publishes its current key and a retired one or two (and, for OpenID
+// Connect, an ID-token key), which fits.
+const maxKidlessCandidates = 4
+
+// Lookup returns the keys that may verify a token with header kid and alg. A key's
 // algorithm is pinned (its `alg` member, or the one its type and curve imply), and alg
-// must equal it. A token with a kid matches only keys published with that kid; a token
-// without kid is matched only when exactly one key is pinned to its alg. An unknown key triggers one refetch, at most once per MinRefetchInterval,
-// shared by all concurrent misses.
-func (s *KeySource) Lookup(ctx context.Context, kid, alg string) (jwk.Key, error) {
-	e, err := s.lookup(ctx, kid, alg)
+// must equal it. A token with a kid matches only the key published with that kid; a token
+// without kid matches every key pinned to its alg (up to maxKidlessCandidates; more is an
+// error), and verifies if one of them checks its signature. An unknown key triggers one
+// refetch, at most once per MinRefetchInterval, shared by all concurrent misses.
+func (s *KeySource) Lookup(ctx context.Context, kid, alg string) ([]jwk.Key, error) {
+	list, err := s.lookup(ctx, kid, alg)
 	if err != nil {
 		return nil, err
 	}
-	return e.key, nil
+	out := make([]jwk.Key, len(list))
+	for i, e := range list {
+		out[i] = e.key
+	}
+	return out, nil
 }
 
-func (s *KeySource) lookup(ctx context.Context, kid, alg string) (*keyEntry, error) {
+func (s *KeySource) lookup(ctx context.Context, kid, alg string) ([]*keyEntry, error) {
 	ks := s.keys.Load()
 	if ks == nil {
 		if err := s.loadForLookup(ctx); err != nil {
@@ -397,16 +409,17 @@ func (s *KeySource) refetchOnMiss(ctx context.Context) (bool, error) {
 	}
 }
 
-func (ks *keySet) find(kid, alg string) (*keyEntry, error) {
+func (ks *keySet) find(kid, alg string) ([]*keyEntry, error) {
 	if kid == "" {
-		e, ok := ks.soleByAlg[alg]
-		if !ok {
+		list := ks.byAlg[alg]
+		switch {
+		case len(list) == 0:
 			return nil, ErrUnknownKey
+		case len(list) > maxKidlessCandidates:
+			return nil, fmt.Errorf("%w: token has no kid and %d keys use %s (at most %d are tried)",
+				ErrUnknownKey, len(list), alg, maxKidlessCandidates)
 		}
-		if e == nil {
-			return nil, fmt.Errorf("%w: token has no kid and several keys use %s", ErrUnknownKey, alg)
-		}
-		return e, nil
+		return list, nil
 	}
 	list, ok := ks.byKid[kid]
 	if !ok {
@@ -414,7 +427,7 @@ func (ks *keySet) find(kid, alg string) (*keyEntry, error) {
 	}
 	for _, e := range list {
 		if e.alg == alg {
-			return e, nil
+			return []*keyEntry{e}, nil
 		}
 	}
 	return nil, ErrAlgorithmMismatch
@@ -483,7 +496,7 @@ func buildKeySet(data []byte) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing key set: %w", err)
 	}
-	ks := &keySet{byKid: map[string][]*keyEntry{}, soleByAlg: map[string]*keyEntry{}}
+	ks := &keySet{byKid: map[string][]*keyEntry{}, byAlg: map[string][]*keyEntry{}}
 	var skipped []string
 	for i := 0; i < set.Len(); i++ {
 		k, _ := set.Key(i)
@@ -496,11 +509,7 @@ func buildKeySet(data []byte) (*keySet, error) {
 		if e.kid != "" {
 			ks.byKid[e.kid] = append(ks.byKid[e.kid], e)
 		}
-		if _, seen := ks.soleByAlg[e.alg]; seen {
-			ks.soleByAlg[e.alg] = nil
-		} else {
-			ks.soleByAlg[e.alg] = e
-		}
+		ks.byAlg[e.alg] = append(ks.byAlg[e.alg], e)
 	}
 	if ks.size == 0 {
 		if len(skipped) > 0 {

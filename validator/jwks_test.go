@@ -72,7 +72,7 @@ func TestKeySourcePinsOneAlgorithmPerKey(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
-			if err == nil && (k == nil || k.KeyID() != tt.kid) {
+			if err == nil && (len(k) != 1 || k[0].KeyID() != tt.kid) {
 				t.Fatalf("key = %v", k)
 			}
 		})

@@ -172,7 +172,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		return nil, err
 	}
 
-	e, err := v.keys.lookup(ctx, hdr.Kid, hdr.Alg)
+	candidates, err := v.keys.lookup(ctx, hdr.Kid, hdr.Alg)
 	if err != nil {
 		var fe *FetchError
 		switch {
@@ -193,9 +193,17 @@ func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (
 		return nil, invalidToken("malformed token signature", err)
 	}
 	// The signing input is the token up to the last dot: verified as sent, with no
-	// re-encoding. The verifier is jwx's for the key's pinned algorithm.
-	if err := e.verifier.Verify(readOnlyBytes(token[:dot2]), sig, e.raw); err != nil {
-		return nil, invalidToken("invalid signature", err)
+	// re-encoding. The verifier is jwx's for the key's pinned algorithm. A token with a
+	// kid has one candidate; one without (Passport's) is tried against each key of its alg.
+	signed := readOnlyBytes(token[:dot2])
+	for i, e := range candidates {
+		err = e.verifier.Verify(signed, sig, e.raw)
+		if err == nil {
+			break
+		}
+		if i == len(candidates)-1 {
+			return nil, invalidToken("invalid signature", err)
+		}
 	}
 
 	payload, err := b64.DecodeString(payloadSeg)

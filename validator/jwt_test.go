@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -342,18 +343,34 @@ func TestVerifyPassportStyleTokens(t *testing.T) {
 	})
 }
 
-func TestVerifyTokenWithoutKidNeedsExactlyOneKeyForItsAlg(t *testing.T) {
+// A token without kid (Laravel Passport's) is checked against every key of its alg, so a
+// server publishing its Passport key beside other RS256 keys (an OpenID Connect ID-token
+// key, a retired key) still verifies it; a key not published never does, and a set with
+// more keys of the alg than are tried refuses it rather than checking each.
+func TestVerifyTokenWithoutKidTriesEachKeyOfItsAlg(t *testing.T) {
 	a := newRS256(t, "a", 0)
 	b := newRS256(t, "b", 1)
+	stranger := newRS256(t, "stranger", 2)
 	es := newES256(t, "es")
 	srv := newJWKSServer(t, jwksFor(t, a, b, es))
 	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), nil)
 
-	_, err := v.Verify(context.Background(), sign(t, a, header(a, map[string]any{"kid": nil}), claims(nil)))
-	wantRefusal(t, err, InvalidToken, "unknown signing key")
-	if _, err := v.Verify(context.Background(), sign(t, es, header(es, map[string]any{"kid": nil}), claims(nil))); err != nil {
-		t.Fatalf("the only ES256 key should verify a kid-less token: %v", err)
+	for _, k := range []*testKey{a, b, es} {
+		if _, err := v.Verify(context.Background(), sign(t, k, header(k, map[string]any{"kid": nil}), claims(nil))); err != nil {
+			t.Fatalf("kid-less token signed by published key %s: %v", k.kid, err)
+		}
 	}
+	_, err := v.Verify(context.Background(), sign(t, stranger, header(stranger, map[string]any{"kid": nil}), claims(nil)))
+	wantRefusal(t, err, InvalidToken, "invalid signature")
+
+	many := []*testKey{a, b}
+	for i := 3; len(many) <= maxKidlessCandidates; i++ {
+		many = append(many, newRS256(t, fmt.Sprintf("k%d", i), i))
+	}
+	srvMany := newJWKSServer(t, jwksFor(t, many...))
+	vMany := newVerifier(t, newSource(t, srvMany.URL, KeySourceOptions{}), nil)
+	_, err = vMany.Verify(context.Background(), sign(t, a, header(a, map[string]any{"kid": nil}), claims(nil)))
+	wantRefusal(t, err, InvalidToken, "unknown signing key")
 }
 
 func TestVerifyCacheHitReturnsSameIdentityAndRechecksExpiry(t *testing.T) {

@@ -10,11 +10,11 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-const keyCols = `id, alg, private_pem, created_at, retired_at`
+const keyCols = `id, alg, private_pem, created_at, retired_at, purpose`
 
 func scanKey(row pgx.Row) (*store.SigningKey, error) {
 	var k store.SigningKey
-	if err := row.Scan(&k.ID, &k.Alg, &k.PrivatePEM, &k.CreatedAt, &k.RetiredAt); err != nil {
+	if err := row.Scan(&k.ID, &k.Alg, &k.PrivatePEM, &k.CreatedAt, &k.RetiredAt, &k.Purpose); err != nil {
 		return nil, err
 	}
 	utc(&k.CreatedAt)
@@ -41,8 +41,8 @@ func (s *Store) keyTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // the record as stored.
 func insertCurrentKey(ctx context.Context, tx pgx.Tx, k *store.SigningKey) (*store.SigningKey, error) {
 	store.FillTime(&k.CreatedAt)
-	if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, NULL)`,
-		k.ID, k.Alg, k.PrivatePEM, k.CreatedAt); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, NULL, $5)`,
+		k.ID, k.Alg, k.PrivatePEM, k.CreatedAt, k.KeyPurpose()); err != nil {
 		return nil, err
 	}
 	stored := *k
@@ -66,15 +66,15 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 	return out, nil
 }
 
-// EnsureSigningKey stores k as the current key only if there is no current key, and
-// returns the current key either way. The check and the insert run under the signing-key
+// EnsureSigningKey stores k as the current key of its purpose only if there is none, and
+// returns the current key of that purpose either way. The check and the insert run under the signing-key
 // advisory lock, so of several nodes starting at once exactly one key wins; the others
 // wait for its commit and then read it.
 func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*store.SigningKey, error) {
 	var cur *store.SigningKey
 	err := s.keyTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		cur, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM signing_keys WHERE retired_at IS NULL`))
+		cur, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM signing_keys WHERE retired_at IS NULL AND purpose = $1`, k.KeyPurpose()))
 		if !isNoRows(err) {
 			return err
 		}
@@ -87,12 +87,12 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*sto
 	return cur, nil
 }
 
-// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as the
-// new current key, in one transaction. With no current key it just stores k.
+// RotateSigningKey retires the current key of k's purpose (RetiredAt = k.CreatedAt) and
+// stores k as the new current key of it, in one transaction. With no current key it just stores k.
 func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error {
 	store.FillTime(&k.CreatedAt)
 	err := s.keyTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL`, k.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND purpose = $2`, k.CreatedAt, k.KeyPurpose()); err != nil {
 			return err
 		}
 		_, err := insertCurrentKey(ctx, tx, k)
@@ -101,10 +101,11 @@ func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error
 	return wrapErr(fmt.Sprintf("rotate signing key to %q", k.ID), err)
 }
 
-// ReplaceSigningKeys deletes every key and stores k as the only, current, one.
+// ReplaceSigningKeys deletes every key of k's purpose and stores k as the only, current,
+// one of it.
 func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) error {
 	err := s.keyTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM signing_keys`); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE purpose = $1`, k.KeyPurpose()); err != nil {
 			return err
 		}
 		_, err := insertCurrentKey(ctx, tx, k)

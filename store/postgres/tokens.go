@@ -53,14 +53,17 @@ func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at, access_token_id`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time`
 
 func scanCode(row pgx.Row) (*store.AuthCode, error) {
 	var c store.AuthCode
+	var authTime int64
 	if err := row.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID); err != nil {
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID,
+		&c.Nonce, &authTime); err != nil {
 		return nil, err
 	}
+	c.AuthTime = store.UnixTime(authTime)
 	c.Scopes = readList(c.Scopes)
 	utc(&c.CreatedAt)
 	utc(&c.ExpiresAt)
@@ -185,8 +188,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	store.FillTime(&c.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID)
+		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID, c.Nonce, store.UnixSeconds(c.AuthTime))
 	return wrapErr("create authorization code", err)
 }

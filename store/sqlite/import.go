@@ -35,7 +35,7 @@ func (s *Store) ImportPassport(ctx context.Context, imp *store.PassportImport) (
 			_, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cache))
 		}()
 		insClient, err := tx.PrepareContext(ctx, `INSERT INTO clients (`+clientCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (s *Store) ImportPassport(ctx context.Context, imp *store.PassportImport) (
 			}
 			if !exists {
 				store.FillTime(&k.CreatedAt)
-				if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`,
+				if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL AND purpose = 'access'`,
 					fmtTime(store.Now())); err != nil {
 					return err
 				}

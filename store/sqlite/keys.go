@@ -10,12 +10,12 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-const keyCols = `id, alg, private_pem, created_at, retired_at`
+const keyCols = `id, alg, private_pem, created_at, retired_at, purpose`
 
 func scanKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
 	var retired sql.NullString
-	if err := sc.Scan(&k.ID, &k.Alg, &k.PrivatePEM, timeCol{&k.CreatedAt}, &retired); err != nil {
+	if err := sc.Scan(&k.ID, &k.Alg, &k.PrivatePEM, timeCol{&k.CreatedAt}, &retired, &k.Purpose); err != nil {
 		return nil, err
 	}
 	if retired.Valid {
@@ -32,8 +32,8 @@ func scanKey(sc scanner) (*store.SigningKey, error) {
 // the record as stored.
 func insertCurrentKey(ctx context.Context, tx *sql.Tx, k *store.SigningKey) (*store.SigningKey, error) {
 	store.FillTime(&k.CreatedAt)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, NULL)`,
-		k.ID, k.Alg, k.PrivatePEM, fmtTime(k.CreatedAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, NULL, ?)`,
+		k.ID, k.Alg, k.PrivatePEM, fmtTime(k.CreatedAt), k.KeyPurpose()); err != nil {
 		return nil, err
 	}
 	stored := *k
@@ -65,8 +65,8 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 	return out, nil
 }
 
-// EnsureSigningKey stores k as the current key only if there is no current key, and
-// returns the current key either way. The check and the insert share one BEGIN IMMEDIATE
+// EnsureSigningKey stores k as the current key of its purpose only if there is none, and
+// returns the current key of that purpose either way. The check and the insert share one BEGIN IMMEDIATE
 // transaction, which holds the database's write lock across processes, so of several
 // nodes starting at once exactly one key wins (and a unique index on current keys would
 // refuse a second one regardless).
@@ -74,7 +74,7 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*sto
 	var cur *store.SigningKey
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		cur, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyCols+` FROM signing_keys WHERE retired_at IS NULL`))
+		cur, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyCols+` FROM signing_keys WHERE retired_at IS NULL AND purpose = ?`, k.KeyPurpose()))
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -87,13 +87,13 @@ func (s *Store) EnsureSigningKey(ctx context.Context, k *store.SigningKey) (*sto
 	return cur, nil
 }
 
-// RotateSigningKey retires the current key (RetiredAt = k.CreatedAt) and stores k as the
-// new current key, in one transaction. With no current key it just stores k.
+// RotateSigningKey retires the current key of k's purpose (RetiredAt = k.CreatedAt) and
+// stores k as the new current key of it, in one transaction. With no current key it just stores k.
 func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error {
 	store.FillTime(&k.CreatedAt)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`,
-			fmtTime(k.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL AND purpose = ?`,
+			fmtTime(k.CreatedAt), k.KeyPurpose()); err != nil {
 			return err
 		}
 		_, err := insertCurrentKey(ctx, tx, k)
@@ -102,10 +102,11 @@ func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey) error
 	return wrapErr(fmt.Sprintf("rotate signing key to %q", k.ID), err)
 }
 
-// ReplaceSigningKeys deletes every key and stores k as the only, current, one.
+// ReplaceSigningKeys deletes every key of k's purpose and stores k as the only, current,
+// one of it.
 func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys`); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE purpose = ?`, k.KeyPurpose()); err != nil {
 			return err
 		}
 		_, err := insertCurrentKey(ctx, tx, k)

@@ -45,14 +45,17 @@ func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at, access_token_id`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time`
 
 func scanCode(sc scanner) (*store.AuthCode, error) {
 	var c store.AuthCode
+	var authTime int64
 	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, listCol{&c.Scopes}, &c.RedirectURI,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, &c.AccessTokenID); err != nil {
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, &c.AccessTokenID,
+		&c.Nonce, &authTime); err != nil {
 		return nil, err
 	}
+	c.AuthTime = store.UnixTime(authTime)
 	return &c, nil
 }
 
@@ -183,9 +186,10 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error 
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	store.FillTime(&c.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID)
+		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID,
+		c.Nonce, store.UnixSeconds(c.AuthTime))
 	return wrapErr("create authorization code", err)
 }
 

@@ -150,6 +150,38 @@ func signingKeyCases() []Case {
 			wantErr(t, "ReplaceSigningKeys", s.ReplaceSigningKeys(t.Context(), newKey("k1", t0)), nil)
 			same(t, "keys", listKeys(t, s), []*store.SigningKey{newKey("k1", t0)})
 		}},
+		{"EachPurposeHasItsOwnCurrentKey", func(t *testing.T, s store.Store) {
+			_, err := s.EnsureSigningKey(t.Context(), newKey("a1", t0))
+			wantErr(t, "EnsureSigningKey access", err, nil)
+			// An access key being current does not stop the first ID-token key.
+			got, err := s.EnsureSigningKey(t.Context(), newIDTokenKey("i1", at(time.Minute)))
+			wantErr(t, "EnsureSigningKey id_token", err, nil)
+			same(t, "returned ID-token key", got, newIDTokenKey("i1", at(time.Minute)))
+			got, err = s.EnsureSigningKey(t.Context(), newIDTokenKey("i2", at(2*time.Minute)))
+			wantErr(t, "second EnsureSigningKey id_token", err, nil)
+			same(t, "current ID-token key", got, newIDTokenKey("i1", at(time.Minute)))
+			// Rotating one purpose retires only its own current key.
+			wantErr(t, "RotateSigningKey access", s.RotateSigningKey(t.Context(), newKey("a2", at(time.Hour))), nil)
+			same(t, "keys after rotating the access key", listKeys(t, s), []*store.SigningKey{
+				newKey("a2", at(time.Hour)),
+				newIDTokenKey("i1", at(time.Minute)),
+				retired(newKey("a1", t0), at(time.Hour)),
+			})
+			wantErr(t, "RotateSigningKey id_token", s.RotateSigningKey(t.Context(), newIDTokenKey("i3", at(2*time.Hour))), nil)
+			same(t, "keys after rotating the ID-token key", listKeys(t, s), []*store.SigningKey{
+				newIDTokenKey("i3", at(2*time.Hour)),
+				newKey("a2", at(time.Hour)),
+				retired(newIDTokenKey("i1", at(time.Minute)), at(2*time.Hour)),
+				retired(newKey("a1", t0), at(time.Hour)),
+			})
+			// Replacing the access keys leaves the ID-token keys alone.
+			wantErr(t, "ReplaceSigningKeys access", s.ReplaceSigningKeys(t.Context(), newKey("a3", at(3*time.Hour))), nil)
+			same(t, "keys after replacing the access keys", listKeys(t, s), []*store.SigningKey{
+				newKey("a3", at(3*time.Hour)),
+				newIDTokenKey("i3", at(2*time.Hour)),
+				retired(newIDTokenKey("i1", at(time.Minute)), at(2*time.Hour)),
+			})
+		}},
 		{"ResealSigningKeyReplacesOnlyTheExpectedValueOnce", func(t *testing.T, s store.Store) {
 			k1 := newKey("k1", t0)
 			_, err := s.EnsureSigningKey(t.Context(), k1)

@@ -96,19 +96,20 @@ func newID(prefix string) string {
 
 func newClient(id string) *store.Client {
 	return &store.Client{
-		ID:           id,
-		Name:         "Client " + id,
-		SecretHash:   "sha256:0123456789abcdef",
-		RedirectURIs: []string{"https://app.example/cb?x=1&y=2", "http://127.0.0.1:8080/callback"},
-		Grants:       []string{"authorization_code", "refresh_token"},
-		Provider:     "builtin",
-		UserID:       "owner-1",
-		FirstParty:   true,
-		Introspect:   true,
-		Declarative:  true,
-		DeclaredBy:   "https://auth.example",
-		CreatedAt:    t0,
-		UpdatedAt:    at(time.Minute),
+		ID:                     id,
+		Name:                   "Client " + id,
+		SecretHash:             "sha256:0123456789abcdef",
+		RedirectURIs:           []string{"https://app.example/cb?x=1&y=2", "http://127.0.0.1:8080/callback"},
+		PostLogoutRedirectURIs: []string{"https://app.example/signed-out"},
+		Grants:                 []string{"authorization_code", "refresh_token"},
+		Provider:               "builtin",
+		UserID:                 "owner-1",
+		FirstParty:             true,
+		Introspect:             true,
+		Declarative:            true,
+		DeclaredBy:             "https://auth.example",
+		CreatedAt:              t0,
+		UpdatedAt:              at(time.Minute),
 	}
 }
 
@@ -150,6 +151,8 @@ func newCode(clientID string) *store.AuthCode {
 		RedirectURI:         "https://app.example/cb",
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
+		Nonce:               "n-0S6_WzA2Mj",
+		AuthTime:            at(-5 * time.Minute).Truncate(time.Second), // kept to the second
 		CreatedAt:           t0,
 		ExpiresAt:           at(10 * time.Minute),
 	}
@@ -161,7 +164,15 @@ func newKey(id string, created time.Time) *store.SigningKey {
 		Alg:        "ES256",
 		PrivatePEM: []byte("-----BEGIN PRIVATE KEY-----\n" + id + "\n-----END PRIVATE KEY-----\n"),
 		CreatedAt:  created,
+		Purpose:    store.KeyPurposeAccess,
 	}
+}
+
+// newIDTokenKey is newKey for the ID-token purpose (RS256).
+func newIDTokenKey(id string, created time.Time) *store.SigningKey {
+	k := newKey(id, created)
+	k.Alg, k.Purpose = "RS256", store.KeyPurposeIDToken
+	return k
 }
 
 // withClient creates a client for tokens and codes to belong to, and returns its id.
