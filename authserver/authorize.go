@@ -26,7 +26,8 @@ const (
 )
 
 // The authorization request's parameters carried through the consent form.
-var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
+	"response_mode", "nonce", "login_hint"}
 
 // s256Challenge is the form of an S256 code challenge: base64url of a SHA-256 digest.
 var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -44,6 +45,8 @@ type authorizeRequest struct {
 	state         string
 	challenge     string
 	method        string
+	// signIn holds the OpenID Connect parameters: nonce, prompt, max_age, login_hint.
+	signIn signInOptions
 }
 
 // codeRedirectURI is the redirect URI a code is bound to: the one the request named, or
@@ -150,6 +153,9 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 		return req, nil, oerr
 	}
 	req.scopes = granted
+	if req.signIn, oerr = parseSignInOptions(params); oerr != nil {
+		return req, nil, oerr
+	}
 	if req.responseType == responseCode {
 		// PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; required of public clients.
 		req.challenge, req.method = params.Get("code_challenge"), params.Get("code_challenge_method")
@@ -217,49 +223,53 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) || (err == nil && sess.Provider != providerName) {
-		// The request comes back here after login; a POST is turned into its GET form.
-		q := url.Values{}
-		for _, name := range authorizeParams {
-			if v := params.Get(name); v != "" {
-				q.Set(name, v)
-			}
-		}
-		login := url.Values{"return_to": {PathAuthorize + "?" + q.Encode()}}
-		if providerName != DefaultProvider {
-			login.Set("provider", providerName)
-		}
-		redirect(w, r, PathLogin+"?"+login.Encode())
-		return
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoSession) || (err == nil && sess.Provider != providerName):
+		sess = nil
+	case err != nil:
 		s.renderError(w, errUnavailable("reading session", err))
 		return
 	}
 	if r.Method == http.MethodPost {
+		// The consent form's answer: the sign-in it was shown under is what counts.
+		if sess == nil {
+			redirect(w, r, loginURL(params, providerName, req.signIn, false))
+			return
+		}
 		s.decide(w, r, req, sess, params)
 		return
 	}
-	if req.client.FirstParty {
-		s.grant(w, r, req, sess)
+	if req.signIn.needsLogin(sess, s.now()) {
+		if req.signIn.prompt[promptNone] {
+			s.redirectError(w, r, req, loginRequired())
+			return
+		}
+		// The request comes back here after login.
+		redirect(w, r, loginURL(params, providerName, req.signIn, sess != nil))
 		return
 	}
-	if req.responseType == responseToken {
-		// An implicit request asks every time: it hands a token to the browser, and a
-		// consent remembered from the code flow must not do that without a prompt.
-		s.showConsent(w, r, req, sess, params)
-		return
+	// An implicit request asks every time: it hands a token to the browser, and a consent
+	// remembered from the code flow must not do that without a prompt. prompt=consent
+	// asks even a first-party client's user.
+	ask := req.responseType == responseToken || req.signIn.prompt[promptConsent]
+	if !ask && !req.client.FirstParty {
+		consent, err := s.authorizeStore.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
+		switch {
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			s.renderError(w, errUnavailable("reading consent", err))
+			return
+		case err != nil || !scopes.HasAll(consent.Scopes, req.scopes):
+			ask = true // not approved before for these scopes
+		}
 	}
-	consent, err := s.authorizeStore.GetConsent(r.Context(), sess.Provider, sess.UserID, req.client.ID)
 	switch {
-	case err == nil && scopes.HasAll(consent.Scopes, req.scopes):
-		s.grant(w, r, req, sess) // approved before for these scopes or more
-		return
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		s.renderError(w, errUnavailable("reading consent", err))
-		return
+	case !ask:
+		s.grant(w, r, req, sess)
+	case req.signIn.prompt[promptNone]:
+		s.redirectError(w, r, req, consentRequired())
+	default:
+		s.showConsent(w, r, req, sess, params)
 	}
-	s.showConsent(w, r, req, sess, params)
 }
 
 // showConsent renders the consent screen: the client's name, what each scope lets it do,
@@ -292,18 +302,14 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *author
 			page.Params = append(page.Params, formParam{name, v})
 		}
 	}
-	target := ""
 	if u, err := url.Parse(req.redirectURI); err == nil {
 		page.RedirectHost = u.Host
 		if u.Host == "" {
 			page.RedirectHost = u.Scheme + ":"
 		}
-		// The approval's redirect to the client must be allowed by form-action.
-		target = u.Scheme + ":"
-		if u.Host != "" {
-			target = u.Scheme + "://" + u.Host
-		}
 	}
+	// The approval's redirect to the client must be allowed by form-action.
+	target := formTarget(req.redirectURI)
 	s.renderPage(w, http.StatusOK, "consent", "Authorize "+page.ClientName, page, target)
 }
 
@@ -379,6 +385,8 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 			RedirectURI:         req.codeRedirectURI(),
 			CodeChallenge:       req.challenge,
 			CodeChallengeMethod: req.method,
+			Nonce:               req.signIn.nonce,
+			AuthTime:            sess.CreatedAt,
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(authCodeTTL),
 		}

@@ -77,8 +77,9 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 		return nil, errInvalidGrant("the authorization code's user no longer exists")
 	}
 
-	sub := grantSubject{client: client, userID: code.UserID, provider: code.Provider, scopes: code.Scopes}
-	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(GrantRefreshToken), "")
+	sub := grantSubject{client: client, userID: code.UserID, provider: code.Provider, scopes: code.Scopes,
+		signIn: true, nonce: code.Nonce, authTime: code.AuthTime}
+	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(GrantRefreshToken), "")
 	if oerr != nil {
 		return nil, oerr
 	}

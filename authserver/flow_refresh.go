@@ -60,8 +60,10 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		}
 		granted = requested
 	}
-	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken}
-	tok, oerr := s.mint(s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
+	// A refreshed sign-in gets a new ID token (OpenID Connect Core §12.2), without nonce,
+	// and without auth_time, which the refresh token does not keep.
+	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken, signIn: true}
+	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
 	if oerr != nil {
 		return nil, oerr
 	}

@@ -3,6 +3,7 @@ package authserver
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -62,14 +63,19 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// showLogin is GET /oauth/login: the login form, or who is signed in.
+// showLogin is GET /oauth/login: the login form, or who is signed in. prompt=login (an
+// OpenID Connect request that wants a fresh sign-in) shows the form even to a signed-in
+// browser; login_hint prefills the username.
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) *Error {
-	returnTo, _ := safeReturnTo(r.URL.Query().Get("return_to"))
-	providerName := s.loginProvider(r.URL.Query().Get("provider"))
+	q := r.URL.Query()
+	returnTo, _ := safeReturnTo(q.Get("return_to"))
+	providerName := s.loginProvider(q.Get("provider"))
 	sess, err := s.currentSession(r)
 	switch {
 	case err == nil && sess.Provider != providerName:
 		// Signed in with another provider's account: this sign-in replaces it.
+	case err == nil && q.Get("prompt") == promptLogin && returnTo != "":
+		// Signed in, but asked to sign in again: the new sign-in replaces the session.
 	case err == nil && returnTo != "":
 		redirect(w, r, returnTo)
 		return nil
@@ -81,7 +87,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) *Error {
 	case !errors.Is(err, errNoSession):
 		return errUnavailable("reading session", err)
 	}
-	s.showLoginForm(w, r, http.StatusOK, returnTo, providerName, "", "")
+	s.showLoginForm(w, r, http.StatusOK, returnTo, providerName, strings.TrimSpace(q.Get("login_hint")), "")
 	return nil
 }
 
@@ -165,27 +171,40 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// serveLogout is POST /oauth/logout. A failure is shown on the error page.
+// serveLogout is /oauth/logout: GET is OpenID Connect's end-session request
+// (oidc_logout.go), POST the sign-out form. A failure is shown on the error page.
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		s.serveEndSession(w, r)
+		return
+	}
 	if oerr := s.logout(w, r); oerr != nil {
 		s.renderError(w, oerr)
 	}
 }
 
 // logout deletes the session when the request carries its CSRF token, and sends the
-// browser on.
+// browser on: to return_to, a path here, or, from the end-session confirmation, to the
+// application's registered post-logout URI, checked again.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) *Error {
 	form, oerr := readPageForm(r)
 	if oerr != nil {
 		return oerr
 	}
-	returnTo, ok := safeReturnTo(form.Get("return_to"))
-	if !ok {
-		returnTo = PathLogin
+	done := func() { redirect(w, r, PathLogin) }
+	if form.Get("post_logout_redirect_uri") != "" || form.Get("client_id") != "" {
+		req, oerr := s.parseLogout(r.Context(), r, url.Values{"client_id": {form.Get("client_id")},
+			"post_logout_redirect_uri": {form.Get("post_logout_redirect_uri")}, "state": {form.Get("state")}})
+		if oerr != nil {
+			return oerr
+		}
+		done = func() { s.afterLogout(w, r, req) }
+	} else if returnTo, ok := safeReturnTo(form.Get("return_to")); ok {
+		done = func() { redirect(w, r, returnTo) }
 	}
 	sess, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
-		redirect(w, r, returnTo) // already signed out
+		done() // already signed out
 		return nil
 	}
 	if err != nil {
@@ -196,6 +215,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) *Error {
 			"The request did not come from this site's own page. Go back, reload the page and try again.")
 	}
 	s.endSession(w, r)
-	redirect(w, r, returnTo)
+	done()
 	return nil
 }

@@ -1,8 +1,14 @@
 package authserver
 
-import "net/http"
+import (
+	"net/http"
 
-// serverMetadata is the RFC 8414 document; it lists only what this server really does.
+	"github.com/caddyoauth/caddy-oauth/keys"
+)
+
+// serverMetadata is the RFC 8414 document, which is also the OpenID Connect Discovery
+// document (RFC 8414 §2 takes OpenID's fields as its own): the same JSON is served at
+// both well-known paths. It lists only what this server really does.
 type serverMetadata struct {
 	Issuer                 string   `json:"issuer"`
 	AuthorizationEndpoint  string   `json:"authorization_endpoint"`
@@ -23,6 +29,19 @@ type serverMetadata struct {
 	RevocationAuth           []string `json:"revocation_endpoint_auth_methods_supported"`
 	ServiceDocumentation     string   `json:"service_documentation,omitempty"`
 	AccessTokenSigningAlgs   []string `json:"access_token_signing_alg_values_supported,omitempty"`
+
+	// OpenID Connect Discovery 1.0 §3.
+	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	SubjectTypesSupported []string `json:"subject_types_supported"`
+	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported       []string `json:"claims_supported"`
+	PromptValuesSupported []string `json:"prompt_values_supported"`
+	// The request and request_uri parameters are refused, and Discovery's default for
+	// request_uri_parameter_supported is true, so both are stated.
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
+	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +66,14 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		RevocationEndpoint: iss + PathRevoke,
 		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
 		RevocationAuth: []string{"client_secret_basic", "client_secret_post", "none"},
+
+		UserinfoEndpoint:      iss + PathUserinfo,
+		EndSessionEndpoint:    iss + PathLogout,
+		SubjectTypesSupported: []string{"public"},
+		IDTokenSigningAlgs:    []string{keys.IDTokenAlg},
+		ClaimsSupported: append(append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"},
+			ProfileClaimNames...), EmailClaimNames...),
+		PromptValuesSupported: promptValuesSupported,
 	}
 	if s.cfg.ImplicitGrant {
 		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)

@@ -11,7 +11,7 @@ import (
 
 // templatePages are the pages a folder of templates may override, besides layout.html,
 // the frame every page is rendered in (it defines "layout" and calls "content").
-var templatePages = []string{"login", "consent", "error"}
+var templatePages = []string{"login", "consent", "error", "logout"}
 
 // PageTemplates are the HTML pages' templates: the built-in ones, some or all replaced
 // by an operator's (LoadPageTemplates). A nil *PageTemplates means the built-in pages.

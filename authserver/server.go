@@ -32,6 +32,10 @@ const (
 	PathAuthorize   = "/oauth/authorize"
 	PathLogin       = "/oauth/login"
 	PathLogout      = "/oauth/logout"
+	// PathOpenIDConfiguration is OpenID Connect Discovery's document.
+	PathOpenIDConfiguration = "/.well-known/openid-configuration"
+	// PathUserinfo is OpenID Connect's userinfo endpoint.
+	PathUserinfo = "/oauth/userinfo"
 )
 
 // Grant types a client may be allowed (store.Client.Grants), as the token endpoint's
@@ -206,6 +210,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Issuer != "" {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
 	}
+	// The OpenID Connect scopes are always there.
+	cfg.Scopes = cfg.Scopes.Including(openIDScopes)
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
@@ -239,7 +245,8 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handles(path string) bool {
 	switch path {
 	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
-		PathAuthorize, PathAuthorizationShortcut, PathLogin, PathLogout, PathDashboard:
+		PathAuthorize, PathAuthorizationShortcut, PathLogin, PathLogout, PathDashboard,
+		PathOpenIDConfiguration, PathUserinfo:
 		return true
 	case PathFreshAPIToken:
 		return s.cfg.FreshAPITokenCookie != ""
@@ -267,7 +274,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.allowMethods(w, r, http.MethodGet) {
 			s.serveRevocations(w, r)
 		}
-	case PathMetadata:
+	case PathMetadata, PathOpenIDConfiguration:
 		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			s.serveMetadata(w, r)
 		}
@@ -284,8 +291,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveLogin(w, r)
 		}
 	case PathLogout:
-		if s.allowMethods(w, r, http.MethodPost) {
+		// GET is OpenID Connect RP-initiated logout (oidc_logout.go); POST the sign-out
+		// form, ours or the logout confirmation's.
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveLogout(w, r)
+		}
+	case PathUserinfo:
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			s.serveUserinfo(w, r)
 		}
 	case PathAuthorize:
 		// Not HEAD: a GET here may issue a code.

@@ -488,19 +488,25 @@ func TestMetadataAndJWKS(t *testing.T) {
 		}
 		set, err := jwk.ParseReader(resp.Body)
 		resp.Body.Close()
-		if err != nil || set.Len() != 1 {
+		// The access-token key (ES256) and the OpenID Connect ID-token key (RS256).
+		if err != nil || set.Len() != 2 {
 			t.Fatalf("jwks: %v len %d", err, set.Len())
 		}
-		k, _ := set.Key(0)
-		if k.Algorithm().String() != "ES256" || k.KeyID() == "" {
-			t.Errorf("key alg %s kid %q", k.Algorithm(), k.KeyID())
-		}
-		if _, isPriv := k.(jwk.ECDSAPrivateKey); isPriv {
-			t.Fatal("JWKS publishes a private key")
-		}
-		raw, _ := json.Marshal(k)
-		if strings.Contains(string(raw), `"d"`) {
-			t.Fatal("JWKS contains private key material")
+		for i, alg := range []string{"ES256", "RS256"} {
+			k, _ := set.Key(i)
+			if k.Algorithm().String() != alg || k.KeyID() == "" {
+				t.Errorf("key %d alg %s kid %q, want %s", i, k.Algorithm(), k.KeyID(), alg)
+			}
+			if _, isPriv := k.(jwk.ECDSAPrivateKey); isPriv {
+				t.Fatal("JWKS publishes a private key")
+			}
+			if _, isPriv := k.(jwk.RSAPrivateKey); isPriv {
+				t.Fatal("JWKS publishes a private key")
+			}
+			raw, _ := json.Marshal(k)
+			if strings.Contains(string(raw), `"d"`) {
+				t.Fatal("JWKS contains private key material")
+			}
 		}
 	})
 }
@@ -517,8 +523,8 @@ func TestKeyRotationKeepsOldTokensVerifying(t *testing.T) {
 		if err := keys.Reload(context.Background(), f.st, ring, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if kids := ring.PublishedKeyIDs(); len(kids) != 2 {
-			t.Fatalf("published %v, want current and previous", kids)
+		if kids := ring.PublishedKeyIDs(); len(kids) != 3 {
+			t.Fatalf("published %v, want current and previous, and the ID-token key", kids)
 		}
 		set, err := jwk.Parse(ring.JWKS())
 		if err != nil {
@@ -532,7 +538,7 @@ func TestKeyRotationKeepsOldTokensVerifying(t *testing.T) {
 		if err := ring.Load(list, time.Hour, time.Now().Add(2*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if kids := ring.PublishedKeyIDs(); len(kids) != 1 {
+		if kids := ring.PublishedKeyIDs(); len(kids) != 2 { // the current access and ID-token keys
 			t.Fatalf("after retention published %v", kids)
 		}
 	})

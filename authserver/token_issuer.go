@@ -21,6 +21,8 @@ type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	// IDToken is the OpenID Connect ID token, for a sign-in with the openid scope.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // accessClaims are the claims of an RFC 9068 JWT access token.
@@ -38,6 +40,9 @@ type accessClaims struct {
 	// CSRF is set only in first-party cookie tokens (fresh_api_token.go): the value a
 	// request sending the cookie must repeat in a header.
 	CSRF string `json:"csrf,omitempty"`
+	// UserClaims are the user's standard claims the token's profile and email scopes
+	// release, so a guard can hand them to the API behind it ({oauth.claim.email}).
+	*UserClaims
 }
 
 // grantSubject is who an access token is for.
@@ -49,6 +54,13 @@ type grantSubject struct {
 	name     string // personal access token name
 	csrf     string // the csrf claim of a first-party cookie token
 	grant    string // the grant type it comes through, for metrics
+	// signIn marks a flow in which OpenID Connect defines an ID token (authorization code,
+	// refresh, device code): with the openid scope, one is issued beside the access token.
+	signIn bool
+	// nonce and authTime go in the ID token: the authorization request's nonce and when
+	// the user signed in (zero: unknown, left out, as after a refresh).
+	nonce    string
+	authTime time.Time
 }
 
 // issued is a minted token pair ready to be recorded.
@@ -64,11 +76,16 @@ type issued struct {
 }
 
 // mint signs an access token for sub and, when withRefresh, makes a refresh token in
-// family (a new family when empty). Nothing is stored yet.
-func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRefresh bool, family string) (*issued, *Error) {
+// family (a new family when empty), and an ID token for a sign-in with the openid scope.
+// Nothing is stored yet.
+func (s *Server) mint(ctx context.Context, issuer string, sub grantSubject, ttl time.Duration, withRefresh bool, family string) (*issued, *Error) {
 	signer := s.cfg.Keys.Signer()
 	if signer == nil {
 		return nil, errUnavailable("no signing key loaded", nil)
+	}
+	userClaims, oerr := s.userClaims(ctx, sub.provider, sub.userID, sub.scopes)
+	if oerr != nil {
+		return nil, oerr
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	at := &store.AccessToken{
@@ -92,17 +109,18 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 	}
 	scope := scopes.Format(sub.scopes)
 	claims, err := json.Marshal(accessClaims{
-		Issuer:    issuer,
-		Subject:   subject,
-		Audience:  aud,
-		ClientID:  sub.client.ID,
-		Scope:     scope,
-		ID:        at.ID,
-		IssuedAt:  now.Unix(),
-		NotBefore: now.Unix(),
-		Expires:   at.ExpiresAt.Unix(),
-		Provider:  sub.provider,
-		CSRF:      sub.csrf,
+		Issuer:     issuer,
+		Subject:    subject,
+		Audience:   aud,
+		ClientID:   sub.client.ID,
+		Scope:      scope,
+		ID:         at.ID,
+		IssuedAt:   now.Unix(),
+		NotBefore:  now.Unix(),
+		Expires:    at.ExpiresAt.Unix(),
+		Provider:   sub.provider,
+		CSRF:       sub.csrf,
+		UserClaims: userClaims,
 	})
 	if err != nil {
 		return nil, errUnavailable("encoding claims", err)
@@ -122,6 +140,11 @@ func (s *Server) mint(issuer string, sub grantSubject, ttl time.Duration, withRe
 			AccessToken: jwt,
 			Scope:       scope,
 		},
+	}
+	if sub.signIn && sub.userID != "" && hasScope(sub.scopes, ScopeOpenID) {
+		if out.response.IDToken, oerr = s.idToken(issuer, sub, now, jwt, userClaims); oerr != nil {
+			return nil, oerr
+		}
 	}
 	if withRefresh {
 		value := NewSecret()
@@ -155,7 +178,7 @@ func (s *Server) issue(r *http.Request, sub grantSubject, ttl time.Duration, wit
 
 // record mints a token pair, stores it in one write and announces it.
 func (s *Server) record(ctx context.Context, issuer string, sub grantSubject, ttl time.Duration, withRefresh bool) (*issued, *Error) {
-	tok, oerr := s.mint(issuer, sub, ttl, withRefresh, "")
+	tok, oerr := s.mint(ctx, issuer, sub, ttl, withRefresh, "")
 	if oerr != nil {
 		return nil, oerr
 	}

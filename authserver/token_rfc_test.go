@@ -74,7 +74,7 @@ func (f *fixture) srvKid(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, k := range list {
-		if k.RetiredAt == nil {
+		if k.RetiredAt == nil && k.KeyPurpose() == store.KeyPurposeAccess {
 			return k.ID
 		}
 	}
@@ -292,7 +292,7 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token"]`,
 			"code_challenge_methods_supported":          `["S256"]`,
 			"token_endpoint_auth_methods_supported":     `["client_secret_basic","client_secret_post","none"]`,
-			"scopes_supported":                          `["orders:read","orders:write","*"]`,
+			"scopes_supported":                          `["email","openid","orders:read","orders:write","profile","*"]`,
 			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
 		}
@@ -304,6 +304,14 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 		for k, v := range map[string]string{
 			"introspection_endpoint": `"` + testIssuer + `/oauth/introspect"`,
 			"revocation_endpoint":    `"` + testIssuer + `/oauth/revoke"`,
+			// OpenID Connect Discovery.
+			"userinfo_endpoint":                     `"` + testIssuer + `/oauth/userinfo"`,
+			"end_session_endpoint":                  `"` + testIssuer + `/oauth/logout"`,
+			"subject_types_supported":               `["public"]`,
+			"id_token_signing_alg_values_supported": `["RS256"]`,
+			"request_uri_parameter_supported":       `false`,
+			"request_parameter_supported":           `false`,
+			"prompt_values_supported":               `["none","login","consent","select_account"]`,
 		} {
 			if string(md[k]) != v {
 				t.Errorf("%s = %s, want %s", k, md[k], v)

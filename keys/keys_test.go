@@ -301,12 +301,18 @@ func TestIDTokenKeyIsPublishedButNeverVerifiesAnAccessToken(t *testing.T) {
 	if _, _, err := ring.Verify(idToken); err == nil {
 		t.Fatal("the ring verified an ID token as an access token")
 	}
+	if payload, err := ring.VerifyIDToken(idToken); err != nil || !strings.Contains(string(payload), `"sub":"1"`) {
+		t.Fatalf("VerifyIDToken: %s, %v", payload, err)
+	}
 	accessToken, err := ring.Signer().Sign([]byte(`{"iss":"https://op.example","sub":"1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, kid, err := ring.Verify(accessToken); err != nil || kid != access.ID {
 		t.Fatalf("access token: kid %s, %v", kid, err)
+	}
+	if _, err := ring.VerifyIDToken(accessToken); err == nil {
+		t.Fatal("an access token passed for an ID token")
 	}
 	// A store without an ID-token key still serves access tokens.
 	bare := &Ring{}

@@ -99,8 +99,10 @@ type ringState struct {
 	idSigner *Signer
 	jwks     []byte
 	kids     []string
-	// verifiers maps the protected header segment each published key writes to the key.
-	verifiers map[string]*verifyKey
+	// verifiers maps the protected header segment each published access-token key writes
+	// to the key; idVerifiers the same for ID-token keys.
+	verifiers   map[string]*verifyKey
+	idVerifiers map[string]*verifyKey
 	// rsa lists the published RS256 keys, which also verify tokens with a kid-less
 	// header: Laravel Passport's, once its key pair is imported (see kidless).
 	rsa []*verifyKey
@@ -180,6 +182,7 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 	set := jwk.NewSet()
 	kids := make([]string, 0, len(published))
 	verifiers := make(map[string]*verifyKey, len(published))
+	idVerifiers := make(map[string]*verifyKey, 2)
 	var rsaKeys []*verifyKey
 	for _, rec := range published {
 		priv, err := ParsePrivatePEM(rec.PrivatePEM)
@@ -203,12 +206,17 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 			return fmt.Errorf("signing key %s: %w", rec.ID, err)
 		}
 		kids = append(kids, rec.ID)
-		if rec.KeyPurpose() != store.KeyPurposeAccess {
-			continue
-		}
 		vk, err := newVerifyKey(rec.ID, alg, priv.Public())
 		if err != nil {
 			return err
+		}
+		if rec.KeyPurpose() != store.KeyPurposeAccess {
+			hdr, err := protectedHeader(alg, TypIDToken, rec.ID)
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w", rec.ID, err)
+			}
+			idVerifiers[hdr] = vk
+			continue
 		}
 		hdr, err := protectedHeader(alg, TypAccessToken, rec.ID)
 		if err != nil {
@@ -231,6 +239,7 @@ func (r *Ring) Load(records []*store.SigningKey, retain time.Duration, now time.
 		bytes.Equal(old.jwks, doc) {
 		return nil
 	}
-	r.state.Store(&ringState{signer: signer, idSigner: idSigner, jwks: doc, kids: kids, verifiers: verifiers, rsa: rsaKeys})
+	r.state.Store(&ringState{signer: signer, idSigner: idSigner, jwks: doc, kids: kids, verifiers: verifiers,
+		idVerifiers: idVerifiers, rsa: rsaKeys})
 	return nil
 }

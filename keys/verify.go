@@ -91,6 +91,25 @@ func (r *Ring) Verify(token string) (payload []byte, kid string, err error) {
 	if st == nil {
 		return nil, "", ErrNotOurs
 	}
+	return st.verify(st.verifiers, token, true)
+}
+
+// VerifyIDToken checks that token is an ID token signed by one of the ring's published
+// ID-token keys and returns its payload (for an id_token_hint); the caller checks the
+// claims. An access token is not an ID token here, as an ID token is not an access
+// token to Verify.
+func (r *Ring) VerifyIDToken(token string) (payload []byte, err error) {
+	st := r.state.Load()
+	if st == nil {
+		return nil, ErrNotOurs
+	}
+	payload, _, err = st.verify(st.idVerifiers, token, false)
+	return payload, err
+}
+
+// verify checks token's signature with the key its header selects from verifiers
+// (kid-less Passport tokens too, when kidless is set) and returns its payload.
+func (st *ringState) verify(verifiers map[string]*verifyKey, token string, kidless bool) (payload []byte, kid string, err error) {
 	first := strings.IndexByte(token, '.')
 	last := strings.LastIndexByte(token, '.')
 	if first <= 0 || last == first {
@@ -100,8 +119,8 @@ func (r *Ring) Verify(token string) (payload []byte, kid string, err error) {
 	if err != nil {
 		return nil, "", ErrNotOurs
 	}
-	k := st.verifiers[token[:first]]
-	if k == nil {
+	k := verifiers[token[:first]]
+	if k == nil && kidless {
 		k = st.kidless(token[:first], []byte(token[:last]), sig)
 	}
 	if k == nil || !k.verify([]byte(token[:last]), sig) {

@@ -45,6 +45,23 @@ func NewCatalog(defs []Definition, defaults []string) (*Catalog, error) {
 	return c, nil
 }
 
+// Including returns a catalog that also defines each of defs the catalog does not define
+// yet, after its own, with the same defaults; c itself is unchanged.
+func (c *Catalog) Including(defs []Definition) *Catalog {
+	out := &Catalog{defs: make(map[string]string, len(c.defs)+len(defs)), order: append([]string(nil), c.order...),
+		defaults: c.defaults}
+	for k, v := range c.defs {
+		out.defs[k] = v
+	}
+	for _, d := range defs {
+		if _, ok := out.defs[d.Name]; !ok {
+			out.defs[d.Name] = d.Description
+			out.order = append(out.order, d.Name)
+		}
+	}
+	return out
+}
+
 // Defined reports whether name is a defined scope.
 func (c *Catalog) Defined(name string) bool {
 	_, ok := c.defs[name]

@@ -1,0 +1,93 @@
+package authserver
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// userinfoRealm names the userinfo endpoint in its challenges.
+const userinfoRealm = `realm="userinfo"`
+
+// serveUserinfo is GET and POST /oauth/userinfo (OpenID Connect Core §5.3): the signed-in
+// user's claims, for an access token of a sign-in (the openid scope). The token comes in
+// the Authorization header, or, on POST, as the access_token form field (RFC 6750 §2.2).
+// Refusals are RFC 6750's, with their WWW-Authenticate challenges.
+func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	body, oerr := s.userinfo(r)
+	if oerr != nil {
+		s.writeError(w, oerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// userinfoAnswer is the userinfo response: sub and what the token's scopes release.
+type userinfoAnswer struct {
+	Subject string `json:"sub"`
+	*UserClaims
+}
+
+func (s *Server) userinfo(r *http.Request) (*userinfoAnswer, *Error) {
+	token, oerr := userinfoToken(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	va, err := s.verifyAccessToken(r.Context(), token, false)
+	if err != nil {
+		return nil, errUnavailable("checking a userinfo access token", err)
+	}
+	if va == nil {
+		return nil, bearerRefusal(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked", "")
+	}
+	if !hasScope(va.record.Scopes, ScopeOpenID) || va.record.UserID == "" {
+		return nil, bearerRefusal(http.StatusForbidden, "insufficient_scope", "the access token is not one of a sign-in (scope openid)", ScopeOpenID)
+	}
+	claims, oerr := s.userClaims(r.Context(), va.record.Provider, va.record.UserID, va.record.Scopes)
+	if oerr != nil {
+		return nil, oerr
+	}
+	return &userinfoAnswer{Subject: va.record.UserID, UserClaims: claims}, nil
+}
+
+// userinfoToken reads the access token of a userinfo request: one, from the header or
+// (POST) the form, not both.
+func userinfoToken(r *http.Request) (string, *Error) {
+	header := r.Header.Get("Authorization")
+	fromForm := ""
+	if r.Method == http.MethodPost {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			form, oerr := readForm(r)
+			if oerr != nil {
+				return "", bearerRefusal(http.StatusBadRequest, "invalid_request", oerr.Description, "")
+			}
+			fromForm = form.Get("access_token")
+		}
+	}
+	switch {
+	case header != "" && fromForm != "":
+		return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the access token was sent more than once", "")
+	case fromForm != "":
+		return fromForm, nil
+	case header == "":
+		// RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
+		e := bearerRefusal(http.StatusUnauthorized, "invalid_token", "no access token", "")
+		e.challenges = []string{"Bearer " + userinfoRealm}
+		return "", e
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the Authorization header is not a Bearer token", "")
+	}
+	return token, nil
+}
+
+// bearerRefusal is an RFC 6750 §3.1 refusal: the error in the body and in the
+// WWW-Authenticate challenge, with the scope needed for insufficient_scope.
+func bearerRefusal(status int, code, desc, scope string) *Error {
+	challenge := "Bearer " + userinfoRealm + `, error="` + code + `"`
+	if scope != "" {
+		challenge += `, scope="` + scope + `"`
+	}
+	return &Error{Code: code, Description: desc, Status: status, challenges: []string{challenge}}
+}
