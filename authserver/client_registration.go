@@ -38,6 +38,9 @@ type ClientSpec struct {
 	// RedirectURIs are the exact redirect URIs of an authorization code client, each
 	// checked by RedirectURIPolicy.
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where OpenID Connect RP-initiated logout may send the
+	// browser afterwards, matched exactly, each checked by RedirectURIPolicy.
+	PostLogoutRedirectURIs []string
 	// RedirectURIPolicy is who registers the client, and so which redirect URIs it may
 	// have: StrictRedirectURIs (the zero value) for end users, OperatorRedirectURIs for
 	// the configuration and the command line.
@@ -77,6 +80,11 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 			return nil, "", err
 		}
 	}
+	for _, u := range spec.PostLogoutRedirectURIs {
+		if err := spec.RedirectURIPolicy.Check(u); err != nil {
+			return nil, "", fmt.Errorf("post-logout %w", err)
+		}
+	}
 	secret := spec.Secret
 	switch {
 	case spec.GenerateSecret && secret != "":
@@ -109,17 +117,18 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 	}
 	now = now.UTC()
 	rec := &store.Client{
-		ID:           id,
-		Name:         name,
-		RedirectURIs: spec.RedirectURIs,
-		Grants:       grants,
-		Provider:     spec.Provider,
-		UserID:       spec.OwnerUserID,
-		FirstParty:   spec.FirstParty,
-		Introspect:   spec.Introspect,
-		Declarative:  spec.Declarative,
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		ID:                     id,
+		Name:                   name,
+		RedirectURIs:           spec.RedirectURIs,
+		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		Grants:                 grants,
+		Provider:               spec.Provider,
+		UserID:                 spec.OwnerUserID,
+		FirstParty:             spec.FirstParty,
+		Introspect:             spec.Introspect,
+		Declarative:            spec.Declarative,
+		CreatedAt:              now,
+		UpdatedAt:              now,
 	}
 	if secret != "" {
 		rec.SecretHash = HashSecret(secret)

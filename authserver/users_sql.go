@@ -34,6 +34,10 @@ type SQLUsers struct {
 	query string // in the driver's placeholder form
 	order []int  // which argument each "?" of query stands for (appdb.Rebind)
 	decoy *passwords.Decoy
+	// claimsQuery and claimsOrder describe a user for OpenID Connect (users_sql_claims.go);
+	// empty: no claims beyond sub.
+	claimsQuery string
+	claimsOrder []int
 }
 
 // NewSQLUsers returns a provider reading db, opened by appdb.Open (OpenUserDB), with

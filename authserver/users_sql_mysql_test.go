@@ -107,3 +107,39 @@ func TestSQLProviderCannotWriteAMySQLTable(t *testing.T) {
 		t.Fatalf("table changed: %q %d %v", got, n, err)
 	}
 }
+
+// On a Laravel users table in MariaDB, the default claims query describes a user: the name
+// and email as stored, email_verified from email_verified_at (a TIMESTAMP the driver
+// returns as text).
+func TestSQLProviderReadsClaimsFromLaravelMySQL(t *testing.T) {
+	dsn, app := laravelMySQL(t, map[string]string{"v@shop.test": bcryptAs(t, "$2y$", "pw"), "u@shop.test": bcryptAs(t, "$2y$", "pw")})
+	ctx := context.Background()
+	if _, err := app.ExecContext(ctx, "UPDATE users SET name = 'Vera Verified', email_verified_at = ? WHERE email = 'v@shop.test'", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := authserver.OpenUserDB("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := authserver.NewSQLUsers(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WithClaims(ctx, authserver.DefaultClaimsQuery); err != nil {
+		t.Fatal(err)
+	}
+	for email, want := range map[string]struct {
+		name     string
+		verified bool
+	}{"v@shop.test": {"Vera Verified", true}, "u@shop.test": {"Someone", false}} {
+		id, err := p.Authenticate(ctx, email, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.UserClaims(ctx, id)
+		if err != nil || c.Name != want.name || c.Email != email || c.EmailVerified == nil || *c.EmailVerified != want.verified {
+			t.Fatalf("%s: %+v %v", email, c, err)
+		}
+	}
+}

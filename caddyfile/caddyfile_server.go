@@ -47,6 +47,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			database mysql <dsn> | postgres <dsn> | sqlite <file>
 //			query    <sql>
 //			username_query <sql> | off
+//			claims_query   <sql> | off
 //		}
 //		fresh_api_token_cookie <name>
 //		templates          <dir>
@@ -69,6 +70,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			name         <name...>
 //			grants       <grant...>
 //			redirect_uri <uri...>
+//			post_logout_redirect_uri <uri...>
 //			provider     <name>
 //			first_party
 //			introspect
@@ -264,15 +266,18 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 				return c, d.ArgErr()
 			}
 			c.Name = strings.Join(args, " ")
-		case "grants", "redirect_uri":
+		case "grants", "redirect_uri", "post_logout_redirect_uri":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return c, d.Errf("client %s: %s: at least one value is required", c.ID, opt)
 			}
-			if opt == "grants" {
+			switch opt {
+			case "grants":
 				c.Grants = append(c.Grants, args...)
-			} else {
+			case "redirect_uri":
 				c.RedirectURIs = append(c.RedirectURIs, args...)
+			default:
+				c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, args...)
 			}
 		case "provider":
 			if err := oneArg(d, &c.Provider); err != nil {
@@ -379,6 +384,10 @@ func parseUsers(d *cfparse.Dispenser) (caddymodule.UserProviderConfig, error) {
 			}
 		case "username_query":
 			if err := oneArg(d, &u.UsernameQuery); err != nil {
+				return u, err
+			}
+		case "claims_query":
+			if err := oneArg(d, &u.ClaimsQuery); err != nil {
 				return u, err
 			}
 		default:

@@ -28,6 +28,10 @@ type ClientConfig struct {
 	// checked by the operator policy (authserver.OperatorRedirectURIs): plain http to any
 	// host and any private-use scheme are accepted, unlike in the JSON API.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// PostLogoutRedirectURIs are where OpenID Connect RP-initiated logout may send the
+	// browser afterwards (post_logout_redirect_uri), matched exactly; same policy as
+	// RedirectURIs.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// Provider is the user provider a password client authenticates against. Default: users.
 	Provider string `json:"provider,omitempty"`
 	// FirstParty skips the consent screen.
@@ -54,16 +58,17 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		return authserver.ClientSpec{}, fmt.Errorf("secret %q resolved to an empty value (is the environment variable set?)", c.Secret)
 	}
 	return authserver.ClientSpec{
-		ID:                c.ID,
-		Name:              c.Name,
-		Secret:            secret,
-		Grants:            c.Grants,
-		RedirectURIs:      c.RedirectURIs,
-		RedirectURIPolicy: authserver.OperatorRedirectURIs,
-		Provider:          c.Provider,
-		FirstParty:        c.FirstParty,
-		Introspect:        c.Introspect,
-		Declarative:       true,
+		ID:                     c.ID,
+		Name:                   c.Name,
+		Secret:                 secret,
+		Grants:                 c.Grants,
+		RedirectURIs:           c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		RedirectURIPolicy:      authserver.OperatorRedirectURIs,
+		Provider:               c.Provider,
+		FirstParty:             c.FirstParty,
+		Introspect:             c.Introspect,
+		Declarative:            true,
 	}, nil
 }
 

@@ -130,6 +130,13 @@ func userProviders(ctx context.Context, set *serverSettings, st store.Store, res
 		if err != nil {
 			return nil, fmt.Errorf("users %s sql: %w", u.name, err)
 		}
+		if u.claimsQuery != "" {
+			// The default query fits Laravel's users table; another table without those
+			// columns simply has no claims beyond sub.
+			if err := p.WithClaims(ctx, u.claimsQuery); err != nil && !u.claimsDefault {
+				return nil, fmt.Errorf("users %s sql: claims_query: %w", u.name, err)
+			}
+		}
 		if u.nameQuery == "" {
 			providers[u.name] = p
 			continue

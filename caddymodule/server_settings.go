@@ -74,6 +74,11 @@ type userProviderSettings struct {
 	query    string
 	// nameQuery names a user from its id (UsernameQuery resolved); "" when none.
 	nameQuery string
+	// claimsQuery describes a user for OpenID Connect (ClaimsQuery resolved); "" when
+	// none. claimsDefault marks the default one, which is dropped, not an error, when the
+	// table lacks its columns.
+	claimsQuery   string
+	claimsDefault bool
 }
 
 // Defaults of the oauth_server options, as their doc comments on Server state them.
@@ -259,12 +264,20 @@ func (s *Server) userSettings(repl *caddy.Replacer, storage storageLocation) ([]
 	var out []userProviderSettings
 	seen := map[string]bool{}
 	for i, u := range s.Users {
-		p := userProviderSettings{name: u.ProviderName(), kind: u.Kind, query: u.Query, nameQuery: u.UsernameQuery}
+		p := userProviderSettings{name: u.ProviderName(), kind: u.Kind, query: u.Query, nameQuery: u.UsernameQuery,
+			claimsQuery: u.ClaimsQuery}
+		defaultQuery := u.Query == "" || u.Query == authserver.DefaultUserQuery
 		switch {
 		case p.nameQuery == "off":
 			p.nameQuery = ""
-		case p.nameQuery == "" && (u.Query == "" || u.Query == authserver.DefaultUserQuery):
+		case p.nameQuery == "" && defaultQuery:
 			p.nameQuery = authserver.DefaultUsernameQuery
+		}
+		switch {
+		case p.claimsQuery == "off":
+			p.claimsQuery = ""
+		case p.claimsQuery == "" && defaultQuery:
+			p.claimsQuery, p.claimsDefault = authserver.DefaultClaimsQuery, true
 		}
 		if seen[p.name] {
 			return nil, fmt.Errorf("users %s (#%d): a provider of this name is already configured", p.name, i+1)

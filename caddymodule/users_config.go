@@ -31,6 +31,14 @@ type UserProviderConfig struct {
 	// `username`. Default: with the default Query, SELECT email FROM users WHERE id = $1;
 	// with a Query of your own, none (name yours, or "off" to do without).
 	UsernameQuery string `json:"username_query,omitempty"`
+
+	// ClaimsQuery describes a user of a sql provider for OpenID Connect's profile and
+	// email scopes ($1, the user's id): each column named as a standard claim (name,
+	// email, email_verified, picture, updated_at, ...) fills it, and email_verified_at
+	// (Laravel's) fills email_verified. Default: with the default Query, SELECT name,
+	// email, email_verified_at FROM users WHERE id = $1 (used if the table has those
+	// columns); with a Query of your own, none (name yours, or "off" to do without).
+	ClaimsQuery string `json:"claims_query,omitempty"`
 }
 
 // ProviderName is the configured name, or the default provider's.

@@ -38,7 +38,7 @@ SQLite file in Caddy's data directory.
 
   caddy oauth install                 schema, signing keys, a personal access client and a password client
   caddy oauth keys [--force|--rotate] make or rotate signing keys
-  caddy oauth client [--password|--client|--personal|--public] --name N [--redirect-uri U,...]
+  caddy oauth client [--password|--client|--personal|--public] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
                      [--provider P] [--introspect] [--first-party] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
@@ -263,9 +263,11 @@ type clientSpec struct {
 	kind         string // password, client, personal, public or "" (authorization code)
 	name         string
 	redirectURIs []string
-	provider     string
-	introspect   bool
-	firstParty   bool
+	// postLogoutURIs are the OpenID Connect post-logout redirect URIs.
+	postLogoutURIs []string
+	provider       string
+	introspect     bool
+	firstParty     bool
 }
 
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
@@ -297,14 +299,15 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
 	rec, secret, err := authserver.NewClient(authserver.ClientSpec{
-		Name:              spec.name,
-		GenerateSecret:    spec.kind != "public",
-		Grants:            grants,
-		RedirectURIs:      spec.redirectURIs,
-		RedirectURIPolicy: authserver.OperatorRedirectURIs,
-		Provider:          spec.provider,
-		FirstParty:        spec.firstParty,
-		Introspect:        spec.introspect,
+		Name:                   spec.name,
+		GenerateSecret:         spec.kind != "public",
+		Grants:                 grants,
+		RedirectURIs:           spec.redirectURIs,
+		PostLogoutRedirectURIs: spec.postLogoutURIs,
+		RedirectURIPolicy:      authserver.OperatorRedirectURIs,
+		Provider:               spec.provider,
+		FirstParty:             spec.firstParty,
+		Introspect:             spec.introspect,
 	}, time.Now())
 	if err != nil {
 		return clientOutput{}, err
@@ -355,6 +358,7 @@ including plain http to any host, which the JSON API refuses to end users.`,
 			}
 			spec.name, _ = f.GetString("name")
 			spec.redirectURIs, _ = f.GetStringSlice("redirect-uri")
+			spec.postLogoutURIs, _ = f.GetStringSlice("post-logout-redirect-uri")
 			spec.provider, _ = f.GetString("provider")
 			if err := t.checkProvider(spec.provider); err != nil {
 				return err
@@ -380,6 +384,7 @@ including plain http to any host, which the JSON API refuses to end users.`,
 	f.Bool("public", false, "a public authorization code client (PKCE, no secret)")
 	f.String("name", "", "the client's name, shown on the consent screen")
 	f.StringSlice("redirect-uri", nil, "redirect URIs, comma-separated (authorization code clients)")
+	f.StringSlice("post-logout-redirect-uri", nil, "where OpenID Connect logout may return to, comma-separated")
 	f.String("provider", "", "user provider of a password client")
 	f.Bool("introspect", false, "allow the client to call the introspection endpoint")
 	f.Bool("first-party", false, "skip the consent screen")
