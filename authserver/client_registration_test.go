@@ -94,6 +94,10 @@ func TestNewClientRefusesNamingTheField(t *testing.T) {
 			RedirectURIPolicy: authserver.OperatorRedirectURIs}, "redirect URI"},
 		{"plain http for an end user", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"http://evil.example/cb"}},
 			"redirect URI"},
+		{"script post-logout URI", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"},
+			PostLogoutRedirectURIs: []string{"javascript:alert(1)"}, RedirectURIPolicy: authserver.OperatorRedirectURIs}, "post-logout redirect URI"},
+		{"fragment in post-logout URI", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"},
+			PostLogoutRedirectURIs: []string{"https://a.example/bye#x"}}, "post-logout redirect URI"},
 	} {
 		if _, _, err := authserver.NewClient(c.spec, time.Now()); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)

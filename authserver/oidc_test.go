@@ -233,6 +233,15 @@ func TestUserinfoRefusalsAndScopes(t *testing.T) {
 	if got := userinfo(t, s.url, onlyOpenID); got.body["sub"] != f.userID || got.body["email"] != nil || len(got.body) != 1 {
 		t.Fatalf("openid alone released %v", got.body)
 	}
+	// A browser application on another origin may call it (the token is a header, not a
+	// cookie): the preflight is answered and the answer readable.
+	pre, _ := http.NewRequest(http.MethodOptions, s.url+authserver.PathUserinfo, nil)
+	pre.Header.Set("Origin", "https://spa.example")
+	pre.Header.Set("Access-Control-Request-Method", "GET")
+	if resp, err := http.DefaultClient.Do(pre); err != nil || resp.StatusCode != http.StatusNoContent ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %v %v", resp, err)
+	}
 	post := func(form url.Values, bearer string) userinfoAnswer {
 		req, _ := http.NewRequest(http.MethodPost, s.url+authserver.PathUserinfo, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -13,7 +13,19 @@ const userinfoRealm = `realm="userinfo"`
 // user's claims, for an access token of a sign-in (the openid scope). The token comes in
 // the Authorization header, or, on POST, as the access_token form field (RFC 6750 §2.2).
 // Refusals are RFC 6750's, with their WWW-Authenticate challenges.
+//
+// Browser applications call it from their own origin: the token travels in a header, no
+// cookie counts, so any origin may read the answer (CORS, with the preflight answered).
 func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	body, oerr := s.userinfo(r)
 	if oerr != nil {
 		s.writeError(w, oerr)

@@ -28,7 +28,7 @@ var builtinPages = func() *PageTemplates {
 	return p
 }()
 
-// LoadPageTemplates reads layout.html, login.html, consent.html and error.html from dir,
+// LoadPageTemplates reads layout.html, login.html, consent.html, error.html and logout.html from dir,
 // each replacing the built-in file of that name; a file that is absent falls back to the
 // built-in one. The files are Go html/template text (see docs/templates.md for the data
 // each gets). A template that does not parse is refused, its error naming the file and

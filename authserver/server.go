@@ -297,7 +297,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveLogout(w, r)
 		}
 	case PathUserinfo:
-		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost, http.MethodOptions) {
 			s.serveUserinfo(w, r)
 		}
 	case PathAuthorize:

@@ -38,6 +38,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 		client web {
 			grants authorization_code refresh_token
 			redirect_uri https://app.example.com/cb https://app.example.com/cb2
+			post_logout_redirect_uri https://app.example.com/bye
 			provider admins
 			first_party
 			introspect
@@ -61,8 +62,9 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 		Clients: []caddymodule.ClientConfig{
 			{ID: "svc", Secret: "{env.SVC_SECRET}", Name: "Billing service", Grants: []string{"client_credentials"}},
 			{ID: "web", Grants: []string{"authorization_code", "refresh_token"},
-				RedirectURIs: []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
-				Provider:     "admins", FirstParty: true, Introspect: true},
+				RedirectURIs:           []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
+				PostLogoutRedirectURIs: []string{"https://app.example.com/bye"},
+				Provider:               "admins", FirstParty: true, Introspect: true},
 		},
 		Users: []caddymodule.UserProviderConfig{{Kind: "builtin"}},
 	}
@@ -82,7 +84,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 	if !reflect.DeepEqual(back, want) {
 		t.Fatalf("JSON round trip lost something:\n%s\n%+v", raw, back)
 	}
-	for _, key := range []string{`"issuer"`, `"storage"`, `"keys"`, `"signing_alg"`, `"access_token_ttl"`, `"refresh_token_ttl"`, `"personal_token_ttl"`, `"audience"`, `"scopes"`, `"default_scope"`, `"clients"`, `"redirect_uris"`, `"first_party"`, `"introspect"`} {
+	for _, key := range []string{`"issuer"`, `"storage"`, `"keys"`, `"signing_alg"`, `"access_token_ttl"`, `"refresh_token_ttl"`, `"personal_token_ttl"`, `"audience"`, `"scopes"`, `"default_scope"`, `"clients"`, `"redirect_uris"`, `"post_logout_redirect_uris"`, `"first_party"`, `"introspect"`} {
 		if !strings.Contains(string(raw), key) {
 			t.Errorf("JSON has no %s: %s", key, raw)
 		}

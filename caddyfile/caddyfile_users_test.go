@@ -17,8 +17,11 @@ func TestUsersDirectiveParsesDefaultAndNamedProviders(t *testing.T) {
 		users customers sql {
 			database postgres {env.APP_DATABASE_URL}
 			query "SELECT id, password FROM users WHERE username = $1"
+			claims_query "SELECT display_name AS name FROM users WHERE id = $1"
 		}
-		users staff sql
+		users staff sql {
+			claims_query off
+		}
 		users legacy builtin
 	}`)
 	var s caddymodule.Server
@@ -28,8 +31,8 @@ func TestUsersDirectiveParsesDefaultAndNamedProviders(t *testing.T) {
 	want := []caddymodule.UserProviderConfig{
 		{Kind: "builtin"},
 		{Name: "customers", Kind: "sql", Database: &caddymodule.StorageConfig{Driver: "postgres", DSN: "{env.APP_DATABASE_URL}"},
-			Query: "SELECT id, password FROM users WHERE username = $1"},
-		{Name: "staff", Kind: "sql"},
+			Query: "SELECT id, password FROM users WHERE username = $1", ClaimsQuery: "SELECT display_name AS name FROM users WHERE id = $1"},
+		{Name: "staff", Kind: "sql", ClaimsQuery: "off"},
 		{Name: "legacy", Kind: "builtin"},
 	}
 	if !reflect.DeepEqual(s.Users, want) {
