@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/caddyoauth/caddy-oauth/scopes"
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -94,14 +95,7 @@ func (c *UserClaims) releasedTo(granted []string) *UserClaims {
 
 // hasScope reports whether granted holds scope by name (the wildcard does not count: a
 // personal access token with * is not a sign-in).
-func hasScope(granted []string, scope string) bool {
-	for _, g := range granted {
-		if g == scope {
-			return true
-		}
-	}
-	return false
-}
+func hasScope(granted []string, scope string) bool { return slices.Contains(granted, scope) }
 
 // releasesUserClaims reports whether granted holds a scope that releases user claims.
 func releasesUserClaims(granted []string) bool {
