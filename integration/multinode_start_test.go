@@ -74,12 +74,13 @@ http://127.0.0.1:%d {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM signing_keys`).Scan(&keysInStore); err != nil {
 		t.Fatal(err)
 	}
-	if keysInStore != 1 {
-		t.Fatalf("the store holds %d signing keys after a simultaneous start, want 1", keysInStore)
+	// One access-token key and one ID-token key.
+	if keysInStore != 2 {
+		t.Fatalf("the store holds %d signing keys after a simultaneous start, want 2", keysInStore)
 	}
 
 	kidsA, kidsB := jwksKids(t, portA), jwksKids(t, portB)
-	if len(kidsA) != 1 || strings.Join(kidsA, ",") != strings.Join(kidsB, ",") {
+	if len(kidsA) != 2 || strings.Join(kidsA, ",") != strings.Join(kidsB, ",") {
 		t.Fatalf("nodes publish different keys: A %v, B %v", kidsA, kidsB)
 	}
 
