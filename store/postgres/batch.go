@@ -2,13 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/groupcommit"
 )
 
 // Group commit for CreateAccessToken, the write every token request makes.
@@ -16,7 +15,7 @@ import (
 // Each INSERT committed alone costs PostgreSQL a WAL flush (fdatasync) and a round trip,
 // and a pool connection for that long: measured on two cores, issuance stopped near
 // 2,300 tokens a second, the server mostly waiting on commits. So concurrent
-// CreateAccessToken calls hand their tokens to a few writer goroutines; a writer takes
+// CreateAccessToken calls hand their tokens to a few writer goroutines (store/groupcommit); a writer takes
 // every request waiting (up to maxBatch) and sends their INSERTs as one pgx.Batch: one
 // round trip, one implicit transaction, one commit for all of them. A lone caller is not
 // delayed: an idle writer takes its request at once, never waiting for more.
@@ -42,113 +41,36 @@ const batchWriters = 1
 // statement shared with other requests, so a hung connection is given up on after this.
 const batchTimeout = 30 * time.Second
 
-// errClosed is returned by calls made after Close.
-var errClosed = errors.New("store is closed")
-
-// issueRequest is one CreateAccessToken call waiting for a writer.
-type issueRequest struct {
-	ctx     context.Context
+// tokenPair is what one CreateAccessToken call writes.
+type tokenPair struct {
 	at      *store.AccessToken
 	refresh *store.RefreshToken
-	done    chan error // buffered, so a writer never waits for its caller
-}
-
-// issueBatcher holds the writers' queue.
-type issueBatcher struct {
-	queue    chan *issueRequest
-	quit     chan struct{}
-	done     chan struct{} // closed when every writer has stopped
-	stopOnce sync.Once
 }
 
 func (s *Store) startBatcher() {
-	b := &s.batcher
-	b.queue = make(chan *issueRequest, maxBatch)
-	b.quit = make(chan struct{})
-	b.done = make(chan struct{})
-	stopped := make(chan struct{}, batchWriters)
-	for range batchWriters {
-		go func() {
-			defer func() { stopped <- struct{}{} }()
-			s.runWriter()
-		}()
-	}
-	go func() {
-		for range batchWriters {
-			<-stopped
-		}
-		close(b.done)
-	}()
+	s.issuer = groupcommit.Start(batchWriters, maxBatch, s.writeBatch)
 }
 
 // stopBatcher stops the writers after the batches they are writing, if any. Safe to
 // call more than once (Close may be).
 func (s *Store) stopBatcher() {
-	if s.batcher.quit == nil {
-		return
-	}
-	s.batcher.stopOnce.Do(func() { close(s.batcher.quit) })
-	<-s.batcher.done
-}
-
-func (s *Store) runWriter() {
-	b := &s.batcher
-	batch := make([]*issueRequest, 0, maxBatch)
-	for {
-		select {
-		case r := <-b.queue:
-			batch = append(batch[:0], r)
-		case <-b.quit:
-			return
-		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.queue:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.writeBatch(batch)
-		clear(batch) // drop references to the records
+	if s.issuer != nil {
+		s.issuer.Stop()
 	}
 }
 
 // issueBatched queues a token pair for a writer and waits for its result.
 func (s *Store) issueBatched(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
-	r := &issueRequest{ctx: ctx, at: at, refresh: refresh, done: make(chan error, 1)}
-	b := &s.batcher
-	select {
-	case b.queue <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-b.done:
-		return errClosed
-	}
-	// Once queued, wait for the verdict even if ctx ends: a writer skips requests whose
-	// context has ended before it sends them, and one it has sent may be committed,
-	// which the caller must not mistake for a failure.
-	select {
-	case err := <-r.done:
-		return err
-	case <-b.done:
-		select {
-		case err := <-r.done:
-			return err
-		default:
-			return errClosed
-		}
-	}
+	return s.issuer.Submit(ctx, tokenPair{at, refresh})
 }
 
 // writeBatch writes the queued token pairs in one transaction and answers each caller;
 // if the transaction fails, it writes them one by one.
-func (s *Store) writeBatch(batch []*issueRequest) {
+func (s *Store) writeBatch(batch []*groupcommit.Request[tokenPair]) {
 	live := batch[:0:0]
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
+		if err := r.Ctx.Err(); err != nil {
+			r.Answer(err)
 			continue
 		}
 		live = append(live, r)
@@ -159,48 +81,48 @@ func (s *Store) writeBatch(batch []*issueRequest) {
 	case 1:
 		// Alone: its own statement, cancelled by its own context, as without batching.
 		r := live[0]
-		r.done <- s.insertPair(r.ctx, r.at, r.refresh)
+		r.Answer(s.insertPair(r.Ctx, r.Item))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	if s.insertBatch(ctx, live) == nil {
 		for _, r := range live {
-			r.done <- nil
+			r.Answer(nil)
 		}
 		return
 	}
 	// Nothing of the batch was stored: find out which pair is refused, and why.
 	for _, r := range live {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
+		if err := r.Ctx.Err(); err != nil {
+			r.Answer(err)
 			continue
 		}
-		r.done <- s.insertPair(r.ctx, r.at, r.refresh)
+		r.Answer(s.insertPair(r.Ctx, r.Item))
 	}
 }
 
 // insertBatch sends the pairs' INSERTs in one batch: PostgreSQL runs them in one
 // implicit transaction, committed at the batch's end, so either all are stored or none.
-func (s *Store) insertBatch(ctx context.Context, live []*issueRequest) error {
+func (s *Store) insertBatch(ctx context.Context, live []*groupcommit.Request[tokenPair]) error {
 	var b pgx.Batch
 	for _, r := range live {
-		if r.refresh == nil {
-			b.Queue(insertAccessSQL, accessArgs(r.at)...)
+		if r.Item.refresh == nil {
+			b.Queue(insertAccessSQL, accessArgs(r.Item.at)...)
 		} else {
-			b.Queue(insertPairSQL, append(accessArgs(r.at), refreshArgs(r.refresh)...)...)
+			b.Queue(insertPairSQL, append(accessArgs(r.Item.at), refreshArgs(r.Item.refresh)...)...)
 		}
 	}
 	return s.pool.SendBatch(ctx, &b).Close()
 }
 
 // insertPair writes one token pair in one statement.
-func (s *Store) insertPair(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
+func (s *Store) insertPair(ctx context.Context, p tokenPair) error {
 	var err error
-	if refresh == nil {
-		_, err = s.pool.Exec(ctx, insertAccessSQL, accessArgs(at)...)
+	if p.refresh == nil {
+		_, err = s.pool.Exec(ctx, insertAccessSQL, accessArgs(p.at)...)
 	} else {
-		_, err = s.pool.Exec(ctx, insertPairSQL, append(accessArgs(at), refreshArgs(refresh)...)...)
+		_, err = s.pool.Exec(ctx, insertPairSQL, append(accessArgs(p.at), refreshArgs(p.refresh)...)...)
 	}
 	return err
 }

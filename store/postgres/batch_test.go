@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/groupcommit"
 )
 
 // A batch holding one refused pair fails as a whole in PostgreSQL; the writer must then
@@ -33,7 +34,7 @@ func TestBatchWithRefusedPairStoresTheOthersAndFailsOnlyItsCaller(t *testing.T) 
 	if err := s.CreateAccessToken(ctx, existing, nil); err != nil {
 		t.Fatal(err)
 	}
-	var batch []*issueRequest
+	var batch []*groupcommit.Request[tokenPair]
 	for i := 1; i <= 8; i++ {
 		at := token(i)
 		var rt *store.RefreshToken
@@ -41,15 +42,15 @@ func TestBatchWithRefusedPairStoresTheOthersAndFailsOnlyItsCaller(t *testing.T) 
 			rt = &store.RefreshToken{ID: fmt.Sprintf("rt-%d", i), AccessTokenID: at.ID, FamilyID: at.ID,
 				ClientID: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		}
-		batch = append(batch, &issueRequest{ctx: ctx, at: at, refresh: rt, done: make(chan error, 1)})
+		batch = append(batch, groupcommit.NewRequest(ctx, tokenPair{at, rt}))
 	}
-	batch[4].at.ID = existing.ID // refused: a duplicate id, in the middle of the batch
+	batch[4].Item.at.ID = existing.ID // refused: a duplicate id, in the middle of the batch
 	if s.insertBatch(ctx, batch) == nil {
 		t.Fatal("the batch holding a duplicate id was accepted")
 	}
 	s.writeBatch(batch)
 	for i, r := range batch {
-		err := wrapErr("create", <-r.done)
+		err := wrapErr("create", r.Verdict())
 		if i == 4 {
 			if !errors.Is(err, store.ErrConflict) {
 				t.Errorf("refused pair: got %v, want ErrConflict", err)
@@ -59,7 +60,7 @@ func TestBatchWithRefusedPairStoresTheOthersAndFailsOnlyItsCaller(t *testing.T) 
 		if err != nil {
 			t.Errorf("pair %d: %v", i, err)
 		}
-		if _, err := s.GetAccessToken(ctx, r.at.ID); err != nil {
+		if _, err := s.GetAccessToken(ctx, r.Item.at.ID); err != nil {
 			t.Errorf("pair %d not stored: %v", i, err)
 		}
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/groupcommit"
 )
 
 // Store is a store.Store on a Postgres schema. It is safe for concurrent use, and any
@@ -61,7 +62,7 @@ type Store struct {
 	connConfig *pgx.ConnConfig
 	listener   revocationListener
 	// batcher gathers concurrent CreateAccessToken calls into one commit (batch.go).
-	batcher issueBatcher
+	issuer *groupcommit.Queue[tokenPair]
 }
 
 var _ store.Store = (*Store)(nil)

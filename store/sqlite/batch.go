@@ -3,15 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/groupcommit"
 )
 
 // Group commit for CreateAccessToken, the write every token request makes.
 //
-// A commit costs far more than the inserts in it: each page a transaction changes is
+// (The queue is store/groupcommit.) A commit costs far more than the inserts in it: each page a transaction changes is
 // appended to the WAL (two write calls per page), and every auto-checkpoint copies pages
 // back and syncs the file. Committing each token alone, measured on two cores, capped
 // issuance near 2,000 tokens a second. So concurrent CreateAccessToken calls hand their
@@ -29,98 +29,44 @@ import (
 // maxBatch bounds the tokens in one transaction, and so the latency a batch adds.
 const maxBatch = 64
 
-// errClosed is returned by calls made after Close.
-var errClosed = errors.New("store is closed")
-
-// issueRequest is one CreateAccessToken call waiting for the batcher.
-type issueRequest struct {
-	ctx     context.Context
+// tokenPair is what one CreateAccessToken call writes.
+type tokenPair struct {
 	at      *store.AccessToken
 	refresh *store.RefreshToken
-	done    chan error // buffered, so the batcher never waits for its caller
 }
 
+// startBatcher starts the one writer: SQLite has one writer connection.
 func (s *Store) startBatcher() {
-	s.issue = make(chan *issueRequest, maxBatch)
-	s.quit = make(chan struct{})
-	s.batcherDone = make(chan struct{})
-	go s.runBatcher()
+	s.issuer = groupcommit.Start(1, maxBatch, s.writeBatch)
 }
 
-// stopBatcher stops the batcher after the batch it is writing, if any.
+// stopBatcher stops the writer after the batch it is writing, if any.
 func (s *Store) stopBatcher() {
-	if s.quit == nil {
-		return
-	}
-	close(s.quit)
-	<-s.batcherDone
-}
-
-func (s *Store) runBatcher() {
-	defer close(s.batcherDone)
-	batch := make([]*issueRequest, 0, maxBatch)
-	for {
-		select {
-		case r := <-s.issue:
-			batch = append(batch[:0], r)
-		case <-s.quit:
-			return
-		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.issue:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.writeBatch(batch)
-		clear(batch) // drop references to the records
+	if s.issuer != nil {
+		s.issuer.Stop()
 	}
 }
 
-// issueBatched queues a token pair for the batcher and waits for its result.
+// issueBatched queues a token pair for the writer and waits for its result.
 func (s *Store) issueBatched(ctx context.Context, at *store.AccessToken, refresh *store.RefreshToken) error {
-	r := &issueRequest{ctx: ctx, at: at, refresh: refresh, done: make(chan error, 1)}
-	select {
-	case s.issue <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.batcherDone:
-		return errClosed
-	}
-	// Once queued, wait for the verdict even if ctx ends: the batcher skips requests
-	// whose context has ended before it writes them, and one it has written may be
-	// committed, which the caller must not mistake for a failure.
-	select {
-	case err := <-r.done:
-		return err
-	case <-s.batcherDone:
-		select {
-		case err := <-r.done:
-			return err
-		default:
-			return errClosed
-		}
-	}
+	return s.issuer.Submit(ctx, tokenPair{at, refresh})
 }
 
 // writeBatch writes the queued token pairs in one transaction and answers each caller.
-func (s *Store) writeBatch(batch []*issueRequest) {
+func (s *Store) writeBatch(batch []*groupcommit.Request[tokenPair]) {
 	errs := make([]error, len(batch))
 	err := s.writeBatchTx(batch, errs)
 	for i, r := range batch {
 		if err != nil && errs[i] == nil {
 			errs[i] = err
 		}
-		r.done <- errs[i]
+		r.Answer(errs[i])
 	}
 }
 
 // writeBatchTx fills errs with each pair's own failure, and returns an error that fails
 // the whole batch (nothing was stored).
-func (s *Store) writeBatchTx(batch []*issueRequest, errs []error) error {
+func (s *Store) writeBatchTx(batch []*groupcommit.Request[tokenPair], errs []error) error {
 	// The requests' contexts must not cancel a transaction shared with other requests.
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -134,16 +80,16 @@ func (s *Store) writeBatchTx(batch []*issueRequest, errs []error) error {
 		return err
 	}
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
+		if err := r.Ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
 		if _, err := sp.ExecContext(ctx); err != nil {
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
-		_, err := insAccess.ExecContext(ctx, accessArgs(r.at)...)
-		if err == nil && r.refresh != nil {
-			_, err = insRefresh.ExecContext(ctx, refreshArgs(r.refresh)...)
+		_, err := insAccess.ExecContext(ctx, accessArgs(r.Item.at)...)
+		if err == nil && r.Item.refresh != nil {
+			_, err = insRefresh.ExecContext(ctx, refreshArgs(r.Item.refresh)...)
 		}
 		if err != nil {
 			errs[i] = err

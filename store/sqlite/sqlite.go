@@ -57,6 +57,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/store/groupcommit"
 )
 
 // busyTimeoutMS is how long a connection waits for another process to release the file
@@ -76,15 +77,13 @@ type Store struct {
 	insertAccess, insertRefresh    *sql.Stmt
 	savepoint, rollbackTo, release *sql.Stmt
 
-	// The group-commit batcher of CreateAccessToken (batch.go).
-	issue       chan *issueRequest
-	quit        chan struct{}
-	batcherDone chan struct{}
+	// issuer gathers concurrent CreateAccessToken calls into one commit (batch.go).
+	issuer *groupcommit.Queue[tokenPair]
 
 	// revocations wakes the revocation feed's waiters after a revocation commits.
 	revocations store.Signal
 
-	// closeOnce makes Close idempotent: closing the batcher's quit channel twice panics.
+	// closeOnce makes Close idempotent: the pools must be closed once.
 	closeOnce sync.Once
 	closeErr  error
 }
