@@ -51,4 +51,3 @@ func TestEachCallerGetsItsOwnVerdict(t *testing.T) {
 		t.Fatalf("after Stop: %v", err)
 	}
 }
-
