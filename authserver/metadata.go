@@ -23,6 +23,8 @@ type serverMetadata struct {
 	RevocationAuth           []string `json:"revocation_endpoint_auth_methods_supported"`
 	ServiceDocumentation     string   `json:"service_documentation,omitempty"`
 	AccessTokenSigningAlgs   []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	// DeviceAuthorizationEndpoint is RFC 8628 §4's addition to the metadata.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +37,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		ScopesSupported:          append(s.cfg.Scopes.Names(), "*"),
 		ResponseTypesSupported:   []string{responseCode},
 		ResponseModesSupported:   responseModesSupported,
-		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantDeviceCode},
 		CodeChallengeMethods:     []string{"S256"},
 		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		AuthorizationResponseIss: true,
@@ -46,7 +48,8 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		IntrospectionAuth:  []string{"client_secret_basic"},
 		RevocationEndpoint: iss + PathRevoke,
 		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
-		RevocationAuth: []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationAuth:              []string{"client_secret_basic", "client_secret_post", "none"},
+		DeviceAuthorizationEndpoint: iss + PathDeviceAuthorization,
 	}
 	if s.cfg.ImplicitGrant {
 		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)
