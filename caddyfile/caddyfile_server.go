@@ -67,7 +67,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
-//			grants       <grant...>
+//			grants       <grant...>    # device_code: the device grant's URN
 //			redirect_uri <uri...>
 //			provider     <name>
 //			first_party
@@ -270,7 +270,9 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 				return c, d.Errf("client %s: %s: at least one value is required", c.ID, opt)
 			}
 			if opt == "grants" {
-				c.Grants = append(c.Grants, args...)
+				for _, g := range args {
+					c.Grants = append(c.Grants, caddymodule.ClientGrant(g))
+				}
 			} else {
 				c.RedirectURIs = append(c.RedirectURIs, args...)
 			}
