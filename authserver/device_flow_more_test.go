@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,40 @@ func TestConcurrentUserCodeGuessesDoNotSlipPastTheLimit(t *testing.T) {
 		}
 		if wrong != 3 {
 			t.Fatalf("%d guesses were looked up, want 3 (statuses %v)", wrong, statuses)
+		}
+	})
+}
+
+// The device flow, answered and refused, logs and announces no device code, user code
+// or token.
+func TestDeviceFlowLogsAndEventsNeverContainACode(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		rec := &recorded{}
+		s, clk := deviceSite(t, f, rec.configure)
+		dc, uc := s.newDeviceCode("orders:read")
+		s.poll("tv2", "", dc)
+		s.poll("tv", "", dc)
+		b := s.approveDevice(t, uc)
+		b.enterCode(uc, "192.0.2.1")
+		b.enterCode("BBBB-CCCC", "192.0.2.1")
+		clk.advance(time.Second)
+		tok := s.poll("tv", "", dc)
+		if tok.Status != http.StatusOK {
+			t.Fatalf("poll: %d %v", tok.Status, tok.Body)
+		}
+		s.poll("tv", "", dc)
+		text := rec.text()
+		if !strings.Contains(text, authserver.EventAccessTokenCreated) {
+			t.Fatalf("the token's creation was not announced:\n%s", text)
+		}
+		for name, secret := range map[string]string{
+			"device code": dc, "user code": uc, "normalised user code": strings.ReplaceAll(uc, "-", ""),
+			"access token": tok.Body["access_token"].(string), "refresh token": tok.Body["refresh_token"].(string),
+			"session cookie": b.sessionCookie(),
+		} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s appears in the logs or events:\n%s", name, text)
+			}
 		}
 	})
 }
