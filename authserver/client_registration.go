@@ -32,7 +32,7 @@ type ClientSpec struct {
 	GenerateSecret bool
 	// Grants are the grant types the client may use: GrantAuthorizationCode,
 	// GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantImplicit (public
-	// clients only), GrantPersonalAccess.
+	// clients only), GrantPersonalAccess, GrantDeviceCode.
 	// Empty: GrantClientCredentials.
 	Grants []string
 	// RedirectURIs are the exact redirect URIs of an authorization code client, each
@@ -60,7 +60,7 @@ type ClientSpec struct {
 }
 
 // knownGrants are the grant types a client record may hold.
-var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode, GrantImplicit, GrantPersonalAccess}
+var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode, GrantImplicit, GrantPersonalAccess, GrantDeviceCode}
 
 // NewClient checks spec and returns the client record to store, created at now, and its
 // secret in clear ("" for a public client), which exists nowhere else afterwards: the

@@ -42,6 +42,8 @@ type serverMetadata struct {
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
+	// DeviceAuthorizationEndpoint is RFC 8628 §4's addition to the metadata.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +56,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		ScopesSupported:          append(s.cfg.Scopes.Names(), "*"),
 		ResponseTypesSupported:   []string{responseCode},
 		ResponseModesSupported:   responseModesSupported,
-		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantDeviceCode},
 		CodeChallengeMethods:     []string{"S256"},
 		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		AuthorizationResponseIss: true,
@@ -65,7 +67,8 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		IntrospectionAuth:  []string{"client_secret_basic"},
 		RevocationEndpoint: iss + PathRevoke,
 		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
-		RevocationAuth: []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationAuth:              []string{"client_secret_basic", "client_secret_post", "none"},
+		DeviceAuthorizationEndpoint: iss + PathDeviceAuthorization,
 
 		UserinfoEndpoint:      iss + PathUserinfo,
 		EndSessionEndpoint:    iss + PathLogout,

@@ -496,3 +496,46 @@ func TestSQLUsersClaimsFromNamedColumns(t *testing.T) {
 		t.Fatalf("ada by another query: %+v %v", ada, err)
 	}
 }
+
+// A device signed in with the openid scope gets an ID token too, as the code flow does:
+// go-oidc verifies it for the device's client, with the approving session's auth_time and
+// no nonce, and userinfo answers for the same user.
+func TestDeviceSignInGetsAnIDToken(t *testing.T) {
+	f := sqliteFixture(t)
+	s, clk := deviceSite(t, f, nil)
+	ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+	dc, uc := s.newDeviceCode("openid email")
+	s.approveDevice(t, uc)
+	clk.advance(2 * time.Second)
+	r := s.poll("tv", "", dc)
+	raw, _ := r.Body["id_token"].(string)
+	if r.Status != http.StatusOK || raw == "" {
+		t.Fatalf("device token response: %d %v", r.Status, r.Body)
+	}
+	// The clock is the test's: verify as of it.
+	provider, err := oidc.NewProvider(ctx, s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "tv", Now: clk.now}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("go-oidc refuses the device's ID token: %v", err)
+	}
+	var c struct {
+		AuthTime int64  `json:"auth_time"`
+		Email    string `json:"email"`
+	}
+	if err := idt.Claims(&c); err != nil || idt.Subject != f.userID || idt.Nonce != "" || c.AuthTime == 0 || c.Email != userEmail {
+		t.Fatalf("device ID token %+v %+v %v", idt, c, err)
+	}
+	if err := idt.VerifyAccessToken(r.Body["access_token"].(string)); err != nil {
+		t.Fatalf("at_hash: %v", err)
+	}
+	// Without openid: no ID token.
+	dc, uc = s.newDeviceCode("orders:read")
+	s.approveDevice(t, uc)
+	clk.advance(2 * time.Second)
+	if r := s.poll("tv", "", dc); r.Status != http.StatusOK || r.Body["id_token"] != nil {
+		t.Fatalf("device without openid: %d %v", r.Status, r.Body)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // templatePages are the pages a folder of templates may override, besides layout.html,
 // the frame every page is rendered in (it defines "layout" and calls "content").
-var templatePages = []string{"login", "consent", "error", "logout"}
+var templatePages = []string{"login", "consent", "error", "logout", "device"}
 
 // PageTemplates are the HTML pages' templates: the built-in ones, some or all replaced
 // by an operator's (LoadPageTemplates). A nil *PageTemplates means the built-in pages.
@@ -28,7 +28,8 @@ var builtinPages = func() *PageTemplates {
 	return p
 }()
 
-// LoadPageTemplates reads layout.html, login.html, consent.html, error.html and logout.html from dir,
+// LoadPageTemplates reads layout.html, login.html, consent.html, error.html, logout.html and device.html
+// from dir,
 // each replacing the built-in file of that name; a file that is absent falls back to the
 // built-in one. The files are Go html/template text (see docs/templates.md for the data
 // each gets). A template that does not parse is refused, its error naming the file and

@@ -36,6 +36,12 @@ const (
 	PathOpenIDConfiguration = "/.well-known/openid-configuration"
 	// PathUserinfo is OpenID Connect's userinfo endpoint.
 	PathUserinfo = "/oauth/userinfo"
+	// PathDeviceAuthorization is where a device asks for a device code and a user code
+	// (RFC 8628 §3.1, device_authorization_endpoint in the metadata).
+	PathDeviceAuthorization = "/oauth/device/code"
+	// PathDevice is the verification page where a person enters the user code and
+	// approves the device (RFC 8628 §3.3, the verification_uri).
+	PathDevice = "/oauth/device"
 )
 
 // Grant types a client may be allowed (store.Client.Grants), as the token endpoint's
@@ -53,6 +59,9 @@ const (
 	// authorization endpoint). A client has it only if declared so, only as a public
 	// client, and only while the server's implicit_grant option is on.
 	GrantImplicit = "implicit"
+	// GrantDeviceCode is the device authorization grant (RFC 8628): the device polls the
+	// token endpoint with a device code while a person approves it at PathDevice.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Event names announced through Config.OnEvent.
@@ -97,6 +106,16 @@ type Config struct {
 	// empty answer means the connection's peer. The Caddy glue passes Caddy's client IP,
 	// which honours trusted_proxies.
 	ClientIP func(r *http.Request) string
+	// DeviceCodeTTL is how long a device code and its user code stay valid (RFC 8628
+	// expires_in). Default: 10 minutes.
+	DeviceCodeTTL time.Duration
+	// DevicePollInterval is the least time a device must wait between two polls of the
+	// token endpoint (RFC 8628 interval); each slow_down answer adds 5 s for that device
+	// code. Default: 5 s.
+	DevicePollInterval time.Duration
+	// DeviceUserCodeThrottle limits wrong user codes entered on the device page (RFC 8628
+	// §5.1); zero fields take their defaults.
+	DeviceUserCodeThrottle DeviceUserCodeThrottle
 	// FreshAPITokenCookie, if set, is the name of the HttpOnly cookie in which a
 	// logged-in browser receives a short-lived first-party token (Passport's
 	// CreateFreshApiToken) from GET /oauth/fresh-api-token. Empty: off.
@@ -170,6 +189,9 @@ type Server struct {
 	throttleStore   loginThrottleStorage
 	apiStore        apiStorage
 	personalStore   personalTokenStorage
+	deviceAuthStore deviceAuthorizationStorage
+	deviceStore     deviceCodeGrantStorage
+	devicePageStore deviceUserPageStorage
 
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.
@@ -212,6 +234,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	// The OpenID Connect scopes are always there.
 	cfg.Scopes = cfg.Scopes.Including(openIDScopes)
+	if cfg.DeviceCodeTTL <= 0 {
+		cfg.DeviceCodeTTL = 10 * time.Minute
+	}
+	if cfg.DevicePollInterval <= 0 {
+		cfg.DevicePollInterval = 5 * time.Second
+	}
+	cfg.DeviceUserCodeThrottle = cfg.DeviceUserCodeThrottle.withDefaults()
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
@@ -222,7 +251,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{mirror: mirror, cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
 		usernameLocks: newStripedLocks(),
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
-		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st}
+		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st,
+		deviceAuthStore: st, deviceStore: st, devicePageStore: st}
 	s.api = s.apiRoutes()
 	limit := DefaultTokenRateLimit
 	if cfg.TokenRateLimit != nil {
@@ -246,7 +276,7 @@ func (s *Server) Handles(path string) bool {
 	switch path {
 	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
 		PathAuthorize, PathAuthorizationShortcut, PathLogin, PathLogout, PathDashboard,
-		PathOpenIDConfiguration, PathUserinfo:
+		PathOpenIDConfiguration, PathUserinfo, PathDeviceAuthorization, PathDevice:
 		return true
 	case PathFreshAPIToken:
 		return s.cfg.FreshAPITokenCookie != ""
@@ -308,6 +338,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathAuthorizationShortcut:
 		if s.allowMethods(w, r, http.MethodGet) {
 			s.serveAuthorizationShortcut(w, r)
+		}
+	case PathDeviceAuthorization:
+		if s.allowMethods(w, r, http.MethodPost) {
+			s.serveDeviceAuthorization(w, r)
+		}
+	case PathDevice:
+		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			s.serveDevice(w, r)
 		}
 	case PathDashboard:
 		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {

@@ -465,7 +465,7 @@ func TestMetadataAndJWKS(t *testing.T) {
 			}
 		}
 		grants, _ := json.Marshal(md["grant_types_supported"])
-		if string(grants) != `["authorization_code","client_credentials","password","refresh_token"]` {
+		if string(grants) != `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]` {
 			t.Errorf("grant_types_supported %s", grants)
 		}
 		for k, want := range map[string]string{

@@ -49,6 +49,8 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 		handle = s.refreshGrant
 	case GrantAuthorizationCode:
 		handle = s.authorizationCodeGrant
+	case GrantDeviceCode:
+		handle = s.deviceCodeGrant
 	default:
 		return nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
 	}
@@ -66,7 +68,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	if !client.HasGrant(grant) {
 		return nil, errUnauthorizedClient("the client may not use the " + grant + " grant")
 	}
-	if !client.Confidential() && grant != GrantRefreshToken && grant != GrantAuthorizationCode {
+	if !client.Confidential() && grant != GrantRefreshToken && grant != GrantAuthorizationCode && grant != GrantDeviceCode {
 		return nil, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
 	}
 	return handle(r.Context(), client, form, r)

@@ -289,12 +289,13 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"token_endpoint":                            `"` + testIssuer + `/oauth/token"`,
 			"jwks_uri":                                  `"` + testIssuer + `/.well-known/jwks.json"`,
 			"authorization_endpoint":                    `"` + testIssuer + `/oauth/authorize"`,
-			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token"]`,
+			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]`,
 			"code_challenge_methods_supported":          `["S256"]`,
 			"token_endpoint_auth_methods_supported":     `["client_secret_basic","client_secret_post","none"]`,
 			"scopes_supported":                          `["email","openid","orders:read","orders:write","profile","*"]`,
 			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
+			"device_authorization_endpoint":             `"` + testIssuer + `/oauth/device/code"`,
 		}
 		for k, v := range want {
 			if string(md[k]) != v {

@@ -68,7 +68,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
-//			grants       <grant...>
+//			grants       <grant...>    # device_code: the device grant's URN
 //			redirect_uri <uri...>
 //			post_logout_redirect_uri <uri...>
 //			provider     <name>
@@ -273,7 +273,9 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 			}
 			switch opt {
 			case "grants":
-				c.Grants = append(c.Grants, args...)
+				for _, g := range args {
+					c.Grants = append(c.Grants, caddymodule.ClientGrant(g))
+				}
 			case "redirect_uri":
 				c.RedirectURIs = append(c.RedirectURIs, args...)
 			default:

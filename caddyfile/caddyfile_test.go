@@ -305,3 +305,28 @@ func TestDirectivesHaveADefaultOrder(t *testing.T) {
 		t.Fatalf("the guard's matcher is lost: %s", js)
 	}
 }
+
+// grants device_code is the device authorization grant's short name: the client gets the
+// URN, which is also accepted as it is.
+func TestClientGrantsDeviceCodeBecomesTheURN(t *testing.T) {
+	d := cfparse.NewTestDispenser(`oauth_server {
+		client tv {
+			grants device_code refresh_token
+		}
+		client kiosk {
+			grants urn:ietf:params:oauth:grant-type:device_code
+		}
+	}`)
+	var s caddymodule.Server
+	if err := unmarshalServer(&s, d); err != nil {
+		t.Fatal(err)
+	}
+	const urn = "urn:ietf:params:oauth:grant-type:device_code"
+	want := []caddymodule.ClientConfig{
+		{ID: "tv", Grants: []string{urn, "refresh_token"}},
+		{ID: "kiosk", Grants: []string{urn}},
+	}
+	if !reflect.DeepEqual(s.Clients, want) {
+		t.Fatalf("clients %+v, want %+v", s.Clients, want)
+	}
+}

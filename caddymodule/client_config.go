@@ -22,7 +22,10 @@ type ClientConfig struct {
 	// it is stored hashed. Empty makes a public client.
 	Secret string `json:"secret,omitempty"`
 	// Grants lists the grant types the client may use: client_credentials, password,
-	// refresh_token, authorization_code. Default: client_credentials.
+	// refresh_token, authorization_code, implicit, and device_code (the device
+	// authorization grant, RFC 8628; its URN
+	// urn:ietf:params:oauth:grant-type:device_code is accepted too). Default:
+	// client_credentials.
 	Grants []string `json:"grants,omitempty"`
 	// RedirectURIs are the exact redirect URIs of an authorization code client. They are
 	// checked by the operator policy (authserver.OperatorRedirectURIs): plain http to any
@@ -40,6 +43,16 @@ type ClientConfig struct {
 	Introspect bool `json:"introspect,omitempty"`
 }
 
+// ClientGrant is the grant type a client declaration's grant name stands for: the URN
+// of the device authorization grant for its short name device_code (the token endpoint
+// knows it only by the URN, RFC 8628 §3.4), any other name as it is.
+func ClientGrant(name string) string {
+	if name == "device_code" {
+		return authserver.GrantDeviceCode
+	}
+	return name
+}
+
 // spec resolves the declaration into what authserver.NewClient builds a client from.
 // Secrets are resolved here, at each start, so they can come from the environment.
 func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) {
@@ -53,6 +66,10 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 			return authserver.ClientSpec{}, fmt.Errorf("grant %q: cannot be declared; caddy oauth install makes the personal access clients", g)
 		}
 	}
+	grants := make([]string, len(c.Grants))
+	for i, g := range c.Grants {
+		grants[i] = ClientGrant(g)
+	}
 	secret := repl.ReplaceKnown(c.Secret, "")
 	if c.Secret != "" && secret == "" {
 		return authserver.ClientSpec{}, fmt.Errorf("secret %q resolved to an empty value (is the environment variable set?)", c.Secret)
@@ -61,7 +78,7 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		ID:                     c.ID,
 		Name:                   c.Name,
 		Secret:                 secret,
-		Grants:                 c.Grants,
+		Grants:                 grants,
 		RedirectURIs:           c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		RedirectURIPolicy:      authserver.OperatorRedirectURIs,

@@ -89,7 +89,7 @@ type Server struct {
 	// the readable XSRF-TOKEN cookie, for oauth_guard's `cookie` option. Default: off.
 	FreshAPITokenCookie string `json:"fresh_api_token_cookie,omitempty"`
 
-	// Templates is a folder whose layout.html, login.html, consent.html and error.html
+	// Templates is a folder whose layout.html, login.html, consent.html, error.html and device.html
 	// (Go html/template) replace the built-in pages of those names; absent files keep
 	// the built-in ones. A template that does not parse is refused at load, with its file
 	// and line. See docs/templates.md for the data each page gets. Default: none.

@@ -38,7 +38,7 @@ SQLite file in Caddy's data directory.
 
   caddy oauth install                 schema, signing keys, a personal access client and a password client
   caddy oauth keys [--force|--rotate] make or rotate signing keys
-  caddy oauth client [--password|--client|--personal|--public] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
+  caddy oauth client [--password|--client|--personal|--public|--device] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
                      [--provider P] [--introspect] [--first-party] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
@@ -260,7 +260,7 @@ func personalClientOf(clients []*store.Client, provider string) string {
 
 // clientSpec is what `caddy oauth client` was asked to make.
 type clientSpec struct {
-	kind         string // password, client, personal, public or "" (authorization code)
+	kind         string // password, client, personal, public, device or "" (authorization code)
 	name         string
 	redirectURIs []string
 	// postLogoutURIs are the OpenID Connect post-logout redirect URIs.
@@ -294,13 +294,17 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 		grants = []string{authserver.GrantClientCredentials}
 	case "personal":
 		grants = []string{authserver.GrantPersonalAccess}
+	case "device":
+		// A device has no browser to redirect to and cannot keep a secret (RFC 8628 §3.1):
+		// a public client, as Passport's passport:client --device makes.
+		grants = []string{authserver.GrantDeviceCode, authserver.GrantRefreshToken}
 	}
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
 	rec, secret, err := authserver.NewClient(authserver.ClientSpec{
 		Name:                   spec.name,
-		GenerateSecret:         spec.kind != "public",
+		GenerateSecret:         spec.kind != "public" && spec.kind != "device",
 		Grants:                 grants,
 		RedirectURIs:           spec.redirectURIs,
 		PostLogoutRedirectURIs: spec.postLogoutURIs,
@@ -337,8 +341,11 @@ func clientCmd() *cobra.Command {
 		Use:   "client",
 		Short: "Makes a client and prints its id and secret once",
 		Long: `Makes a client and prints its id and secret once (the store keeps a digest).
---password, --client, --personal and --public choose its grants; with none, it is a
-confidential authorization code client. Redirect URIs follow the operator's policy,
+--password, --client, --personal, --public and --device choose its grants; with none,
+it is a confidential authorization code client. --device makes a public client for
+the device authorization grant (RFC 8628: TVs, consoles, command-line tools), with
+grants urn:ietf:params:oauth:grant-type:device_code and refresh_token, no secret and
+no redirect URI; the person approves it at /oauth/device. Redirect URIs follow the operator's policy,
 as Caddyfile client blocks do: anything but relative URIs, fragments, user parts,
 spaces and script or local-file schemes (javascript:, data:, file:, ...) is accepted,
 including plain http to any host, which the JSON API refuses to end users.`,
@@ -347,14 +354,14 @@ including plain http to any host, which the JSON API refuses to end users.`,
 			f := c.Flags()
 			spec := clientSpec{}
 			n := 0
-			for _, k := range []string{"password", "client", "personal", "public"} {
+			for _, k := range []string{"password", "client", "personal", "public", "device"} {
 				if v, _ := f.GetBool(k); v {
 					spec.kind = k
 					n++
 				}
 			}
 			if n > 1 {
-				return errors.New("choose one of --password, --client, --personal, --public")
+				return errors.New("choose one of --password, --client, --personal, --public, --device")
 			}
 			spec.name, _ = f.GetString("name")
 			spec.redirectURIs, _ = f.GetStringSlice("redirect-uri")
@@ -382,6 +389,7 @@ including plain http to any host, which the JSON API refuses to end users.`,
 	f.Bool("client", false, "a client credentials grant client")
 	f.Bool("personal", false, "a personal access client")
 	f.Bool("public", false, "a public authorization code client (PKCE, no secret)")
+	f.Bool("device", false, "a public device authorization grant client (RFC 8628, no secret)")
 	f.String("name", "", "the client's name, shown on the consent screen")
 	f.StringSlice("redirect-uri", nil, "redirect URIs, comma-separated (authorization code clients)")
 	f.StringSlice("post-logout-redirect-uri", nil, "where OpenID Connect logout may return to, comma-separated")

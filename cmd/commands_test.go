@@ -134,6 +134,7 @@ func TestClientKindsPrintJSONWithTheContractFields(t *testing.T) {
 			{[]string{"--personal"}, []string{authserver.GrantPersonalAccess}, true},
 			{[]string{"--public", "--redirect-uri", "https://app.example/cb,https://app.example/cb2"}, []string{"authorization_code", "refresh_token"}, false},
 			{[]string{"--redirect-uri", "https://web.example/cb", "--first-party", "--introspect"}, []string{"authorization_code", "refresh_token"}, true},
+			{[]string{"--device"}, []string{authserver.GrantDeviceCode, "refresh_token"}, false},
 		}
 		st := openStore(t, s)
 		for _, c := range cases {
@@ -209,10 +210,42 @@ func TestCLIClientGetsATokenWithItsSecret(t *testing.T) {
 	})
 }
 
+// A client made with --device is public and gets a device code by its id alone.
+func TestCLIDeviceClientGetsADeviceCode(t *testing.T) {
+	eachStore(t, func(t *testing.T, s storeSpec) {
+		var out map[string]any
+		if err := json.Unmarshal([]byte(mustRun(t, "", "client", "--storage", s.flag(), "--device", "--name", "TV", "--json")), &out); err != nil {
+			t.Fatal(err)
+		}
+		st := openStore(t, s)
+		ring := &keys.Ring{}
+		if err := keys.Bootstrap(context.Background(), st, ring, keys.ES256, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := authserver.New(authserver.Config{Issuer: "https://auth.test", Store: st, Keys: ring, Scopes: &scopes.Catalog{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		resp, err := http.PostForm(ts.URL+authserver.PathDeviceAuthorization, url.Values{"client_id": {out["client_id"].(string)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || body["device_code"] == nil || body["verification_uri"] != "https://auth.test/oauth/device" {
+			t.Fatalf("device authorization: %d %v", resp.StatusCode, body)
+		}
+	})
+}
+
 func TestClientRefusesBadFlags(t *testing.T) {
 	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
 	mustFail(t, "--name is required", "client", "--storage", s.flag(), "--client")
 	mustFail(t, "choose one of", "client", "--storage", s.flag(), "--client", "--password", "--name", "x")
+	mustFail(t, "choose one of", "client", "--storage", s.flag(), "--device", "--public", "--name", "x")
 	mustFail(t, "--redirect-uri is required", "client", "--storage", s.flag(), "--public", "--name", "x")
 	st := openStore(t, s)
 	if cs, _ := st.ListClients(context.Background()); len(cs) != 0 {

@@ -115,25 +115,34 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 	return wrapErr(fmt.Sprintf("replace signing keys with %q", k.ID), err)
 }
 
-// Purge deletes revoked and/or expired access tokens, refresh tokens and authorization
-// codes, and with Expired expired sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
+// Purge deletes revoked and/or expired access tokens, refresh tokens, authorization
+// codes and device codes (used or denied ones count as revoked), and with Expired expired
+// sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
-	var where string
+	var where, deviceWhere string
 	var args []any
+	// A device code is spent once exchanged or denied: "revoked" for purging.
+	const deviceSpent = `used = 1 OR decision = '` + store.DeviceDenied + `'`
 	switch {
 	case opts.Revoked && opts.Expired:
 		where, args = `revoked = 1 OR expires_at < ?`, []any{fmtTime(purgeNow(opts))}
+		deviceWhere = deviceSpent + ` OR expires_at < ?`
 	case opts.Revoked:
-		where = `revoked = 1`
+		where, deviceWhere = `revoked = 1`, deviceSpent
 	case opts.Expired:
 		where, args = `expires_at < ?`, []any{fmtTime(purgeNow(opts))}
+		deviceWhere = where
 	default:
 		return 0, nil
 	}
 	var total int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"access_tokens", "refresh_tokens", "auth_codes"} {
-			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+where, args...)
+		for _, table := range []string{"access_tokens", "refresh_tokens", "auth_codes", "device_codes"} {
+			cond := where
+			if table == "device_codes" {
+				cond = deviceWhere
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+cond, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", table, err)
 			}
