@@ -343,11 +343,14 @@ http://127.0.0.1:%[10]d {
 	t.Logf("after warm-up: %d goroutines, %d fds, %d KiB heap, %d KiB RSS; at the end: %d goroutines, %d fds, %d KiB heap, %d KiB RSS",
 		startStats.goroutines, startStats.fds, startStats.heapKiB, startStats.rssKiB, endStats.goroutines, endStats.fds, endStats.heapKiB, endStats.rssKiB)
 
-	// A wrong answer is a failure whatever the baseline. A POST on a keep-alive connection
-	// that the reload's graceful shutdown closes just as the client sends on it fails in
-	// transport (EOF, reset, "server closed idle connection"): Go's HTTP client retries
-	// that for GET but not for POST, and the baseline's POSTs through plain reverse_proxy
-	// meet the same race. Those are counted and printed beside the baseline, not failed.
+	// A wrong answer is a failure whatever the baseline. A request on a keep-alive
+	// connection that the reload's graceful shutdown closes just as the client sends on it
+	// fails in transport (EOF, reset, "server closed idle connection"): Go's HTTP client
+	// retries that for a GET only when it can tell nothing was sent, never for a POST, and
+	// the baseline's requests through plain reverse_proxy meet the same race (seen on a
+	// loaded machine: 1 GET in 8,800 through the guard, 5 POSTs in 8,400 through plain
+	// reverse_proxy). Those are counted and printed beside the baseline; more than 1 in
+	// 1,000 of a kind is a failure.
 	keepAliveRace := func(what string) bool {
 		return strings.HasSuffix(what, ": EOF") || strings.HasSuffix(what, "connection reset by peer") ||
 			strings.HasSuffix(what, "server closed idle connection")
@@ -355,12 +358,18 @@ http://127.0.0.1:%[10]d {
 	for _, name := range names {
 		c := tallies[name]
 		c.mu.Lock()
+		races := 0
 		for what, n := range c.failures {
-			if !strings.Contains(name, "POST") || !keepAliveRace(what) {
-				t.Errorf("%s: %d× %s", name, n, what)
+			if keepAliveRace(what) {
+				races += n
+				continue
 			}
+			t.Errorf("%s: %d× %s", name, n, what)
 		}
 		c.mu.Unlock()
+		if races > 0 && int64(races)*1000 > c.sent.Load() {
+			t.Errorf("%s: %d of %d requests lost to closed keep-alive connections, more than 1 in 1,000", name, races, c.sent.Load())
+		}
 		if c.sent.Load() < int64(seconds) {
 			t.Errorf("%s: only %d requests in %d s", name, c.sent.Load(), seconds)
 		}
