@@ -38,6 +38,8 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		refresh_token_ttl  <duration>
 //		personal_token_ttl <duration>
 //		session_ttl        <duration>
+//		device_code_ttl    <duration>
+//		device_poll_interval <duration>
 //		implicit_grant
 //		audience           <aud...>
 //		scope              <name> <description...>
@@ -145,7 +147,7 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.ImplicitGrant = true
-		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl", "session_ttl":
+		case "access_token_ttl", "refresh_token_ttl", "personal_token_ttl", "session_ttl", "device_code_ttl", "device_poll_interval":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
@@ -161,6 +163,10 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				s.RefreshTokenTTL = caddy.Duration(dur)
 			case "session_ttl":
 				s.SessionTTL = caddy.Duration(dur)
+			case "device_code_ttl":
+				s.DeviceCodeTTL = caddy.Duration(dur)
+			case "device_poll_interval":
+				s.DevicePollInterval = caddy.Duration(dur)
 			default:
 				s.PersonalTokenTTL = caddy.Duration(dur)
 			}

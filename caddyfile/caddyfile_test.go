@@ -25,6 +25,8 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 		access_token_ttl 15m
 		refresh_token_ttl 720h
 		personal_token_ttl 8760h
+		device_code_ttl 15m
+		device_poll_interval 3s
 		audience api-a api-b
 		scope orders:read Read your orders
 		scope profile
@@ -49,16 +51,18 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := caddymodule.Server{
-		Issuer:           "https://auth.example.com",
-		Storage:          &caddymodule.StorageConfig{Driver: "postgres", DSN: "postgres://u@db/oauth"},
-		KeysDir:          "/etc/oauth/keys",
-		SigningAlg:       "RS256",
-		AccessTokenTTL:   caddy.Duration(15 * time.Minute),
-		RefreshTokenTTL:  caddy.Duration(720 * time.Hour),
-		PersonalTokenTTL: caddy.Duration(8760 * time.Hour),
-		Audience:         []string{"api-a", "api-b"},
-		Scopes:           []caddymodule.ScopeConfig{{Name: "orders:read", Description: "Read your orders"}, {Name: "profile"}},
-		DefaultScope:     []string{"orders:read", "profile"},
+		Issuer:             "https://auth.example.com",
+		Storage:            &caddymodule.StorageConfig{Driver: "postgres", DSN: "postgres://u@db/oauth"},
+		KeysDir:            "/etc/oauth/keys",
+		SigningAlg:         "RS256",
+		AccessTokenTTL:     caddy.Duration(15 * time.Minute),
+		RefreshTokenTTL:    caddy.Duration(720 * time.Hour),
+		PersonalTokenTTL:   caddy.Duration(8760 * time.Hour),
+		DeviceCodeTTL:      caddy.Duration(15 * time.Minute),
+		DevicePollInterval: caddy.Duration(3 * time.Second),
+		Audience:           []string{"api-a", "api-b"},
+		Scopes:             []caddymodule.ScopeConfig{{Name: "orders:read", Description: "Read your orders"}, {Name: "profile"}},
+		DefaultScope:       []string{"orders:read", "profile"},
 		Clients: []caddymodule.ClientConfig{
 			{ID: "svc", Secret: "{env.SVC_SECRET}", Name: "Billing service", Grants: []string{"client_credentials"}},
 			{ID: "web", Grants: []string{"authorization_code", "refresh_token"},

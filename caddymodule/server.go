@@ -59,6 +59,14 @@ type Server struct {
 	// if longer).
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
 
+	// DeviceCodeTTL is how long a device authorization (RFC 8628: its device code and user
+	// code) waits for the person to answer. Default: 10m.
+	DeviceCodeTTL caddy.Duration `json:"device_code_ttl,omitempty"`
+
+	// DevicePollInterval is the least time a device waits between polls of the token
+	// endpoint (RFC 8628 interval; slow_down raises it by 5s for that device). Default: 5s.
+	DevicePollInterval caddy.Duration `json:"device_poll_interval,omitempty"`
+
 	// ImplicitGrant enables the implicit grant (response_type=token at
 	// /oauth/authorize, the token in the redirect's fragment, no refresh token). Default:
 	// off, as RFC 9700 advises.

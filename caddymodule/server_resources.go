@@ -100,6 +100,8 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		RefreshTokenTTL:      set.refreshTTL,
 		PersonalTokenTTL:     set.personalTTL,
 		SessionTTL:           set.sessionTTL,
+		DeviceCodeTTL:        set.deviceCodeTTL,
+		DevicePollInterval:   set.devicePollInterval,
 		ImplicitGrant:        set.implicitGrant,
 		Providers:            providers,
 		LoginThrottle:        set.loginThrottle,

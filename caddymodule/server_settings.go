@@ -36,6 +36,8 @@ type serverSettings struct {
 	refreshTTL  time.Duration
 	personalTTL time.Duration
 	sessionTTL  time.Duration
+	// deviceCodeTTL and devicePollInterval are the device grant's (0: authserver's defaults).
+	deviceCodeTTL, devicePollInterval time.Duration
 	// keyRetention is how long a retired signing key stays published: as long as any
 	// token it signed can still be valid.
 	keyRetention  time.Duration
@@ -151,6 +153,8 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 		{"refresh_token_ttl", s.RefreshTokenTTL, &set.refreshTTL, defaultRefreshTTL},
 		{"personal_token_ttl", s.PersonalTokenTTL, &set.personalTTL, defaultPersonalTTL},
 		{"session_ttl", s.SessionTTL, &set.sessionTTL, defaultSessionTTL},
+		{"device_code_ttl", s.DeviceCodeTTL, &set.deviceCodeTTL, 0},
+		{"device_poll_interval", s.DevicePollInterval, &set.devicePollInterval, 0},
 		{"purge_interval", s.PurgeInterval, &set.purgeInterval, 0},
 	} {
 		if d.value < 0 {

@@ -40,6 +40,8 @@ http://127.0.0.1:%d {
 		%s
 		scope orders:read Read your orders
 		scope orders:write Change your orders
+		device_code_ttl 3m
+		device_poll_interval 2s
 		client tv {
 			name "Living Room TV"
 			grants device_code refresh_token
@@ -72,7 +74,7 @@ http://127.0.0.1:%d {
 			t.Fatalf("device authorization: %v", err)
 		}
 		if da.VerificationURI != issuer+"/oauth/device" || !strings.HasPrefix(da.VerificationURIComplete, da.VerificationURI+"?user_code=") ||
-			len(da.UserCode) != 9 || da.Interval != 5 {
+			len(da.UserCode) != 9 || da.Interval != 2 || time.Until(da.Expiry) > 3*time.Minute || time.Until(da.Expiry) < 2*time.Minute {
 			t.Fatalf("device authorization answer %+v", da)
 		}
 
