@@ -176,8 +176,9 @@ func DriverOf(db *sql.DB) string {
 
 // Rebind turns a query written with $1, $2 ... placeholders into the driver's form: "?"
 // for MySQL and SQLite (each $n in the order it appears), unchanged for PostgreSQL and
-// any other driver. A
-// placeholder inside a quoted string or identifier is left alone. For "?" drivers the
+// any other driver. A placeholder inside a quoted string or identifier, or a comment
+// (-- to the line's end, /* ... */, and MySQL's #), is left alone; in MySQL's strings a
+// backslash escapes the next character ('it\'s $1' is one string). For "?" drivers the
 // returned order lists, for each "?", the 1-based argument it stands for, so a query that
 // uses $1 twice gets its argument twice (see Args).
 func Rebind(driver, query string) (string, []int) {
@@ -187,15 +188,36 @@ func Rebind(driver, query string) (string, []int) {
 	var b strings.Builder
 	var order []int
 	var quote byte
+	// comment is the text that ends the comment being copied ("\n" or "*/"); "" outside one.
+	comment := ""
 	for i := 0; i < len(query); i++ {
 		c := query[i]
 		switch {
+		case comment != "":
+			if strings.HasPrefix(query[i:], comment) {
+				b.WriteString(comment)
+				i += len(comment) - 1
+				comment = ""
+				continue
+			}
 		case quote != 0:
-			if c == quote {
+			switch {
+			case c == '\\' && driver == MySQL && quote != '`' && i+1 < len(query):
+				b.WriteByte(c)
+				i++
+				c = query[i]
+			case c == quote:
 				quote = 0
 			}
 		case c == '\'' || c == '"' || c == '`':
 			quote = c
+		case strings.HasPrefix(query[i:], "--") || (c == '#' && driver == MySQL):
+			comment = "\n"
+		case strings.HasPrefix(query[i:], "/*"):
+			b.WriteString("/*")
+			i++
+			comment = "*/"
+			continue
 		case c == '$' && i+1 < len(query) && query[i+1] >= '1' && query[i+1] <= '9':
 			n := 0
 			j := i + 1

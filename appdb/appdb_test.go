@@ -20,6 +20,17 @@ func TestRebindTurnsDollarPlaceholdersIntoTheDriversForm(t *testing.T) {
 		{SQLite, "SELECT a FROM t WHERE x = $2 AND y = $1 OR z = $1", "SELECT a FROM t WHERE x = ? AND y = ? OR z = ?", []int{2, 1, 1}},
 		{MySQL, "SELECT '$1', `$2`, \"$3\" FROM t WHERE a = $10", "SELECT '$1', `$2`, \"$3\" FROM t WHERE a = ?", []int{10}},
 		{MySQL, "SELECT price$ FROM t WHERE a = $0", "SELECT price$ FROM t WHERE a = $0", nil},
+		// MySQL's backslash escapes: the quote after it does not end the string.
+		{MySQL, `SELECT 'it\'s $1' FROM t WHERE a = $2`, `SELECT 'it\'s $1' FROM t WHERE a = ?`, []int{2}},
+		{MySQL, `SELECT "a\"$1" FROM t WHERE a = $1`, `SELECT "a\"$1" FROM t WHERE a = ?`, []int{1}},
+		// SQLite has no backslash escapes: the string ends at the second quote.
+		{SQLite, `SELECT 'a\' FROM t WHERE a = $1`, `SELECT 'a\' FROM t WHERE a = ?`, []int{1}},
+		// Doubled quotes stay inside the string.
+		{SQLite, `SELECT 'it''s $1' FROM t WHERE a = $1`, `SELECT 'it''s $1' FROM t WHERE a = ?`, []int{1}},
+		// Comments are copied as they are.
+		{MySQL, "SELECT id -- the $1 of it\nFROM t WHERE a = $1 # or $2\n AND b = $2", "SELECT id -- the $1 of it\nFROM t WHERE a = ? # or $2\n AND b = ?", []int{1, 2}},
+		{SQLite, "SELECT /* $1 */ id FROM t WHERE a = $1 /* $2 */", "SELECT /* $1 */ id FROM t WHERE a = ? /* $2 */", []int{1}},
+		{SQLite, "SELECT id FROM t WHERE a = $1 # $2", "SELECT id FROM t WHERE a = ? # ?", []int{1, 2}},
 	} {
 		got, order := Rebind(c.driver, c.in)
 		if got != c.want || !reflect.DeepEqual(order, c.order) {
