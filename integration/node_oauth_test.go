@@ -1,0 +1,223 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
+)
+
+// These tests drive oauth_server with oauth4webapi and openid-client (node_clients_test.go
+// runs them). They run on SQLite only: what they check is the protocol as a third-party
+// client sees it, which the store does not change; the store suites cover both stores.
+
+const nodeSvcSecret = "node-svc-secret-0123456789abcdef"
+
+// nodeSite is a running Caddy with an oauth_server and an API behind oauth_guard.
+type nodeSite struct {
+	issuer string
+	api    string // GET needs orders:read
+	up     *upstream
+	userID string
+	app    *appRedirect
+}
+
+// startNodeSite starts Caddy with the clients the node tests use; extra goes into the
+// oauth_server block (more options or clients). It adds the test user first.
+func startNodeSite(t *testing.T, extra string) *nodeSite {
+	t.Helper()
+	sc := storeCase{"sqlite", testdb.SQLitePath(t)}
+	userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn, "--email", userEmail, "--password-stdin"))
+	t.Setenv("IT_NODE_SVC_SECRET", nodeSvcSecret)
+	app := newAppRedirect(t)
+	up := newUpstream(t)
+	auth, api := freePort(t), freePort(t)
+	issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)
+	startCaddy(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:%d {
+	oauth_server {
+		issuer %s
+		%s
+		scope orders:read Read your orders
+		scope orders:write Change your orders
+		client svc {
+			name "Node service"
+			secret {env.IT_NODE_SVC_SECRET}
+			grants client_credentials
+			introspect
+		}
+		client spa {
+			name "Node SPA"
+			grants authorization_code refresh_token
+			redirect_uri %s/callback
+		}
+		client webapp {
+			name "Node web app"
+			secret {env.IT_NODE_SVC_SECRET}
+			grants authorization_code refresh_token
+			redirect_uri %s/callback
+			introspect
+		}
+		%s
+	}
+}
+http://127.0.0.1:%d {
+	oauth_guard {
+		jwks %s/.well-known/jwks.json
+		issuer %s
+		scopes all orders:read
+	}
+	reverse_proxy %s
+}
+`, auth, issuer, sc.directive(), app.URL, app.URL, extra, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
+	return &nodeSite{
+		issuer: issuer,
+		api:    fmt.Sprintf("http://127.0.0.1:%d/orders", api),
+		up:     up,
+		userID: userID,
+		app:    app,
+	}
+}
+
+// TestOauth4webapiReadsRFC8414Metadata has oauth4webapi discover the server: the library
+// accepts the document only if its issuer is the one asked for.
+func TestOauth4webapiReadsRFC8414Metadata(t *testing.T) {
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	res := runNodeScript(t, tools, nodeScriptTimeout, "discovery.mjs", map[string]string{"issuer": s.issuer, "algorithm": "oauth2"}, nil)
+	if got := str(res, "requested"); got != "/.well-known/oauth-authorization-server" {
+		t.Errorf("the library asked for %s", got)
+	}
+	md := field(res, "metadata")
+	for key, want := range map[string]string{
+		"issuer":                 s.issuer,
+		"authorization_endpoint": s.issuer + "/oauth/authorize",
+		"token_endpoint":         s.issuer + "/oauth/token",
+		"jwks_uri":               s.issuer + "/.well-known/jwks.json",
+		"introspection_endpoint": s.issuer + "/oauth/introspect",
+		"revocation_endpoint":    s.issuer + "/oauth/revoke",
+	} {
+		if got := str(md, key); got != want {
+			t.Errorf("metadata %s = %q, want %q", key, got, want)
+		}
+	}
+	for key, want := range map[string][]string{
+		"code_challenge_methods_supported": {"S256"},
+		"grant_types_supported":            {"authorization_code", "client_credentials", "refresh_token"},
+		"response_types_supported":         {"code"},
+		"scopes_supported":                 {"orders:read", "orders:write"},
+	} {
+		got := strings.Fields(strings.Trim(fmt.Sprint(field(md, key)), "[]"))
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("metadata %s = %v, lacks %s", key, got, w)
+			}
+		}
+	}
+	if field(md, "authorization_response_iss_parameter_supported") != true {
+		t.Errorf("metadata does not announce iss in authorization responses (RFC 9207)")
+	}
+}
+
+// TestOauth4webapiClientCredentialsIntrospectsAndRevokes runs a machine client through
+// oauth4webapi: the token it gets passes the library's RFC 9068 access token validation
+// and oauth_guard, introspection calls it active with its client and scope, and after the
+// library revokes it, inactive.
+func TestOauth4webapiClientCredentialsIntrospectsAndRevokes(t *testing.T) {
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	res := runNodeScript(t, tools, nodeScriptTimeout, "client_credentials.mjs", map[string]string{
+		"issuer":        s.issuer,
+		"client_id":     "svc",
+		"client_secret": nodeSvcSecret,
+		"scope":         "orders:read",
+		"api_url":       s.api,
+		"audience":      "svc", // the default aud is the client id, as Passport does
+	}, nil)
+
+	if got := str(res, "token", "token_type"); !strings.EqualFold(got, "bearer") {
+		t.Errorf("token_type %q", got)
+	}
+	if got := str(res, "token", "scope"); got != "orders:read" {
+		t.Errorf("granted scope %q", got)
+	}
+	if e, _ := field(res, "token", "expires_in").(float64); e <= 0 || e > 3600 {
+		t.Errorf("expires_in %v", field(res, "token", "expires_in"))
+	}
+	if field(res, "token", "has_refresh_token") != false {
+		t.Error("client credentials gave a refresh token")
+	}
+	claims := field(res, "access_token_claims")
+	if str(claims, "iss") != s.issuer || str(claims, "client_id") != "svc" || str(claims, "scope") != "orders:read" {
+		t.Errorf("access token claims %s", mustJSON(claims))
+	}
+	if st := field(res, "api", "status"); st != float64(http.StatusOK) {
+		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
+	}
+	if h, n := s.up.seen(); n != 1 || h.Get("X-Oauth-Client-Id") != "svc" || h.Get("X-Oauth-User-Id") != "" {
+		t.Errorf("upstream saw %d requests, headers %v", n, h)
+	}
+	before := field(res, "introspection_before_revocation")
+	if field(before, "active") != true || str(before, "client_id") != "svc" || str(before, "scope") != "orders:read" {
+		t.Errorf("introspection before revocation %s", mustJSON(before))
+	}
+	if got := field(res, "introspection_after_revocation", "active"); got != false {
+		t.Errorf("introspection after revocation: active %v", got)
+	}
+}
+
+// chromiumSignsIn opens the authorization URL in Chromium, signs in as the test user and
+// approves on the consent screen, so the browser goes on to the client's redirect URI.
+// It returns the consent screen's text.
+func chromiumSignsIn(t *testing.T, ctx context.Context, authorizationURL, shotName string) string {
+	t.Helper()
+	browserSteps(t, ctx, shotName, "opening the authorization URL",
+		chromedp.Navigate(authorizationURL),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+	)
+	browserSteps(t, ctx, shotName, "signing in",
+		chromedp.SendKeys(chromedp.CSS(`#username`), userEmail),
+		chromedp.SendKeys(chromedp.CSS(`#password`), userPass),
+		chromedp.Click(chromedp.CSS(`#sign-in`)),
+		chromedp.WaitVisible(chromedp.CSS(`#approve`)),
+	)
+	consent, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+	if err != nil {
+		t.Fatalf("reading the consent screen: %v", err)
+	}
+	browserSteps(t, ctx, shotName, "approving", chromedp.Click(chromedp.CSS(`#approve`)))
+	return consent
+}
+
+// browserSteps runs a few browser actions with one deadline, and on failure saves a
+// screenshot and names the page (without its query).
+func browserSteps(t *testing.T, ctx context.Context, shotName, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	// Generous: a login hashes the password with argon2id on a busy two-core machine.
+	sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		screenshot(t, ctx, artifactsDir(t), shotName+"-failed.png")
+		t.Fatalf("%s: %v (at %s)", what, err, redactQuery(loc))
+	}
+}
+
+// redactQuery drops a URL's query, which may carry a code or a token hint, for messages.
+func redactQuery(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i] + "?..."
+	}
+	return u
+}
