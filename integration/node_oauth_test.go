@@ -221,3 +221,130 @@ func redactQuery(u string) string {
 	}
 	return u
 }
+
+// browserAnswers answers a code-flow script's steps with Chromium: "authorize" signs in
+// and approves, then hands back the URL the browser reached at the application's
+// redirect URI; "end_session" follows the library's end-session URL and hands back where
+// the browser landed. consent receives the consent screen's text.
+func browserAnswers(t *testing.T, ctx context.Context, app *appRedirect, shotName string, consent *string) func(nodeStep) any {
+	return func(step nodeStep) any {
+		t.Helper()
+		switch step["step"] {
+		case "authorize":
+			*consent = chromiumSignsIn(t, ctx, str(step, "authorization_url"), shotName)
+			return map[string]string{"callback_url": app.wait(t, "redirect URI")}
+		case "end_session":
+			browserSteps(t, ctx, shotName, "following the end-session URL",
+				chromedp.Navigate(str(step, "end_session_url")),
+				chromedp.WaitVisible(chromedp.CSS(`#done`)),
+			)
+			return map[string]string{"landed_url": app.wait(t, "post-logout redirect URI")}
+		}
+		t.Fatalf("unexpected step %v", step["step"])
+		return nil
+	}
+}
+
+// browserScriptTimeout bounds a script that waits for Chromium: sign-in (argon2id) and
+// consent on a busy machine, plus the library's own requests.
+const browserScriptTimeout = 4 * time.Minute
+
+// TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes runs a public client
+// through oauth4webapi while Chromium signs in and approves: the library checks the
+// authorization response (state, iss), exchanges the code with its PKCE verifier, the
+// guard accepts the token, the code does not work twice, a refresh gives a new access
+// token, and once the library revokes the refresh token it refreshes no more.
+func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.T) {
+	tools := requireNodeClients(t)
+	ctx := newChromium(t)
+	s := startNodeSite(t, "")
+	var consent string
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_oauth4webapi.mjs", map[string]string{
+		"issuer":       s.issuer,
+		"client_id":    "spa",
+		"redirect_uri": s.app.URL + "/callback",
+		"scope":        "orders:read orders:write",
+		"api_url":      s.api,
+	}, browserAnswers(t, ctx, s.app, "node-oauth4webapi-code", &consent))
+
+	for _, want := range []string{"Node SPA", "Read your orders", "Change your orders"} {
+		if !strings.Contains(consent, want) {
+			t.Errorf("consent screen lacks %q", want)
+		}
+	}
+	tok := field(res, "token")
+	if !strings.EqualFold(str(tok, "token_type"), "bearer") || str(tok, "scope") != "orders:read orders:write" || field(tok, "has_refresh_token") != true {
+		t.Errorf("token %s", mustJSON(tok))
+	}
+	if st := field(res, "api", "status"); st != float64(http.StatusOK) {
+		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
+	}
+	if h, _ := s.up.seen(); h.Get("X-Oauth-User-Id") != s.userID || h.Get("X-Oauth-Client-Id") != "spa" {
+		t.Errorf("identity headers %v, want user %s", h, s.userID)
+	}
+	if got := str(res, "code_replay", "error"); got != "invalid_grant" {
+		t.Errorf("the code exchanged a second time: %s", mustJSON(field(res, "code_replay")))
+	}
+	ref := field(res, "refreshed")
+	if field(ref, "access_token_changed") != true || str(ref, "scope") != "orders:read orders:write" || field(ref, "has_refresh_token") != true {
+		t.Errorf("refresh %s", mustJSON(ref))
+	}
+	if st := field(res, "api_after_refresh", "status"); st != float64(http.StatusOK) {
+		t.Errorf("the guard refused the refreshed token: %s", mustJSON(field(res, "api_after_refresh")))
+	}
+	if got := str(res, "refresh_after_revocation", "error"); got != "invalid_grant" {
+		t.Errorf("refresh after revocation: %s", mustJSON(field(res, "refresh_after_revocation")))
+	}
+}
+
+// TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes runs a
+// confidential web application through openid-client (client_secret_basic, RFC 8414
+// discovery) while Chromium signs in and approves: the library processes the callback
+// (state, iss, PKCE), the guard accepts the token, introspection calls it active for the
+// user, a refresh gives a new access token, and revoking the refresh token makes its
+// access token inactive and refreshing fail.
+func TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes(t *testing.T) {
+	tools := requireNodeClients(t)
+	ctx := newChromium(t)
+	s := startNodeSite(t, "")
+	var consent string
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
+		"issuer":        s.issuer,
+		"client_id":     "webapp",
+		"client_secret": nodeSvcSecret,
+		"redirect_uri":  s.app.URL + "/callback",
+		"scope":         "orders:read",
+		"api_url":       s.api,
+		"oidc":          false,
+	}, browserAnswers(t, ctx, s.app, "node-openid-client-code", &consent))
+
+	if !strings.Contains(consent, "Node web app") || !strings.Contains(consent, "Read your orders") {
+		t.Errorf("consent screen: %q", consent)
+	}
+	if got := str(res, "metadata", "token_endpoint"); got != s.issuer+"/oauth/token" {
+		t.Errorf("discovered token endpoint %q", got)
+	}
+	tok := field(res, "token")
+	if !strings.EqualFold(str(tok, "token_type"), "bearer") || str(tok, "scope") != "orders:read" || field(tok, "has_refresh_token") != true {
+		t.Errorf("token %s", mustJSON(tok))
+	}
+	if st := field(res, "api", "status"); st != float64(http.StatusOK) {
+		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
+	}
+	if h, _ := s.up.seen(); h.Get("X-Oauth-User-Id") != s.userID || h.Get("X-Oauth-Client-Id") != "webapp" {
+		t.Errorf("identity headers %v, want user %s", h, s.userID)
+	}
+	in := field(res, "introspection")
+	if field(in, "active") != true || str(in, "client_id") != "webapp" || str(in, "sub") != s.userID || str(in, "scope") != "orders:read" {
+		t.Errorf("introspection %s, want active for user %s", mustJSON(in), s.userID)
+	}
+	if ref := field(res, "refreshed"); field(ref, "access_token_changed") != true || field(ref, "has_refresh_token") != true {
+		t.Errorf("refresh %s", mustJSON(ref))
+	}
+	if got := field(res, "introspection_after_revocation", "active"); got != false {
+		t.Errorf("the refreshed access token is still active after its refresh token was revoked")
+	}
+	if got := str(res, "refresh_after_revocation", "error"); got != "invalid_grant" {
+		t.Errorf("refresh after revocation: %s", mustJSON(field(res, "refresh_after_revocation")))
+	}
+}
