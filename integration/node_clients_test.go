@@ -165,7 +165,8 @@ const nodeScriptTimeout = 90 * time.Second
 
 // runNodeScript runs integration/node/<script> with input as its first stdin line and
 // returns its result line. answer is called for every other step the script prints and
-// returns the JSON line written back to it (nil when the script expects no steps). A
+// returns the JSON line written back to it, or nil for a step the script does not wait
+// on (answer itself may be nil when the script prints no steps). A
 // script's error line, exit or deadline fails the test. The script's lines are never
 // logged whole: a step may carry a token (the end-session URL's id_token_hint).
 func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script string, input any, answer func(nodeStep) any) nodeStep {
@@ -222,7 +223,9 @@ func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script 
 			if answer == nil {
 				t.Fatalf("%s printed step %v, which this test does not answer", script, step["step"])
 			}
-			send(answer(step))
+			if reply := answer(step); reply != nil {
+				send(reply)
+			}
 		}
 	}
 	if ctx.Err() != nil {

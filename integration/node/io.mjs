@@ -2,7 +2,8 @@
 //
 // The test writes the script's input as one JSON line on stdin. A script that needs the
 // test to act (a browser sign-in, say) prints one JSON line {"step": "<name>", ...} and
-// reads the test's answer as the next JSON line on stdin. At the end the script prints one
+// reads the test's answer as the next JSON line on stdin (ask), or goes on without one
+// (tell) when it learns the outcome its own way (device polling). At the end the script prints one
 // line {"step": "result", ...}, or {"step": "error", ...} and exits 1.
 //
 // Nothing printed carries a token or a secret, except where a step has to hand the test a
@@ -23,6 +24,11 @@ async function nextLine(what) {
 
 function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+// tell prints a step the test acts on without answering (the script goes on meanwhile).
+export function tell(step, fields) {
+  emit({ step, ...fields });
 }
 
 // ask prints a step and returns the test's answer to it.
