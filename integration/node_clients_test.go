@@ -263,6 +263,21 @@ func str(v any, path ...string) string {
 	return s
 }
 
+// jsonStrings reads a decoded JSON string array, or a space-separated string, as strings.
+func jsonStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return strings.Fields(v)
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
 // appRedirect stands for the client application's web server: the redirect URIs the
 // browser lands on (/callback after authorization, /logged-out after end session). It
 // hands each full URL, as the browser requested it, to the test, which passes it to the

@@ -118,7 +118,7 @@ func TestOauth4webapiReadsRFC8414Metadata(t *testing.T) {
 		"response_types_supported":         {"code"},
 		"scopes_supported":                 {"orders:read", "orders:write"},
 	} {
-		got := strings.Fields(strings.Trim(fmt.Sprint(field(md, key)), "[]"))
+		got := jsonStrings(field(md, key))
 		for _, w := range want {
 			if !slices.Contains(got, w) {
 				t.Errorf("metadata %s = %v, lacks %s", key, got, w)
@@ -256,8 +256,9 @@ const browserScriptTimeout = 4 * time.Minute
 // token, and once the library revokes the refresh token it refreshes no more.
 func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.T) {
 	tools := requireNodeClients(t)
-	ctx := newChromium(t)
 	s := startNodeSite(t, "")
+	// The browser last: its steps share one deadline from its start (newChromium).
+	ctx := newChromium(t)
 	var consent string
 	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_oauth4webapi.mjs", map[string]string{
 		"issuer":       s.issuer,
@@ -305,8 +306,9 @@ func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.
 // access token inactive and refreshing fail.
 func TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes(t *testing.T) {
 	tools := requireNodeClients(t)
-	ctx := newChromium(t)
 	s := startNodeSite(t, "")
+	// The browser last: its steps share one deadline from its start (newChromium).
+	ctx := newChromium(t)
 	var consent string
 	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
 		"issuer":        s.issuer,
