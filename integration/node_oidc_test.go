@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestOauth4webapiReadsOpenIDConfiguration has oauth4webapi discover the server as an
+// OpenID Provider: /.well-known/openid-configuration, accepted only if its issuer is the
+// one asked for, naming userinfo, end session and RS256 ID tokens.
+func TestOauth4webapiReadsOpenIDConfiguration(t *testing.T) {
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	res := runNodeScript(t, tools, nodeScriptTimeout, "discovery.mjs", map[string]string{"issuer": s.issuer, "algorithm": "oidc"}, nil)
+	if got := str(res, "requested"); got != "/.well-known/openid-configuration" {
+		t.Errorf("the library asked for %s", got)
+	}
+	md := field(res, "metadata")
+	for key, want := range map[string]string{
+		"issuer":                 s.issuer,
+		"authorization_endpoint": s.issuer + "/oauth/authorize",
+		"token_endpoint":         s.issuer + "/oauth/token",
+		"jwks_uri":               s.issuer + "/.well-known/jwks.json",
+		"userinfo_endpoint":      s.issuer + "/oauth/userinfo",
+		"end_session_endpoint":   s.issuer + "/oauth/logout",
+	} {
+		if got := str(md, key); got != want {
+			t.Errorf("metadata %s = %q, want %q", key, got, want)
+		}
+	}
+	for key, want := range map[string][]string{
+		"id_token_signing_alg_values_supported": {"RS256"},
+		"scopes_supported":                      {"openid", "profile", "email"},
+		"response_types_supported":              {"code"},
+		"subject_types_supported":               {"public"},
+	} {
+		got := jsonStrings(field(md, key))
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("metadata %s = %v, lacks %s", key, got, w)
+			}
+		}
+	}
+}
+
+// TestOpenidClientSignsInWithOpenIDConnectAndRefreshes runs a confidential web
+// application through openid-client as an OpenID Connect relying party while Chromium
+// signs in and approves: scope "openid profile email" with PKCE, state and nonce; the
+// library validates the ID token (RS256 over the JWKS, iss, aud, exp, nonce; it does not
+// check at_hash in the code flow), fetches userinfo (and refuses it for another subject),
+// refreshes and validates the new ID token; revoking the refresh token ends the access
+// token.
+func TestOpenidClientSignsInWithOpenIDConnectAndRefreshes(t *testing.T) {
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	// The browser last: its steps share one deadline from its start (newChromium).
+	ctx := newChromium(t)
+	var consent string
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
+		"issuer":        s.issuer,
+		"client_id":     "webapp",
+		"client_secret": nodeSvcSecret,
+		"redirect_uri":  s.app.URL + "/callback",
+		"scope":         "openid profile email orders:read",
+		"api_url":       s.api,
+		"oidc":          true,
+	}, browserAnswers(t, ctx, s.app, "node-openid-client-oidc", &consent))
+
+	if !strings.Contains(consent, "Node web app") {
+		t.Errorf("consent screen: %q", consent)
+	}
+	if got := str(res, "metadata", "end_session_endpoint"); got != s.issuer+"/oauth/logout" {
+		t.Errorf("discovered end_session_endpoint %q", got)
+	}
+	tok := field(res, "token")
+	if field(tok, "has_id_token") != true || field(tok, "has_refresh_token") != true || !strings.EqualFold(str(tok, "token_type"), "bearer") {
+		t.Errorf("token %s", mustJSON(tok))
+	}
+	if got := jsonStrings(str(tok, "scope")); !slices.Contains(got, "openid") || !slices.Contains(got, "orders:read") {
+		t.Errorf("granted scope %v", got)
+	}
+
+	idt := field(res, "id_token")
+	claims := field(idt, "claims")
+	if str(idt, "alg") != "RS256" {
+		t.Errorf("ID token alg %q, want RS256", str(idt, "alg"))
+	}
+	if str(claims, "iss") != s.issuer || str(claims, "sub") != s.userID || !slices.Contains(jsonStrings(field(claims, "aud")), "webapp") {
+		t.Errorf("ID token claims %s, want iss %s, sub %s, aud webapp", mustJSON(claims), s.issuer, s.userID)
+	}
+	if field(idt, "nonce_matches") != true {
+		t.Error("the ID token's nonce is not the one the library sent")
+	}
+
+	ui := field(res, "userinfo")
+	if str(ui, "sub") != str(claims, "sub") {
+		t.Errorf("userinfo sub %q, ID token sub %q", str(ui, "sub"), str(claims, "sub"))
+	}
+	if str(ui, "email") != userEmail {
+		t.Errorf("userinfo email %q, want %s (scope email)", str(ui, "email"), userEmail)
+	}
+	if v, ok := field(ui, "email_verified").(bool); ok && v {
+		t.Error("userinfo says the built-in user's email is verified; nothing verified it")
+	}
+	if f := field(res, "userinfo_wrong_subject"); field(f, "succeeded") == true || !strings.Contains(str(f, "cause_message"), `"sub"`) {
+		t.Errorf("the library took userinfo for another subject: %s", mustJSON(f))
+	}
+	if st := field(res, "api", "status"); st != float64(200) {
+		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
+	}
+
+	ref := field(res, "refreshed")
+	rc := field(ref, "id_token", "claims")
+	if field(ref, "has_id_token") != true || field(ref, "id_token", "id_token_changed") != true {
+		t.Errorf("refresh gave no new ID token: %s", mustJSON(ref))
+	} else if str(rc, "sub") != str(claims, "sub") || str(rc, "iss") != s.issuer || !slices.Contains(jsonStrings(field(rc, "aud")), "webapp") || str(field(ref, "id_token"), "alg") != "RS256" {
+		t.Errorf("refreshed ID token claims %s", mustJSON(rc))
+	}
+
+	if got := field(res, "introspection_after_revocation", "active"); got != false {
+		t.Error("the access token is still active after its refresh token was revoked")
+	}
+}
