@@ -67,6 +67,7 @@ http://127.0.0.1:%d {
 			secret {env.IT_NODE_SVC_SECRET}
 			grants authorization_code refresh_token
 			redirect_uri %s/callback
+			post_logout_redirect_uri %s/logged-out
 			introspect
 		}
 		%s
@@ -80,7 +81,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, auth, issuer, sc.directive(), app.URL, app.URL, extra, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
+`, auth, issuer, sc.directive(), app.URL, app.URL, app.URL, extra, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
 	return &nodeSite{
 		issuer: issuer,
 		api:    fmt.Sprintf("http://127.0.0.1:%d/orders", api),

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestOauth4webapiReadsOpenIDConfiguration has oauth4webapi discover the server as an
@@ -44,27 +46,30 @@ func TestOauth4webapiReadsOpenIDConfiguration(t *testing.T) {
 	}
 }
 
-// TestOpenidClientSignsInWithOpenIDConnectAndRefreshes runs a confidential web
-// application through openid-client as an OpenID Connect relying party while Chromium
-// signs in and approves: scope "openid profile email" with PKCE, state and nonce; the
-// library validates the ID token (RS256 over the JWKS, iss, aud, exp, nonce; it does not
-// check at_hash in the code flow), fetches userinfo (and refuses it for another subject),
-// refreshes and validates the new ID token; revoking the refresh token ends the access
-// token.
-func TestOpenidClientSignsInWithOpenIDConnectAndRefreshes(t *testing.T) {
+// TestOpenidClientSignsInWithOpenIDConnectAndLogsOut runs a confidential web application
+// through openid-client as an OpenID Connect relying party while Chromium signs in and
+// approves: scope "openid profile email" with PKCE, state and nonce; the library
+// validates the ID token (RS256 over the JWKS, iss, aud, exp, nonce; it does not check
+// at_hash in the code flow), fetches userinfo (and refuses it for another subject),
+// refreshes and validates the new ID token; the end-session URL it builds
+// (id_token_hint, post_logout_redirect_uri, state) takes the browser to the registered
+// post-logout URI with the state, signed out of the server; revoking the refresh token
+// ends the access token.
+func TestOpenidClientSignsInWithOpenIDConnectAndLogsOut(t *testing.T) {
 	tools := requireNodeClients(t)
 	s := startNodeSite(t, "")
 	// The browser last: its steps share one deadline from its start (newChromium).
 	ctx := newChromium(t)
 	var consent string
 	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
-		"issuer":        s.issuer,
-		"client_id":     "webapp",
-		"client_secret": nodeSvcSecret,
-		"redirect_uri":  s.app.URL + "/callback",
-		"scope":         "openid profile email orders:read",
-		"api_url":       s.api,
-		"oidc":          true,
+		"issuer":                   s.issuer,
+		"client_id":                "webapp",
+		"client_secret":            nodeSvcSecret,
+		"redirect_uri":             s.app.URL + "/callback",
+		"scope":                    "openid profile email orders:read",
+		"api_url":                  s.api,
+		"oidc":                     true,
+		"post_logout_redirect_uri": s.app.URL + "/logged-out",
 	}, browserAnswers(t, ctx, s.app, "node-openid-client-oidc", &consent))
 
 	if !strings.Contains(consent, "Node web app") {
@@ -117,6 +122,20 @@ func TestOpenidClientSignsInWithOpenIDConnectAndRefreshes(t *testing.T) {
 	} else if str(rc, "sub") != str(claims, "sub") || str(rc, "iss") != s.issuer || !slices.Contains(jsonStrings(field(rc, "aud")), "webapp") || str(field(ref, "id_token"), "alg") != "RS256" {
 		t.Errorf("refreshed ID token claims %s", mustJSON(rc))
 	}
+
+	lo := field(res, "logout")
+	if str(lo, "end_session_endpoint_used") != s.issuer+"/oauth/logout" {
+		t.Errorf("the library built its end-session URL on %q", str(lo, "end_session_endpoint_used"))
+	}
+	if str(lo, "landed_on") != s.app.URL+"/logged-out" || field(lo, "state_echoed") != true {
+		t.Errorf("after end session the browser landed on %q, state echoed %v", str(lo, "landed_on"), field(lo, "state_echoed"))
+	}
+
+	// The server's session ended: the dashboard asks the browser to sign in again.
+	browserSteps(t, ctx, "node-openid-client-after-logout", "opening the dashboard after end session",
+		chromedp.Navigate(s.issuer+"/oauth/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+	)
 
 	if got := field(res, "introspection_after_revocation", "active"); got != false {
 		t.Error("the access token is still active after its refresh token was revoked")
