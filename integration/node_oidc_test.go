@@ -48,9 +48,9 @@ func TestOauth4webapiReadsOpenIDConfiguration(t *testing.T) {
 
 // TestOpenidClientSignsInWithOpenIDConnectAndLogsOut runs a confidential web application
 // through openid-client as an OpenID Connect relying party while Chromium signs in and
-// approves: scope "openid profile email" with PKCE, state and nonce; the library
-// validates the ID token (RS256 over the JWKS, iss, aud, exp, nonce; it does not check
-// at_hash in the code flow), fetches userinfo (and refuses it for another subject),
+// approves: scope "openid profile email" with PKCE, state, nonce and max_age; the library
+// validates the ID token (RS256 over the JWKS, iss, aud, exp, nonce, auth_time within
+// max_age; it does not check at_hash in the code flow), fetches userinfo (and refuses it for another subject),
 // refreshes and validates the new ID token; the end-session URL it builds
 // (id_token_hint, post_logout_redirect_uri, state) takes the browser to the registered
 // post-logout URI with the state, signed out of the server; revoking the refresh token
@@ -69,6 +69,7 @@ func TestOpenidClientSignsInWithOpenIDConnectAndLogsOut(t *testing.T) {
 		"scope":                    "openid profile email orders:read",
 		"api_url":                  s.api,
 		"oidc":                     true,
+		"max_age":                  600,
 		"post_logout_redirect_uri": s.app.URL + "/logged-out",
 	}, browserAnswers(t, ctx, s.app, "node-openid-client-oidc", &consent))
 

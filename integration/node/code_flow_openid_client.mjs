@@ -1,15 +1,15 @@
 // A confidential web application through openid-client: discovery, the authorization code
 // flow with PKCE (S256), state and (with "oidc") nonce, the callback processed by the
 // library; with "oidc" the ID token validated by the library (RS256 signature over the
-// JWKS, iss, aud, exp, nonce) and userinfo fetched (the library requires its sub to match
-// the ID token's); the access token used at an API behind oauth_guard; introspection; a
-// refresh (with "oidc", its new ID token validated too); with "post_logout_redirect_uri",
-// RP-initiated logout: the end-session URL built by the library, followed by the browser;
-// last, the refresh token revoked, after which introspection calls the access token
-// inactive.
+// JWKS, iss, aud, exp, nonce, and auth_time against "max_age" if given) and userinfo
+// fetched (the library requires its sub to match the ID token's); the access token used
+// at an API behind oauth_guard; introspection; a refresh (with "oidc", its new ID token
+// validated too); with "post_logout_redirect_uri", RP-initiated logout: the end-session
+// URL built by the library, followed by the browser; last, the refresh token revoked,
+// after which introspection calls the access token inactive.
 //
 // Input: {"issuer", "client_id", "client_secret", "redirect_uri", "scope", "api_url",
-//         "oidc": bool, "post_logout_redirect_uri"?}
+//         "oidc": bool, "max_age"?: seconds, "post_logout_redirect_uri"?}
 // Steps: prints {"step": "authorize", "authorization_url"}, reads {"callback_url"};
 // with post_logout_redirect_uri, prints {"step": "end_session", "end_session_url"} (it
 // carries the id_token_hint: never log it) and reads {"landed_url"}.
@@ -40,6 +40,9 @@ await main(async (input) => {
   if (nonce) {
     parameters.nonce = nonce;
   }
+  if (input.max_age !== undefined) {
+    parameters.max_age = String(input.max_age);
+  }
   const authorizationURL = client.buildAuthorizationUrl(config, parameters);
   const { callback_url: callbackURL } = await ask('authorize', { authorization_url: authorizationURL.href });
 
@@ -48,6 +51,8 @@ await main(async (input) => {
     expectedState: state,
     expectedNonce: nonce,
     idTokenExpected: Boolean(input.oidc),
+    // With max_age sent, the library requires auth_time in the ID token, within it.
+    maxAge: input.max_age,
   });
   const result = {
     metadata: pick(metadata, ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint', 'id_token_signing_alg_values_supported', 'scopes_supported', 'subject_types_supported', 'claims_supported']),
