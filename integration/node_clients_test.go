@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -148,10 +147,8 @@ func nodeModulesCurrent() (bool, error) {
 		return false, err
 	}
 	have, err := read(filepath.Join("node_modules", ".package-lock.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, nil // unreadable: npm ci will replace it
+	if err != nil {
+		return false, nil // none yet, or unreadable: npm ci (re)places it
 	}
 	return reflect.DeepEqual(want.Packages, have.Packages), nil
 }
@@ -166,9 +163,9 @@ const nodeScriptTimeout = 90 * time.Second
 // runNodeScript runs integration/node/<script> with input as its first stdin line and
 // returns its result line. answer is called for every other step the script prints and
 // returns the JSON line written back to it, or nil for a step the script does not wait
-// on (answer itself may be nil when the script prints no steps). A
-// script's error line, exit or deadline fails the test. The script's lines are never
-// logged whole: a step may carry a token (the end-session URL's id_token_hint).
+// on (answer itself may be nil when the script prints no steps). A script's error line,
+// exit or deadline fails the test. The script's lines are never logged whole: a step may
+// carry a token (the end-session URL's id_token_hint).
 func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script string, input any, answer func(nodeStep) any) nodeStep {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -176,8 +173,15 @@ func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script 
 	cmd := exec.CommandContext(ctx, tools.node, script)
 	cmd.Dir = nodeDir
 	cmd.WaitDelay = 5 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// Read while the script may still write (a failure mid-run): hence the lock.
+	var stderrMu sync.Mutex
+	var stderrBuf bytes.Buffer
+	cmd.Stderr = lockedWriter{&stderrMu, &stderrBuf}
+	stderr := func() string {
+		stderrMu.Lock()
+		defer stderrMu.Unlock()
+		return stderrBuf.String()
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +222,7 @@ func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script 
 		case "error":
 			// The error line carries the library's error class, code, message and the OAuth
 			// error, never its cause (io.mjs).
-			t.Fatalf("%s failed: %s\nstderr: %s", script, mustJSON(step), stderr.String())
+			t.Fatalf("%s failed: %s\nstderr: %s", script, mustJSON(step), stderr())
 		default:
 			if answer == nil {
 				t.Fatalf("%s printed step %v, which this test does not answer", script, step["step"])
@@ -229,11 +233,11 @@ func runNodeScript(t *testing.T, tools nodeTools, timeout time.Duration, script 
 		}
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("%s did not finish within %s\nstderr: %s", script, timeout, stderr.String())
+		t.Fatalf("%s did not finish within %s\nstderr: %s", script, timeout, stderr())
 	}
 	_ = stdin.Close()
 	err = cmd.Wait()
-	t.Fatalf("%s ended without a result line (%v)\nstderr: %s", script, err, stderr.String())
+	t.Fatalf("%s ended without a result line (%v)\nstderr: %s", script, err, stderr())
 	return nil
 }
 
