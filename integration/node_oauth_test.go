@@ -15,10 +15,13 @@ import (
 )
 
 // These tests drive oauth_server with oauth4webapi and openid-client (node_clients_test.go
-// runs them). They run on SQLite only: what they check is the protocol as a third-party
-// client sees it, which the store does not change; the store suites cover both stores.
+// runs them). Every browser part (sign-in, consent, device approval, logout) is done by
+// Chromium through chromedp, on the server's real pages. They run on SQLite only: what
+// they check is the protocol as a third-party client sees it, which the store does not
+// change; the store suites cover both stores.
 
-const nodeSvcSecret = "node-svc-secret-0123456789abcdef"
+// nodeClientSecret is the secret of both confidential clients (svc and webapp).
+const nodeClientSecret = "node-client-secret-0123456789abcdef"
 
 // nodeSite is a running Caddy with an oauth_server and an API behind oauth_guard.
 type nodeSite struct {
@@ -35,7 +38,7 @@ func startNodeSite(t *testing.T, extra string) *nodeSite {
 	t.Helper()
 	sc := storeCase{"sqlite", testdb.SQLitePath(t)}
 	userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn, "--email", userEmail, "--password-stdin"))
-	t.Setenv("IT_NODE_SVC_SECRET", nodeSvcSecret)
+	t.Setenv("IT_NODE_CLIENT_SECRET", nodeClientSecret)
 	app := newAppRedirect(t)
 	up := newUpstream(t)
 	auth, api := freePort(t), freePort(t)
@@ -53,7 +56,7 @@ http://127.0.0.1:%d {
 		scope orders:write Change your orders
 		client svc {
 			name "Node service"
-			secret {env.IT_NODE_SVC_SECRET}
+			secret {env.IT_NODE_CLIENT_SECRET}
 			grants client_credentials
 			introspect
 		}
@@ -64,7 +67,7 @@ http://127.0.0.1:%d {
 		}
 		client webapp {
 			name "Node web app"
-			secret {env.IT_NODE_SVC_SECRET}
+			secret {env.IT_NODE_CLIENT_SECRET}
 			grants authorization_code refresh_token
 			redirect_uri %s/callback
 			post_logout_redirect_uri %s/logged-out
@@ -141,7 +144,7 @@ func TestOauth4webapiClientCredentialsIntrospectsAndRevokes(t *testing.T) {
 	res := runNodeScript(t, tools, nodeScriptTimeout, "client_credentials.mjs", map[string]string{
 		"issuer":        s.issuer,
 		"client_id":     "svc",
-		"client_secret": nodeSvcSecret,
+		"client_secret": nodeClientSecret,
 		"scope":         "orders:read",
 		"api_url":       s.api,
 		"audience":      "svc", // the default aud is the client id, as Passport does
@@ -314,7 +317,7 @@ func TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes(
 	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
 		"issuer":        s.issuer,
 		"client_id":     "webapp",
-		"client_secret": nodeSvcSecret,
+		"client_secret": nodeClientSecret,
 		"redirect_uri":  s.app.URL + "/callback",
 		"scope":         "orders:read",
 		"api_url":       s.api,

@@ -64,7 +64,7 @@ func TestOpenidClientSignsInWithOpenIDConnectAndLogsOut(t *testing.T) {
 	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
 		"issuer":                   s.issuer,
 		"client_id":                "webapp",
-		"client_secret":            nodeSvcSecret,
+		"client_secret":            nodeClientSecret,
 		"redirect_uri":             s.app.URL + "/callback",
 		"scope":                    "openid profile email orders:read",
 		"api_url":                  s.api,
