@@ -256,20 +256,22 @@ const browserScriptTimeout = 4 * time.Minute
 // TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes runs a public client
 // through oauth4webapi while Chromium signs in and approves: the library checks the
 // authorization response (state, iss), exchanges the code with its PKCE verifier, the
-// guard accepts the token, the code does not work twice, a refresh gives a new access
-// token, and once the library revokes the refresh token it refreshes no more.
+// guard accepts the token and userinfo refuses it (no openid scope) with a challenge the
+// library reads, a refresh gives a new access token, once the library revokes the
+// refresh token it refreshes no more, and the code does not work twice.
 func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.T) {
 	tools := requireNodeClients(t)
 	s := startNodeSite(t, "")
 	// The browser last: its steps share one deadline from its start (newChromium).
 	ctx := newChromium(t)
 	var consent string
-	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_oauth4webapi.mjs", map[string]string{
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_oauth4webapi.mjs", map[string]any{
 		"issuer":       s.issuer,
 		"client_id":    "spa",
 		"redirect_uri": s.app.URL + "/callback",
 		"scope":        "orders:read orders:write",
 		"api_url":      s.api,
+		"oidc":         false,
 	}, browserAnswers(t, ctx, s.app, "node-oauth4webapi-code", &consent))
 
 	for _, want := range []string{"Node SPA", "Read your orders", "Change your orders"} {
@@ -280,6 +282,10 @@ func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.
 	tok := field(res, "token")
 	if !strings.EqualFold(str(tok, "token_type"), "bearer") || str(tok, "scope") != "orders:read orders:write" || field(tok, "has_refresh_token") != true {
 		t.Errorf("token %s", mustJSON(tok))
+	}
+	// Userinfo refuses a token without openid, with a challenge the library reads.
+	if r := field(res, "userinfo_refused"); field(r, "status") != float64(http.StatusForbidden) || !hasChallenge(r, "bearer", "insufficient_scope", "openid") {
+		t.Errorf("userinfo with a token without openid: %s", mustJSON(r))
 	}
 	if st := field(res, "api", "status"); st != float64(http.StatusOK) {
 		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
@@ -353,4 +359,16 @@ func TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes(
 	if got := str(res, "refresh_after_revocation", "error"); got != "invalid_grant" {
 		t.Errorf("refresh after revocation: %s", mustJSON(field(res, "refresh_after_revocation")))
 	}
+}
+
+// hasChallenge tells whether a script's reported refusal carries a WWW-Authenticate
+// challenge of the scheme with the error (and the scope, if not empty).
+func hasChallenge(refusal any, scheme, errCode, scope string) bool {
+	list, _ := field(refusal, "challenges").([]any)
+	for _, c := range list {
+		if str(c, "scheme") == scheme && str(c, "error") == errCode && (scope == "" || str(c, "scope") == scope) {
+			return true
+		}
+	}
+	return false
 }

@@ -46,6 +46,54 @@ func TestOauth4webapiReadsOpenIDConfiguration(t *testing.T) {
 	}
 }
 
+// TestOauth4webapiPublicClientSignsInWithOpenIDConnect runs a public client (a
+// single-page app) through oauth4webapi as an OpenID Connect relying party while
+// Chromium signs in and approves: PKCE, state and nonce; the library requires and
+// validates the ID token (RS256 over the JWKS, iss, aud, azp, exp, nonce), reads userinfo
+// for its subject, and validates the refresh's new ID token.
+func TestOauth4webapiPublicClientSignsInWithOpenIDConnect(t *testing.T) {
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	// The browser last: its steps share one deadline from its start (newChromium).
+	ctx := newChromium(t)
+	var consent string
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_oauth4webapi.mjs", map[string]any{
+		"issuer":       s.issuer,
+		"client_id":    "spa",
+		"redirect_uri": s.app.URL + "/callback",
+		"scope":        "openid email orders:read",
+		"api_url":      s.api,
+		"oidc":         true,
+	}, browserAnswers(t, ctx, s.app, "node-oauth4webapi-oidc", &consent))
+
+	if !strings.Contains(consent, "Node SPA") {
+		t.Errorf("consent screen: %q", consent)
+	}
+	tok := field(res, "token")
+	if field(tok, "has_id_token") != true || field(tok, "has_refresh_token") != true {
+		t.Errorf("token %s", mustJSON(tok))
+	}
+	claims := field(res, "id_token", "claims")
+	if str(field(res, "id_token"), "alg") != "RS256" || str(claims, "iss") != s.issuer || str(claims, "sub") != s.userID ||
+		!slices.Contains(jsonStrings(field(claims, "aud")), "spa") || str(claims, "email") != userEmail {
+		t.Errorf("ID token %s, want RS256 from %s for user %s (%s), aud spa", mustJSON(field(res, "id_token")), s.issuer, s.userID, userEmail)
+	}
+	if ui := field(res, "userinfo"); str(ui, "sub") != s.userID || str(ui, "email") != userEmail {
+		t.Errorf("userinfo %s", mustJSON(ui))
+	}
+	if st := field(res, "api", "status"); st != float64(200) {
+		t.Errorf("the guard answered %s", mustJSON(field(res, "api")))
+	}
+	ref := field(res, "refreshed")
+	rc := field(ref, "id_token", "claims")
+	if field(ref, "has_id_token") != true || str(rc, "sub") != s.userID || str(field(ref, "id_token"), "alg") != "RS256" {
+		t.Errorf("refresh %s", mustJSON(ref))
+	}
+	if got := str(res, "refresh_after_revocation", "error"); got != "invalid_grant" {
+		t.Errorf("refresh after revocation: %s", mustJSON(field(res, "refresh_after_revocation")))
+	}
+}
+
 // TestOpenidClientSignsInWithOpenIDConnectAndLogsOut runs a confidential web application
 // through openid-client as an OpenID Connect relying party while Chromium signs in and
 // approves: scope "openid profile email" with PKCE, state, nonce and max_age; the library
