@@ -9,9 +9,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// deviceClient is the device grant client the device tests declare: a public client, as a
-// TV or a command-line tool is.
-const deviceClient = `client tv {
+// deviceServerOptions declare the device grant client (a public client, as a TV or a
+// command-line tool is) and a 1 s polling interval, so the library's polling, which waits
+// the interval the server gives, ends soon after the approval.
+const deviceServerOptions = `device_poll_interval 1s
+		client tv {
 			name "Node TV"
 			grants device_code refresh_token
 		}`
@@ -61,7 +63,7 @@ func chromiumAnswersDevice(t *testing.T, ctx context.Context, step nodeStep, sig
 // polling with access_denied.
 func TestOpenidClientDeviceFlowGetsTokensOncePersonApproves(t *testing.T) {
 	tools := requireNodeClients(t)
-	s := startNodeSite(t, deviceClient)
+	s := startNodeSite(t, deviceServerOptions)
 	// The browser last: its steps share one deadline from its start (newChromium).
 	ctx := newChromium(t)
 	input := map[string]any{
@@ -79,6 +81,9 @@ func TestOpenidClientDeviceFlowGetsTokensOncePersonApproves(t *testing.T) {
 	})
 	if got := str(asked, "verification_uri"); got != s.issuer+"/oauth/device" {
 		t.Errorf("verification_uri %q", got)
+	}
+	if got := field(asked, "interval"); got != float64(1) {
+		t.Errorf("interval %v, want 1 (device_poll_interval 1s)", got)
 	}
 	if !strings.Contains(str(asked, "verification_uri_complete"), "user_code=") {
 		t.Errorf("verification_uri_complete %q carries no user code", str(asked, "verification_uri_complete"))
