@@ -3,8 +3,8 @@
 // The test writes the script's input as one JSON line on stdin. A script that needs the
 // test to act (a browser sign-in, say) prints one JSON line {"step": "<name>", ...} and
 // reads the test's answer as the next JSON line on stdin (ask), or goes on without one
-// (tell) when it learns the outcome its own way (device polling). At the end the script prints one
-// line {"step": "result", ...}, or {"step": "error", ...} and exits 1.
+// (tell) when it learns the outcome its own way (device polling). At the end the script
+// prints one line {"step": "result", ...}, or {"step": "error", ...} and exits 1.
 //
 // Nothing printed carries a token or a secret, except where a step has to hand the test a
 // URL the library built (the end-session URL carries the id_token_hint): the test must not
