@@ -44,6 +44,18 @@ type Client struct {
 	Provider string
 	// UserID is the owner of a client made through the JSON API; empty otherwise.
 	UserID string
+	// TokenAuthMethod is the one way the client authenticates at the token, introspection,
+	// revocation and pushed authorization endpoints (RFC 7591 token_endpoint_auth_method:
+	// "private_key_jwt", ...); empty: what SecretHash implies (client_secret_basic or
+	// client_secret_post with a secret, none without).
+	TokenAuthMethod string
+	// JWKS (a JWK Set document) or JWKSURI holds the public keys a private_key_jwt client
+	// signs its assertions with (RFC 7523 §2.2).
+	JWKS    string
+	JWKSURI string
+	// RequirePAR makes the authorization endpoint refuse the client's requests unless
+	// they were pushed first (RFC 9126 §5, require_pushed_authorization_requests).
+	RequirePAR bool
 	// FirstParty clients skip the consent screen.
 	FirstParty bool
 	// Introspect allows the client to call the introspection endpoint and revocation feed.
