@@ -425,9 +425,9 @@ func (ks *keySet) find(kid, alg string) ([]*keyEntry, error) {
 	if !ok {
 		return nil, ErrUnknownKey
 	}
-	for _, e := range list {
+	for i, e := range list {
 		if e.alg == alg {
-			return []*keyEntry{e}, nil
+			return list[i : i+1 : i+1], nil // the set's own slice: no allocation per token
 		}
 	}
 	return nil, ErrAlgorithmMismatch
