@@ -25,9 +25,10 @@ const (
 	responseToken = "token"
 )
 
-// The authorization request's parameters carried through the consent form.
+// The authorization request's parameters carried through the consent form and the login's
+// way back. A pushed request (RFC 9126) is carried by client_id and request_uri alone.
 var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
-	"response_mode", "nonce", "login_hint"}
+	"response_mode", "nonce", "login_hint", "request_uri"}
 
 // s256Challenge is the form of an S256 code challenge: base64url of a SHA-256 digest.
 var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -47,6 +48,9 @@ type authorizeRequest struct {
 	method        string
 	// signIn holds the OpenID Connect parameters: nonce, prompt, max_age, login_hint.
 	signIn signInOptions
+	// pushedID is the digest id of the pushed request (RFC 9126) the parameters came
+	// from, until the response uses it up; empty for a request sent in the query.
+	pushedID string
 }
 
 // codeRedirectURI is the redirect URI a code is bound to: the one the request named, or
@@ -202,13 +206,38 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		params = form
 	}
+	// carried is what the login's way back and the consent form carry: the request, or
+	// for a pushed one its client_id and request_uri only.
+	carried := params
+	params, pushed, perr := s.resolvePushedRequest(r, params)
+	if perr != nil {
+		s.renderError(w, perr)
+		return
+	}
+	if pushed != nil {
+		decision := carried.Get("decision")
+		carried = url.Values{"client_id": {pushed.ClientID}, "request_uri": {carried.Get("request_uri")}}
+		// The consent form's answer is the person's, never the client's pushed parameters.
+		params.Del("decision")
+		if r.Method == http.MethodPost {
+			params.Set("decision", decision)
+		}
+	}
 	req, perr, oerr := s.parseAuthorize(r.Context(), params)
 	if perr != nil {
 		s.renderError(w, perr)
 		return
 	}
+	if pushed != nil {
+		req.pushedID = pushed.ID
+	}
 	if oerr != nil {
 		s.redirectError(w, r, req, oerr)
+		return
+	}
+	if req.client.RequirePAR && pushed == nil {
+		// The client is known and the redirect URI its own, so the refusal goes back to it.
+		s.redirectError(w, r, req, errInvalidRequest("this client must push its authorization requests (RFC 9126) and send a request_uri"))
 		return
 	}
 	// Users sign in with the provider the client is bound to (Passport's provider
@@ -230,10 +259,17 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, errUnavailable("reading session", err))
 		return
 	}
+	if pushed != nil && sess != nil && !sess.CreatedAt.Before(pushed.CreatedAt) {
+		// A pushed request comes back from the login with its parameters unchanged, so a
+		// sign-in made since the push is the one prompt=login and max_age asked for
+		// (loginURL drops them from a request in the query instead); else it would loop.
+		delete(req.signIn.prompt, promptLogin)
+		req.signIn.maxAge = -1
+	}
 	if r.Method == http.MethodPost {
 		// The consent form's answer: the sign-in it was shown under is what counts.
 		if sess == nil {
-			redirect(w, r, loginURL(params, providerName, req.signIn, false))
+			redirect(w, r, loginURL(carried, providerName, req.signIn, false))
 			return
 		}
 		s.decide(w, r, req, sess, params)
@@ -245,7 +281,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The request comes back here after login.
-		redirect(w, r, loginURL(params, providerName, req.signIn, sess != nil))
+		redirect(w, r, loginURL(carried, providerName, req.signIn, sess != nil))
 		return
 	}
 	// An implicit request asks every time: it hands a token to the browser, and a consent
@@ -268,7 +304,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case req.signIn.prompt[promptNone]:
 		s.redirectError(w, r, req, consentRequired())
 	default:
-		s.showConsent(w, r, req, sess, params)
+		s.showConsent(w, r, req, sess, carried)
 	}
 }
 
@@ -357,6 +393,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRe
 // grant answers an approved request: a code (RFC 6749 §4.1.2) or, for the implicit grant,
 // an access token in the fragment (§4.2.2, never with a refresh token).
 func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeRequest, sess *store.Session) {
+	if !s.usePushedRequest(w, r, req) {
+		return
+	}
 	ctx := r.Context()
 	out := url.Values{}
 	if req.responseType == responseToken {
@@ -402,6 +441,9 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 // redirectError sends an error to the client's verified redirect URI (RFC 6749
 // §4.1.2.1, §4.2.2.1): its code and description, nothing else of it.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *Error) {
+	if !s.usePushedRequest(w, r, req) {
+		return
+	}
 	s.logFailure(e)
 	out := url.Values{"error": {e.Code}}
 	if e.Description != "" {

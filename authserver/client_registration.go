@@ -49,6 +49,9 @@ type ClientSpec struct {
 	Provider string
 	// FirstParty skips the consent screen.
 	FirstParty bool
+	// RequirePAR makes the authorization endpoint refuse the client's requests unless
+	// they were pushed first (RFC 9126 require_pushed_authorization_requests).
+	RequirePAR bool
 	// Introspect allows the client to call the introspection and revocation-feed
 	// endpoints.
 	Introspect bool
@@ -125,6 +128,7 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		Provider:               spec.Provider,
 		UserID:                 spec.OwnerUserID,
 		FirstParty:             spec.FirstParty,
+		RequirePAR:             spec.RequirePAR,
 		Introspect:             spec.Introspect,
 		Declarative:            spec.Declarative,
 		CreatedAt:              now,

@@ -37,13 +37,18 @@ type serverMetadata struct {
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported       []string `json:"claims_supported"`
 	PromptValuesSupported []string `json:"prompt_values_supported"`
-	// The request and request_uri parameters are refused, and Discovery's default for
-	// request_uri_parameter_supported is true, so both are stated.
+	// The request parameter is refused; request_uri is accepted for pushed requests
+	// (RFC 9126) only. Both are stated, Discovery's defaults being false and true.
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
 	// DeviceAuthorizationEndpoint is RFC 8628 §4's addition to the metadata.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	// PushedAuthorizationRequestEndpoint and RequirePushedAuthorizationRequests are RFC
+	// 9126 §5's additions; pushing is required of clients that are registered so, not
+	// server-wide.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -67,8 +72,10 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		IntrospectionAuth:  []string{"client_secret_basic"},
 		RevocationEndpoint: iss + PathRevoke,
 		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
-		RevocationAuth:              []string{"client_secret_basic", "client_secret_post", "none"},
-		DeviceAuthorizationEndpoint: iss + PathDeviceAuthorization,
+		RevocationAuth:                     []string{"client_secret_basic", "client_secret_post", "none"},
+		DeviceAuthorizationEndpoint:        iss + PathDeviceAuthorization,
+		PushedAuthorizationRequestEndpoint: iss + PathPAR,
+		RequestURIParameterSupported:       true,
 
 		UserinfoEndpoint:      iss + PathUserinfo,
 		EndSessionEndpoint:    iss + PathLogout,

@@ -39,13 +39,14 @@ type signInOptions struct {
 }
 
 // parseSignInOptions reads the OpenID Connect parameters, and refuses the request
-// parameters this server does not support (request, request_uri, registration) with the
-// errors Core §3.1.2.6 names for them.
+// parameters this server does not support (request, registration) with the errors Core
+// §3.1.2.6 names for them. request_uri never reaches here: the authorization endpoint
+// replaces a request naming one by the pushed request (pushed_authorization.go), and the
+// pushed request endpoint refuses it.
 func parseSignInOptions(params url.Values) (signInOptions, *Error) {
 	o := signInOptions{maxAge: -1, prompt: map[string]bool{}}
 	for name, code := range map[string]string{
 		"request":      "request_not_supported",
-		"request_uri":  "request_uri_not_supported",
 		"registration": "registration_not_supported",
 	} {
 		if params.Get(name) != "" {
@@ -105,6 +106,9 @@ func consentRequired() *Error {
 // which comes back to the authorization request afterwards. The way back drops prompt=login
 // and max_age, which the new sign-in satisfies, so the browser does not loop; forced
 // shows the form even to a signed-in browser.
+//
+// A pushed request (RFC 9126) comes back by its client_id and request_uri alone: params
+// holds only those.
 func loginURL(params url.Values, providerName string, o signInOptions, forced bool) string {
 	q := url.Values{}
 	for _, name := range authorizeParams {

@@ -362,13 +362,17 @@ func TestAuthorizationRequestPromptAndMaxAge(t *testing.T) {
 		{"max_age", "-1"}:                   "invalid_request",
 		{"max_age", "soon"}:                 "invalid_request",
 		{"request", "eyJhbGciOi.x"}:         "request_not_supported",
-		{"request_uri", "urn:x:y"}:          "request_uri_not_supported",
 		{"registration", "{}"}:              "registration_not_supported",
 		{"nonce", strings.Repeat("n", 513)}: "invalid_request",
 	} {
 		if e := errorOf(b.authorize(with(extra[0], extra[1]))); e != want {
 			t.Errorf("%s=%.20s: %q, want %q", extra[0], extra[1], e, want)
 		}
+	}
+	// request_uri names a pushed request (RFC 9126); one this server never issued is
+	// refused on a page, not sent to the redirect URI.
+	if p := b.authorize(with("request_uri", "urn:x:y")); p.status != http.StatusBadRequest || p.header.Get("Location") != "" {
+		t.Errorf("unknown request_uri: %d, Location %q", p.status, p.header.Get("Location"))
 	}
 }
 

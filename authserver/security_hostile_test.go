@@ -38,6 +38,20 @@ func TestEveryRepeatedParameterIsRefused(t *testing.T) {
 				}
 			}
 		}
+		push := url.Values{"response_type": {"code"}, "client_id": {"app"}, "client_secret": {pwSecret}, "redirect_uri": {"https://x.example/cb"},
+			"scope": {"orders:read"}, "state": {"s"}, "code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
+		for name := range push {
+			twice := url.Values{}
+			for k, v := range push {
+				twice[k] = append([]string(nil), v...)
+			}
+			twice[name] = append(twice[name], twice[name][0])
+			req, _ := http.NewRequest(http.MethodPost, f.ts.URL+authserver.PathPAR, strings.NewReader(twice.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if r := f.do(req); r.Status != http.StatusBadRequest || r.Body["error"] != "invalid_request" {
+				t.Errorf("%s with %s twice: %d %v", authserver.PathPAR, name, r.Status, r.Body)
+			}
+		}
 		for _, path := range []string{authserver.PathIntrospect, authserver.PathRevoke} {
 			form := url.Values{"token": {"t1", "t1"}}
 			req, _ := http.NewRequest(http.MethodPost, f.ts.URL+path, strings.NewReader(form.Encode()))

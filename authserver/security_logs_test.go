@@ -94,6 +94,14 @@ func TestLogsAndEventsNeverContainASecret(t *testing.T) {
 		keep(tok.Body["access_token"], tok.Body["refresh_token"])
 		s.exchange("spa", "", url.Values{"code": {code}, "redirect_uri": {spaCB}, "code_verifier": {verifier}})
 
+		// Pushed authorization requests: push, use, reuse, another client's.
+		parURI := s.pushed(webQuery(), "web", webSecret)
+		keep(parURI, strings.TrimPrefix(parURI, requestURIPrefix))
+		parConsent := b.authorize(byRequestURI("web", parURI))
+		keep(b.decide(byRequestURI("web", parURI), parConsent, "approve").location(t).Query().Get("code"))
+		b.authorize(byRequestURI("web", parURI))
+		b.authorize(byRequestURI("web2", parURI))
+
 		// Introspection and revocation.
 		for _, token := range []string{cc.Body["access_token"].(string), rt.Body["refresh_token"].(string), "garbage"} {
 			req, _ := http.NewRequest(http.MethodPost, f.ts.URL+authserver.PathIntrospect, strings.NewReader(url.Values{"token": {token}}.Encode()))
@@ -115,6 +123,8 @@ func TestLogsAndEventsNeverContainASecret(t *testing.T) {
 		f.post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt.Body["refresh_token"].(string)}}, "app", pwSecret)
 		s.exchange("spa", "", url.Values{"code": {code}, "redirect_uri": {spaCB}, "code_verifier": {verifier}})
 		b.authorize(spaQuery())
+		s.push(webQuery(), "web", webSecret)
+		b.authorize(byRequestURI("web", parURI))
 		req, _ = http.NewRequest(http.MethodPost, f.ts.URL+authserver.PathIntrospect, strings.NewReader(url.Values{"token": {rt.Body["access_token"].(string)}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth("rs", rsSecret)

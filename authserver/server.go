@@ -42,6 +42,9 @@ const (
 	// PathDevice is the verification page where a person enters the user code and
 	// approves the device (RFC 8628 §3.3, the verification_uri).
 	PathDevice = "/oauth/device"
+	// PathPAR is the pushed authorization request endpoint (RFC 9126 §2,
+	// pushed_authorization_request_endpoint in the metadata).
+	PathPAR = "/oauth/par"
 )
 
 // Grant types a client may be allowed (store.Client.Grants), as the token endpoint's
@@ -192,6 +195,7 @@ type Server struct {
 	deviceAuthStore deviceAuthorizationStorage
 	deviceStore     deviceCodeGrantStorage
 	devicePageStore deviceUserPageStorage
+	parStore        pushedAuthorizationStorage
 
 	// closing ends held long polls when the server is shutting down, so a graceful stop
 	// or a config reload does not wait for them.
@@ -252,7 +256,7 @@ func New(cfg Config) (*Server, error) {
 		usernameLocks: newStripedLocks(),
 		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st,
-		deviceAuthStore: st, deviceStore: st, devicePageStore: st}
+		deviceAuthStore: st, deviceStore: st, devicePageStore: st, parStore: st}
 	s.api = s.apiRoutes()
 	limit := DefaultTokenRateLimit
 	if cfg.TokenRateLimit != nil {
@@ -276,7 +280,7 @@ func (s *Server) Handles(path string) bool {
 	switch path {
 	case PathToken, PathIntrospect, PathRevoke, PathRevocations, PathScopes, PathMetadata, PathJWKS,
 		PathAuthorize, PathAuthorizationShortcut, PathLogin, PathLogout, PathDashboard,
-		PathOpenIDConfiguration, PathUserinfo, PathDeviceAuthorization, PathDevice:
+		PathOpenIDConfiguration, PathUserinfo, PathDeviceAuthorization, PathDevice, PathPAR:
 		return true
 	case PathFreshAPIToken:
 		return s.cfg.FreshAPITokenCookie != ""
@@ -346,6 +350,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathDevice:
 		if s.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			s.serveDevice(w, r)
+		}
+	case PathPAR:
+		if s.allowMethods(w, r, http.MethodPost) {
+			s.servePushedAuthorization(w, r)
 		}
 	case PathDashboard:
 		if s.allowMethods(w, r, http.MethodGet, http.MethodHead) {

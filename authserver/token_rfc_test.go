@@ -296,6 +296,8 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
 			"device_authorization_endpoint":             `"` + testIssuer + `/oauth/device/code"`,
+			"pushed_authorization_request_endpoint":     `"` + testIssuer + `/oauth/par"`,
+			"require_pushed_authorization_requests":     `false`,
 		}
 		for k, v := range want {
 			if string(md[k]) != v {
@@ -310,7 +312,7 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"end_session_endpoint":                  `"` + testIssuer + `/oauth/logout"`,
 			"subject_types_supported":               `["public"]`,
 			"id_token_signing_alg_values_supported": `["RS256"]`,
-			"request_uri_parameter_supported":       `false`,
+			"request_uri_parameter_supported":       `true`,
 			"request_parameter_supported":           `false`,
 			"prompt_values_supported":               `["none","login","consent","select_account"]`,
 		} {

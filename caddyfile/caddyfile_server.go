@@ -76,6 +76,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			provider     <name>
 //			first_party
 //			introspect
+//			require_pushed_authorization_requests
 //		}
 //	}
 //
@@ -295,6 +296,8 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 			c.FirstParty = true
 		case "introspect":
 			c.Introspect = true
+		case "require_pushed_authorization_requests":
+			c.RequirePAR = true
 		default:
 			return c, d.Errf("client %s: unknown option %q", c.ID, opt)
 		}

@@ -44,6 +44,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 			provider admins
 			first_party
 			introspect
+			require_pushed_authorization_requests
 		}
 	}`)
 	var s caddymodule.Server
@@ -68,7 +69,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 			{ID: "web", Grants: []string{"authorization_code", "refresh_token"},
 				RedirectURIs:           []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
 				PostLogoutRedirectURIs: []string{"https://app.example.com/bye"},
-				Provider:               "admins", FirstParty: true, Introspect: true},
+				Provider:               "admins", FirstParty: true, Introspect: true, RequirePAR: true},
 		},
 		Users: []caddymodule.UserProviderConfig{{Kind: "builtin"}},
 	}
@@ -88,7 +89,7 @@ func TestServerCaddyfileSetsEveryOption(t *testing.T) {
 	if !reflect.DeepEqual(back, want) {
 		t.Fatalf("JSON round trip lost something:\n%s\n%+v", raw, back)
 	}
-	for _, key := range []string{`"issuer"`, `"storage"`, `"keys"`, `"signing_alg"`, `"access_token_ttl"`, `"refresh_token_ttl"`, `"personal_token_ttl"`, `"audience"`, `"scopes"`, `"default_scope"`, `"clients"`, `"redirect_uris"`, `"post_logout_redirect_uris"`, `"first_party"`, `"introspect"`} {
+	for _, key := range []string{`"issuer"`, `"storage"`, `"keys"`, `"signing_alg"`, `"access_token_ttl"`, `"refresh_token_ttl"`, `"personal_token_ttl"`, `"audience"`, `"scopes"`, `"default_scope"`, `"clients"`, `"redirect_uris"`, `"post_logout_redirect_uris"`, `"first_party"`, `"introspect"`, `"require_pushed_authorization_requests"`} {
 		if !strings.Contains(string(raw), key) {
 			t.Errorf("JSON has no %s: %s", key, raw)
 		}

@@ -39,6 +39,10 @@ type ClientConfig struct {
 	Provider string `json:"provider,omitempty"`
 	// FirstParty skips the consent screen.
 	FirstParty bool `json:"first_party,omitempty"`
+	// RequirePAR makes the authorization endpoint accept the client's requests only
+	// through pushed authorization requests (RFC 9126): a request_uri from POST
+	// /oauth/par. Named as RFC 9126 §6's client metadata. Default: off.
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool `json:"introspect,omitempty"`
 }
@@ -84,6 +88,7 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		RedirectURIPolicy:      authserver.OperatorRedirectURIs,
 		Provider:               c.Provider,
 		FirstParty:             c.FirstParty,
+		RequirePAR:             c.RequirePAR,
 		Introspect:             c.Introspect,
 		Declarative:            true,
 	}, nil

@@ -39,7 +39,7 @@ SQLite file in Caddy's data directory.
   caddy oauth install                 schema, signing keys, a personal access client and a password client
   caddy oauth keys [--force|--rotate] make or rotate signing keys
   caddy oauth client [--password|--client|--personal|--public|--device] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
-                     [--provider P] [--introspect] [--first-party] [--json]
+                     [--provider P] [--introspect] [--first-party] [--require-par] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
   caddy oauth token revoke <token-id> | --user ID | --client ID
@@ -268,6 +268,8 @@ type clientSpec struct {
 	provider       string
 	introspect     bool
 	firstParty     bool
+	// requirePAR makes the client push its authorization requests (RFC 9126).
+	requirePAR bool
 }
 
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
@@ -312,6 +314,7 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 		Provider:               spec.provider,
 		FirstParty:             spec.firstParty,
 		Introspect:             spec.introspect,
+		RequirePAR:             spec.requirePAR,
 	}, time.Now())
 	if err != nil {
 		return clientOutput{}, err
@@ -372,6 +375,7 @@ including plain http to any host, which the JSON API refuses to end users.`,
 			}
 			spec.introspect, _ = f.GetBool("introspect")
 			spec.firstParty, _ = f.GetBool("first-party")
+			spec.requirePAR, _ = f.GetBool("require-par")
 			out, err := createClient(ctx, t.store, spec)
 			if err != nil {
 				return err
@@ -396,6 +400,7 @@ including plain http to any host, which the JSON API refuses to end users.`,
 	f.String("provider", "", "user provider of a password client")
 	f.Bool("introspect", false, "allow the client to call the introspection endpoint")
 	f.Bool("first-party", false, "skip the consent screen")
+	f.Bool("require-par", false, "accept the client's authorization requests only when pushed first (RFC 9126)")
 	f.Bool("json", false, "print one JSON object")
 	return c
 }

@@ -135,6 +135,7 @@ func TestClientKindsPrintJSONWithTheContractFields(t *testing.T) {
 			{[]string{"--public", "--redirect-uri", "https://app.example/cb,https://app.example/cb2"}, []string{"authorization_code", "refresh_token"}, false},
 			{[]string{"--redirect-uri", "https://web.example/cb", "--first-party", "--introspect"}, []string{"authorization_code", "refresh_token"}, true},
 			{[]string{"--device"}, []string{authserver.GrantDeviceCode, "refresh_token"}, false},
+			{[]string{"--public", "--redirect-uri", "https://par.example/cb", "--require-par"}, []string{"authorization_code", "refresh_token"}, false},
 		}
 		st := openStore(t, s)
 		for _, c := range cases {
@@ -164,6 +165,9 @@ func TestClientKindsPrintJSONWithTheContractFields(t *testing.T) {
 			}
 			if slices.Contains(c.flags, "--first-party") && (!rec.FirstParty || !rec.Introspect) {
 				t.Errorf("flags not stored: %+v", rec)
+			}
+			if rec.RequirePAR != slices.Contains(c.flags, "--require-par") {
+				t.Errorf("%v: RequirePAR stored as %v", c.flags, rec.RequirePAR)
 			}
 			if slices.Contains(c.flags, "--password") && rec.Provider != "admins" {
 				t.Errorf("provider not stored: %+v", rec)

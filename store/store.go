@@ -203,6 +203,7 @@ type Store interface {
 	OperatorStore
 	ImportStore
 	DeviceCodeStore
+	PushedAuthorizationRequestStore
 	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
 	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)

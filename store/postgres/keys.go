@@ -114,24 +114,26 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 	return wrapErr(fmt.Sprintf("replace signing keys with %q", k.ID), err)
 }
 
-// Purge deletes revoked and/or expired access tokens, refresh tokens, authorization codes
-// and device codes (used or denied ones count as revoked), and with Expired expired
-// sessions, in one statement, and returns how many rows
+// Purge deletes revoked and/or expired access tokens, refresh tokens, authorization codes,
+// device codes (used or denied ones count as revoked) and pushed authorization requests
+// (used ones count as revoked), and with Expired expired sessions, in one statement, and returns how many rows
 // went. A zero opts.Now means now. Refresh tokens go first, the lock order of every statement here.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
-	var where, deviceWhere string
+	var where, deviceWhere, parWhere string
 	var args []any
-	// A device code is spent once exchanged or denied: "revoked" for purging.
+	// A device code is spent once exchanged or denied, a pushed request once used:
+	// "revoked" for purging.
 	const deviceSpent = `used OR decision = '` + store.DeviceDenied + `'`
 	switch {
 	case opts.Revoked && opts.Expired:
 		where, args = `revoked OR expires_at < $1`, []any{purgeNow(opts)}
 		deviceWhere = deviceSpent + ` OR expires_at < $1`
+		parWhere = `used OR expires_at < $1`
 	case opts.Revoked:
-		where, deviceWhere = `revoked`, deviceSpent
+		where, deviceWhere, parWhere = `revoked`, deviceSpent, `used`
 	case opts.Expired:
 		where, args = `expires_at < $1`, []any{purgeNow(opts)}
-		deviceWhere = where
+		deviceWhere, parWhere = where, where
 	default:
 		return 0, nil
 	}
@@ -155,9 +157,10 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 				a AS (DELETE FROM access_tokens WHERE `+where+` RETURNING 1),
 				c AS (DELETE FROM auth_codes WHERE `+where+` RETURNING 1),
 				d AS (DELETE FROM device_codes WHERE `+deviceWhere+` RETURNING 1),
+				p AS (DELETE FROM pushed_authorization_requests WHERE `+parWhere+` RETURNING 1),
 				s AS (DELETE FROM sessions WHERE `+sessions+` RETURNING 1)
 			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM c)
-				+ (SELECT count(*) FROM d) + (SELECT count(*) FROM s)`,
+				+ (SELECT count(*) FROM d) + (SELECT count(*) FROM p) + (SELECT count(*) FROM s)`,
 			args...).Scan(&n)
 	})
 	if err == nil && opts.Expired {

@@ -116,31 +116,36 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 }
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens, authorization
-// codes and device codes (used or denied ones count as revoked), and with Expired expired
-// sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
+// codes, device codes (used or denied ones count as revoked) and pushed authorization
+// requests (used ones count as revoked), and with Expired expired sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
-	var where, deviceWhere string
+	var where, deviceWhere, parWhere string
 	var args []any
-	// A device code is spent once exchanged or denied: "revoked" for purging.
+	// A device code is spent once exchanged or denied, a pushed request once used:
+	// "revoked" for purging.
 	const deviceSpent = `used = 1 OR decision = '` + store.DeviceDenied + `'`
 	switch {
 	case opts.Revoked && opts.Expired:
 		where, args = `revoked = 1 OR expires_at < ?`, []any{fmtTime(purgeNow(opts))}
 		deviceWhere = deviceSpent + ` OR expires_at < ?`
+		parWhere = `used = 1 OR expires_at < ?`
 	case opts.Revoked:
-		where, deviceWhere = `revoked = 1`, deviceSpent
+		where, deviceWhere, parWhere = `revoked = 1`, deviceSpent, `used = 1`
 	case opts.Expired:
 		where, args = `expires_at < ?`, []any{fmtTime(purgeNow(opts))}
-		deviceWhere = where
+		deviceWhere, parWhere = where, where
 	default:
 		return 0, nil
 	}
 	var total int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"access_tokens", "refresh_tokens", "auth_codes", "device_codes"} {
+		for _, table := range []string{"access_tokens", "refresh_tokens", "auth_codes", "device_codes", "pushed_authorization_requests"} {
 			cond := where
-			if table == "device_codes" {
+			switch table {
+			case "device_codes":
 				cond = deviceWhere
+			case "pushed_authorization_requests":
+				cond = parWhere
 			}
 			res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+cond, args...)
 			if err != nil {
