@@ -14,7 +14,7 @@ import (
 // Tables are the store's tables, the ones Fingerprint reads. login_failures is left out
 // on purpose: a refused login is meant to be counted there (login throttling).
 var Tables = []string{"clients", "users", "access_tokens", "refresh_tokens", "auth_codes", "signing_keys",
-	"sessions", "consents", "revocations", "device_codes"}
+	"sessions", "consents", "revocations", "device_codes", "client_assertion_jtis"}
 
 // Fingerprint returns every row of every store table as text, so a test can prove that a
 // refused request changed nothing: take it before and after and compare.
