@@ -238,7 +238,7 @@ func TestPrivateKeyJWTReplayedAssertionIsRefused(t *testing.T) {
 		}
 		before := f.dump()
 		r := f.post(assertionForm(a, ccForm), "", "")
-		if r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_client" {
+		if r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_client" || r.Body["error_description"] != "the client assertion was already used" {
 			t.Fatalf("replay: %d %v, want 401 invalid_client", r.Status, r.Body)
 		}
 		if after := f.dump(); after != before {
@@ -312,40 +312,42 @@ func TestPrivateKeyJWTRefusalsChangeNothing(t *testing.T) {
 			id, secret string
 			status     int
 			code       string
+			desc       string // in error_description: refused for this reason, not another
 		}{
-			{"wrong aud", assertionForm(k1.sign(t, with(good(), map[string]any{"aud": "https://other.example/oauth/token"})), ccForm), "", "", 401, "invalid_client"},
-			{"aud of the introspection endpoint at the token endpoint", assertionForm(k1.sign(t, with(good(), map[string]any{"aud": testIssuer + "/oauth/introspect"})), ccForm), "", "", 401, "invalid_client"},
-			{"expired", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": now.Add(-2 * time.Minute).Unix(), "iat": now.Add(-3 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client"},
-			{"exp too far ahead", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": ahead})), ccForm), "", "", 401, "invalid_client"},
-			{"no exp", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": nil})), ccForm), "", "", 401, "invalid_client"},
-			{"no jti", assertionForm(k1.sign(t, with(good(), map[string]any{"jti": nil})), ccForm), "", "", 401, "invalid_client"},
-			{"nbf in the future", assertionForm(k1.sign(t, with(good(), map[string]any{"nbf": now.Add(2 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client"},
-			{"iat in the future", assertionForm(k1.sign(t, with(good(), map[string]any{"iat": now.Add(2 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client"},
-			{"iss is not sub", assertionForm(k1.sign(t, with(good(), map[string]any{"iss": "kother"})), ccForm), "", "", 401, "invalid_client"},
-			{"unknown kid", assertionForm((&assertionKey{kid: "nope", alg: "ES256", private: k1.private}).sign(t, good()), ccForm), "", "", 401, "invalid_client"},
-			{"alg none", assertionForm(none(), ccForm), "", "", 401, "invalid_client"},
-			{"HS256 with the public key as secret", assertionForm(hs256(), ccForm), "", "", 401, "invalid_client"},
-			{"key of another client under its kid", assertionForm(k2.sign(t, good()), ccForm), "", "", 401, "invalid_client"},
-			{"key of another client under the client's kid", assertionForm(impostor.sign(t, good()), ccForm), "", "", 401, "invalid_client"},
-			{"signature tampered", assertionForm(tamperSignature(k1.sign(t, good())), ccForm), "", "", 401, "invalid_client"},
-			{"client_id names another client", assertionForm(k1.sign(t, good()), url.Values{"grant_type": {"client_credentials"}, "client_id": {"kother"}}), "", "", 401, "invalid_client"},
-			{"wrong assertion type", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}, "client_assertion": {k1.sign(t, good())}}, "", "", 401, "invalid_client"},
-			{"assertion without its type", url.Values{"grant_type": {"client_credentials"}, "client_assertion": {k1.sign(t, good())}}, "", "", 400, "invalid_request"},
-			{"assertion and Basic", assertionForm(k1.sign(t, good()), ccForm), "svc", ccSecret, 400, "invalid_request"},
-			{"assertion and client_secret", assertionForm(k1.sign(t, good()), url.Values{"grant_type": {"client_credentials"}, "client_secret": {ccSecret}}), "", "", 400, "invalid_request"},
-			{"secret of a private_key_jwt client by Basic", ccForm, "klegacy", ccSecret, 401, "invalid_client"},
-			{"secret of a private_key_jwt client by post", url.Values{"grant_type": {"client_credentials"}, "client_id": {"klegacy"}, "client_secret": {ccSecret}}, "", "", 401, "invalid_client"},
-			{"private_key_jwt client with no credentials", url.Values{"grant_type": {"client_credentials"}, "client_id": {"kjwt"}}, "", "", 401, "invalid_client"},
-			{"assertion of a secret client", assertionForm(k1.sign(t, claimsFor("svc", tokenAud)), ccForm), "", "", 401, "invalid_client"},
-			{"assertion of an unknown client", assertionForm(k1.sign(t, claimsFor("ghost", tokenAud)), ccForm), "", "", 401, "invalid_client"},
-			{"not a JWT", assertionForm("not-a-jwt", ccForm), "", "", 401, "invalid_client"},
+			{"wrong aud", assertionForm(k1.sign(t, with(good(), map[string]any{"aud": "https://other.example/oauth/token"})), ccForm), "", "", 401, "invalid_client", "aud must name"},
+			{"aud of the introspection endpoint at the token endpoint", assertionForm(k1.sign(t, with(good(), map[string]any{"aud": testIssuer + "/oauth/introspect"})), ccForm), "", "", 401, "invalid_client", "aud must name"},
+			{"expired", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": now.Add(-2 * time.Minute).Unix(), "iat": now.Add(-3 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client", "has expired"},
+			{"exp too far ahead", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": ahead})), ccForm), "", "", 401, "invalid_client", "too far ahead"},
+			{"no exp", assertionForm(k1.sign(t, with(good(), map[string]any{"exp": nil})), ccForm), "", "", 401, "invalid_client", "needs an exp"},
+			{"no jti", assertionForm(k1.sign(t, with(good(), map[string]any{"jti": nil})), ccForm), "", "", 401, "invalid_client", "needs a jti"},
+			{"nbf in the future", assertionForm(k1.sign(t, with(good(), map[string]any{"nbf": now.Add(2 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client", "nbf"},
+			{"iat in the future", assertionForm(k1.sign(t, with(good(), map[string]any{"iat": now.Add(2 * time.Minute).Unix()})), ccForm), "", "", 401, "invalid_client", "(iat)"},
+			{"iss is not sub", assertionForm(k1.sign(t, with(good(), map[string]any{"iss": "kother"})), ccForm), "", "", 401, "invalid_client", "iss and sub"},
+			{"unknown kid", assertionForm((&assertionKey{kid: "nope", alg: "ES256", private: k1.private}).sign(t, good()), ccForm), "", "", 401, "invalid_client", "no key of the client"},
+			{"alg none", assertionForm(none(), ccForm), "", "", 401, "invalid_client", "alg must be one of"},
+			{"HS256 with the public key as secret", assertionForm(hs256(), ccForm), "", "", 401, "invalid_client", "alg must be one of"},
+			{"key of another client under its kid", assertionForm(k2.sign(t, good()), ccForm), "", "", 401, "invalid_client", "no key of the client"},
+			{"key of another client under the client's kid", assertionForm(impostor.sign(t, good()), ccForm), "", "", 401, "invalid_client", "signature is invalid"},
+			{"signature tampered", assertionForm(tamperSignature(k1.sign(t, good())), ccForm), "", "", 401, "invalid_client", "signature is invalid"},
+			{"client_id names another client", assertionForm(k1.sign(t, good()), url.Values{"grant_type": {"client_credentials"}, "client_id": {"kother"}}), "", "", 401, "invalid_client", "client_id does not match"},
+			{"wrong assertion type", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}, "client_assertion": {k1.sign(t, good())}}, "", "", 401, "invalid_client", "client_assertion_type must be"},
+			{"assertion without its type", url.Values{"grant_type": {"client_credentials"}, "client_assertion": {k1.sign(t, good())}}, "", "", 400, "invalid_request", "go together"},
+			{"assertion and Basic", assertionForm(k1.sign(t, good()), ccForm), "svc", ccSecret, 400, "invalid_request", "both"},
+			{"assertion and client_secret", assertionForm(k1.sign(t, good()), url.Values{"grant_type": {"client_credentials"}, "client_secret": {ccSecret}}), "", "", 400, "invalid_request", "both"},
+			{"secret of a private_key_jwt client by Basic", ccForm, "klegacy", ccSecret, 401, "invalid_client", "client authentication failed"},
+			{"secret of a private_key_jwt client by post", url.Values{"grant_type": {"client_credentials"}, "client_id": {"klegacy"}, "client_secret": {ccSecret}}, "", "", 401, "invalid_client", "client authentication failed"},
+			{"private_key_jwt client with no credentials", url.Values{"grant_type": {"client_credentials"}, "client_id": {"kjwt"}}, "", "", 401, "invalid_client", "client authentication failed"},
+			{"assertion of a secret client", assertionForm(k1.sign(t, claimsFor("svc", tokenAud)), ccForm), "", "", 401, "invalid_client", "client authentication failed"},
+			{"assertion of an unknown client", assertionForm(k1.sign(t, claimsFor("ghost", tokenAud)), ccForm), "", "", 401, "invalid_client", "client authentication failed"},
+			{"not a JWT", assertionForm("not-a-jwt", ccForm), "", "", 401, "invalid_client", "not a signed JWT"},
 		}
 		before := f.dump()
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				r := f.post(c.form, c.id, c.secret)
-				if r.Status != c.status || r.Body["error"] != c.code {
-					t.Fatalf("got %d %v, want %d %s", r.Status, r.Body, c.status, c.code)
+				desc, _ := r.Body["error_description"].(string)
+				if r.Status != c.status || r.Body["error"] != c.code || !strings.Contains(desc, c.desc) {
+					t.Fatalf("got %d %v, want %d %s saying %q", r.Status, r.Body, c.status, c.code, c.desc)
 				}
 			})
 		}
