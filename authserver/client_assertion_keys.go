@@ -44,6 +44,7 @@ type clientKeyCache struct {
 
 type clientKeySet struct {
 	src   *validator.KeySource
+	err   error     // a failed fetch, remembered until until so it is not retried per request
 	until time.Time // zero: inline, never stale
 }
 
@@ -76,7 +77,7 @@ func (k *clientKeyCache) source(ctx context.Context, c *store.Client) (*validato
 	e, ok := k.sets[key]
 	k.mu.Unlock()
 	if ok && (e.until.IsZero() || now.Before(e.until)) {
-		return e.src, nil
+		return e.src, e.err
 	}
 	ch := k.flight.DoChan(key, func() (any, error) {
 		var src *validator.KeySource
@@ -95,16 +96,23 @@ func (k *clientKeyCache) source(ctx context.Context, c *store.Client) (*validato
 			})
 			until = time.Now().Add(clientKeysTTL)
 		}
+		entry := clientKeySet{src: src, until: until}
 		if err != nil {
-			return nil, err
+			// Assertions naming the client (its id is all they need) must not make a
+			// fetch each: a failure is remembered as long as a miss holds back a refetch.
+			// An invalid inline set is not cached: NewClient refuses those anyway.
+			if c.JWKS != "" {
+				return nil, err
+			}
+			entry = clientKeySet{err: err, until: time.Now().Add(clientKeysMissGap)}
 		}
 		k.mu.Lock()
 		if k.sets == nil || len(k.sets) >= maxClientKeySets {
 			k.sets = make(map[string]clientKeySet)
 		}
-		k.sets[key] = clientKeySet{src: src, until: until}
+		k.sets[key] = entry
 		k.mu.Unlock()
-		return src, nil
+		return src, err
 	})
 	select {
 	case r := <-ch:

@@ -475,3 +475,51 @@ func TestPrivateKeyJWTAuthenticatesIntrospectionAndRevocation(t *testing.T) {
 		}
 	})
 }
+
+// Assertions are bearer credentials until they expire: no log line or event may hold one,
+// whether it is accepted, replayed, refused, or its client's keys cannot be loaded.
+func TestPrivateKeyJWTLogsNeverContainTheAssertion(t *testing.T) {
+	k1, k2 := newAssertionKey(t, "ES256", "k1"), newAssertionKey(t, "ES256", "k2")
+	rec := &recorded{}
+	eachStoreWith(t, rec.configure, func(t *testing.T, f *fixture) {
+		keyClients(t, f, k1, k2)
+		var downFetches atomic.Int32
+		down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			downFetches.Add(1)
+			http.Error(w, "down", http.StatusInternalServerError)
+		}))
+		t.Cleanup(down.Close)
+		now := time.Now().UTC()
+		if err := f.st.CreateClient(context.Background(), &store.Client{ID: "kdown", Name: "Keys down",
+			TokenAuthMethod: store.TokenAuthPrivateKeyJWT, JWKSURI: down.URL, Grants: []string{"client_credentials"},
+			CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		good := k1.sign(t, claimsFor("kjwt", tokenAud))
+		sent := []string{good, k2.sign(t, claimsFor("kjwt", tokenAud)), k1.sign(t, claimsFor("kdown", tokenAud))}
+		for i, a := range append(sent, good) { // the last is a replay
+			r := f.post(assertionForm(a, ccForm), "", "")
+			if (r.Status == http.StatusOK) != (i == 0) {
+				t.Fatalf("assertion %d: %d %v", i, r.Status, r.Body)
+			}
+		}
+		// A second assertion of the client whose keys are down is refused without another
+		// fetch: the failure is remembered for a while.
+		if r := f.post(assertionForm(k1.sign(t, claimsFor("kdown", tokenAud)), ccForm), "", ""); r.Status != http.StatusUnauthorized {
+			t.Fatalf("keys down: %d %v", r.Status, r.Body)
+		}
+		if n := downFetches.Load(); n != 1 {
+			t.Fatalf("%d fetches of an unreachable jwks_uri, want 1", n)
+		}
+		logged := rec.text()
+		if !strings.Contains(logged, "kdown") {
+			t.Fatalf("the failed key fetch was not logged: %s", logged)
+		}
+		for _, a := range sent {
+			sig := a[strings.LastIndexByte(a, '.')+1:]
+			if strings.Contains(logged, sig) || strings.Contains(logged, a[:strings.IndexByte(a, '.')+20]) {
+				t.Fatalf("an assertion reached the logs:\n%s", logged)
+			}
+		}
+	})
+}
