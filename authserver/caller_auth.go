@@ -30,6 +30,12 @@ const bearerRealm = `Bearer realm="oauth"`
 // at all: verifyAccessToken). The price: revoking the resource server's own token or credentials, or
 // its introspect flag, takes up to callerTTL to be felt. Failures are never remembered.
 func (s *Server) authenticateResourceServer(r *http.Request) (string, *Error) {
+	if c, used, oerr := s.authenticateAssertionResourceServer(r); used {
+		if oerr != nil {
+			return "", oerr
+		}
+		return c.ID, nil
+	}
 	auth := r.Header.Get("Authorization")
 	key := sha256.Sum256([]byte(auth))
 	now := s.now()
@@ -45,6 +51,37 @@ func (s *Server) authenticateResourceServer(r *http.Request) (string, *Error) {
 	}
 	s.callers.put(key, c.ID, until)
 	return c.ID, nil
+}
+
+// authenticateAssertionResourceServer authenticates a private_key_jwt resource server by
+// the client assertion in a POSTed form (RFC 7523 §2.2), reporting used = false when the
+// request carries none. Unlike Basic and Bearer callers it is not remembered: each
+// assertion is accepted once anyway. The revocation feed is a GET, with no form to carry
+// an assertion: a private_key_jwt resource server follows it with a Bearer token it got
+// by client_credentials.
+func (s *Server) authenticateAssertionResourceServer(r *http.Request) (c *store.Client, used bool, oerr *Error) {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return nil, false, nil
+	}
+	form, oerr := readForm(r)
+	if oerr != nil {
+		return nil, true, oerr
+	}
+	if !form.Has("client_assertion") && !form.Has("client_assertion_type") {
+		return nil, false, nil
+	}
+	cred, oerr := readClientCredentials(r, form)
+	if oerr != nil {
+		return nil, true, oerr
+	}
+	c, oerr = s.authenticateClient(r.Context(), cred)
+	if oerr != nil {
+		return nil, true, oerr
+	}
+	if !c.Introspect {
+		return nil, true, errInvalidClient("the client is not allowed to introspect tokens", false)
+	}
+	return c, true, nil
 }
 
 // callerTTL is how long an authenticated resource server is taken at its word.

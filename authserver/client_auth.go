@@ -15,11 +15,44 @@ import (
 type clientCredentials struct {
 	id, secret string
 	basic      bool // sent with HTTP Basic (client_secret_basic)
+	// assertion is a private_key_jwt client assertion (RFC 7523 §2.2); it never reaches
+	// a log line.
+	assertion string
+	// req is the request the credentials came with: an assertion's aud is checked
+	// against its endpoint.
+	req *http.Request
 }
 
-// readClientCredentials takes the client id and secret from HTTP Basic or the form, never
-// both (RFC 6749 §2.3.1).
+// readClientCredentials takes the client's credentials from HTTP Basic, the form's
+// client_secret, or the form's client_assertion; never two of them (RFC 6749 §2.3: one
+// authentication method per request).
 func readClientCredentials(r *http.Request, form url.Values) (clientCredentials, *Error) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return readClientAssertion(r, form)
+	}
+	cred, oerr := readClientSecret(r, form)
+	cred.req = r
+	return cred, oerr
+}
+
+// readClientAssertion reads a private_key_jwt client assertion (RFC 7521 §4.2).
+func readClientAssertion(r *http.Request, form url.Values) (clientCredentials, *Error) {
+	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
+		return clientCredentials{}, errInvalidRequest("client authentication used both a client assertion and a client secret")
+	}
+	typ, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
+	switch {
+	case assertion == "" || typ == "":
+		return clientCredentials{}, errInvalidRequest("client_assertion and client_assertion_type go together")
+	case typ != ClientAssertionTypeJWT:
+		return clientCredentials{}, errInvalidClient("client_assertion_type must be "+ClientAssertionTypeJWT, false)
+	}
+	return clientCredentials{id: form.Get("client_id"), assertion: assertion, req: r}, nil
+}
+
+// readClientSecret takes the client id and secret from HTTP Basic or the form, never
+// both (RFC 6749 §2.3.1).
+func readClientSecret(r *http.Request, form url.Values) (clientCredentials, *Error) {
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	if id, secret, ok := r.BasicAuth(); ok {
 		if formSecret != "" {
@@ -44,9 +77,13 @@ func readClientCredentials(r *http.Request, form url.Values) (clientCredentials,
 	return clientCredentials{id: formID, secret: formSecret}, nil
 }
 
-// authenticateClient finds the client and checks its secret. Public clients (no secret)
-// authenticate by id alone and may only use the grants that allow it.
+// authenticateClient finds the client and checks its secret or its assertion. Public
+// clients (no secret) authenticate by id alone and may only use the grants that allow it.
+// A private_key_jwt client authenticates only by assertion, and only it may.
 func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials) (*store.Client, *Error) {
+	if cred.assertion != "" {
+		return s.authenticateAssertion(ctx, cred)
+	}
 	if cred.id == "" {
 		return nil, errInvalidClient("client authentication required", cred.basic)
 	}
@@ -64,6 +101,12 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 		return nil, errUnavailable("loading client", err, zap.String("client_id", cred.id))
 	}
 	if c.Revoked {
+		return nil, errInvalidClient("client authentication failed", cred.basic)
+	}
+	if c.TokenAuthMethod == store.TokenAuthPrivateKeyJWT {
+		// Its registration names one way to authenticate; a secret it may still hold
+		// (from before it switched) no longer speaks for it.
+		VerifySecret(secretHashPrefix, cred.secret)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
 	if !c.Confidential() {

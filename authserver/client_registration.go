@@ -1,6 +1,8 @@
 package authserver
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/caddyoauth/caddy-oauth/store"
+	"github.com/caddyoauth/caddy-oauth/validator"
 )
 
 // minDeclaredSecretLen is the shortest secret an operator may choose for a client;
@@ -60,6 +63,16 @@ type ClientSpec struct {
 	OwnerUserID string
 	// Declarative marks a client declared in the configuration, written at every start.
 	Declarative bool
+	// TokenAuthMethod is how the client authenticates at the token, introspection and
+	// revocation endpoints: empty for its secret (or nothing, for a public client), or
+	// store.TokenAuthPrivateKeyJWT for a JWT signed by its own key (RFC 7523 §2.2), in
+	// which case it has no secret and JWKS or JWKSURI holds its public keys.
+	TokenAuthMethod string
+	// JWKS is a private_key_jwt client's public keys, as a JWK Set document.
+	JWKS string
+	// JWKSURI is where a private_key_jwt client publishes its public keys: https, or
+	// http on a loopback host. Fetched when needed and cached for a few minutes.
+	JWKSURI string
 }
 
 // knownGrants are the grant types a client record may hold.
@@ -88,8 +101,15 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 			return nil, "", fmt.Errorf("post-logout %w", err)
 		}
 	}
+	if err := checkClientKeys(spec); err != nil {
+		return nil, "", err
+	}
+	keyAuth := spec.TokenAuthMethod == store.TokenAuthPrivateKeyJWT
 	secret := spec.Secret
 	switch {
+	case keyAuth && (secret != "" || spec.GenerateSecret):
+		return nil, "", errors.New("secret: a private_key_jwt client authenticates with its key and has no secret")
+	case keyAuth:
 	case spec.GenerateSecret && secret != "":
 		return nil, "", errors.New("secret: give a secret or generate one, not both")
 	case spec.GenerateSecret:
@@ -105,7 +125,7 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 			}
 		}
 	}
-	if secret != "" && hasGrant(grants, GrantImplicit) {
+	if (secret != "" || keyAuth) && hasGrant(grants, GrantImplicit) {
 		// A client that can keep a secret has the code flow; the implicit grant exists for
 		// browser apps that cannot, and hands tokens over the front channel.
 		return nil, "", fmt.Errorf("grant %q is for public clients only (a client with a secret uses authorization_code)", GrantImplicit)
@@ -131,6 +151,9 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		RequirePAR:             spec.RequirePAR,
 		Introspect:             spec.Introspect,
 		Declarative:            spec.Declarative,
+		TokenAuthMethod:        spec.TokenAuthMethod,
+		JWKS:                   spec.JWKS,
+		JWKSURI:                spec.JWKSURI,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}
@@ -156,4 +179,67 @@ func isKnownGrant(g string) bool {
 		}
 	}
 	return false
+}
+
+// checkClientKeys checks the client authentication fields of spec: a private_key_jwt
+// client names its public keys one way, inline or by URI; other clients name none.
+func checkClientKeys(spec ClientSpec) error {
+	switch spec.TokenAuthMethod {
+	case "":
+		if spec.JWKS != "" || spec.JWKSURI != "" {
+			return errors.New("jwks and jwks_uri are for private_key_jwt clients only")
+		}
+		return nil
+	case store.TokenAuthPrivateKeyJWT:
+	default:
+		return fmt.Errorf("token_endpoint_auth_method %q: must be %s (or unset: by the client's secret)",
+			spec.TokenAuthMethod, store.TokenAuthPrivateKeyJWT)
+	}
+	switch {
+	case spec.JWKS != "" && spec.JWKSURI != "":
+		return errors.New("a private_key_jwt client has jwks or jwks_uri, not both")
+	case spec.JWKSURI != "":
+		return CheckJWKSURI(spec.JWKSURI)
+	case spec.JWKS != "":
+		return CheckClientJWKS([]byte(spec.JWKS))
+	default:
+		return errors.New("a private_key_jwt client needs jwks or jwks_uri (its public keys)")
+	}
+}
+
+// privateJWKMembers are the members that carry private or symmetric key material
+// (RFC 7518 §6.2.2, §6.3.2, §6.4.1, RFC 8037 §2).
+var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// CheckClientJWKS checks a client's JWK Set: a JSON object whose keys hold no private or
+// symmetric material (a private key handed to the server is a leaked key, so it is
+// refused rather than stripped), with at least one public key usable to verify a client
+// assertion with one of ClientAssertionAlgs.
+func CheckClientJWKS(data []byte) error {
+	var set struct {
+		Keys []map[string]json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return fmt.Errorf("jwks: not a JWK Set: %w", err)
+	}
+	if len(set.Keys) == 0 {
+		return errors.New("jwks: the key set has no keys")
+	}
+	for i, k := range set.Keys {
+		for _, m := range privateJWKMembers {
+			if _, ok := k[m]; ok {
+				return fmt.Errorf("jwks: key %d holds private or symmetric key material (%q): register public keys only", i, m)
+			}
+		}
+	}
+	src, err := validator.NewInlineKeySource(data)
+	if err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	for _, alg := range ClientAssertionAlgs {
+		if _, err := src.Lookup(context.Background(), "", alg); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("jwks: no key usable with %s", strings.Join(ClientAssertionAlgs, ", "))
 }

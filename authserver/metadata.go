@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caddyoauth/caddy-oauth/keys"
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 // serverMetadata is the RFC 8414 document, which is also the OpenID Connect Discovery
@@ -27,8 +28,12 @@ type serverMetadata struct {
 	IntrospectionAuth        []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint       string   `json:"revocation_endpoint"`
 	RevocationAuth           []string `json:"revocation_endpoint_auth_methods_supported"`
-	ServiceDocumentation     string   `json:"service_documentation,omitempty"`
-	AccessTokenSigningAlgs   []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	// The signing algorithms of private_key_jwt at introspection and revocation: RFC 8414
+	// §2 requires them whenever private_key_jwt is listed for those endpoints.
+	IntrospectionAuthSigningAlgs []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationAuthSigningAlgs    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	ServiceDocumentation         string   `json:"service_documentation,omitempty"`
+	AccessTokenSigningAlgs       []string `json:"access_token_signing_alg_values_supported,omitempty"`
 
 	// OpenID Connect Discovery 1.0 §3.
 	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
@@ -63,16 +68,19 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		ResponseModesSupported:   responseModesSupported,
 		GrantTypesSupported:      []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantDeviceCode},
 		CodeChallengeMethods:     []string{"S256"},
-		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
+		TokenAuthMethods:         []string{"client_secret_basic", "client_secret_post", store.TokenAuthPrivateKeyJWT, "none"},
+		TokenAuthSigningAlgs:     ClientAssertionAlgs,
 		AuthorizationResponseIss: true,
 		IntrospectionEndpoint:    iss + PathIntrospect,
 		// Besides Basic, a resource server may present a Bearer token it got by
 		// client_credentials; RFC 8414 has no registered name for that, so only Basic is
 		// listed.
-		IntrospectionAuth:  []string{"client_secret_basic"},
-		RevocationEndpoint: iss + PathRevoke,
+		IntrospectionAuth:            []string{"client_secret_basic", store.TokenAuthPrivateKeyJWT},
+		IntrospectionAuthSigningAlgs: ClientAssertionAlgs,
+		RevocationEndpoint:           iss + PathRevoke,
 		// Public clients revoke their own tokens by client_id alone (RFC 7009 §5).
-		RevocationAuth:                     []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationAuth:                     []string{"client_secret_basic", "client_secret_post", store.TokenAuthPrivateKeyJWT, "none"},
+		RevocationAuthSigningAlgs:          ClientAssertionAlgs,
 		DeviceAuthorizationEndpoint:        iss + PathDeviceAuthorization,
 		PushedAuthorizationRequestEndpoint: iss + PathPAR,
 		RequestURIParameterSupported:       true,

@@ -176,6 +176,8 @@ type Server struct {
 	// passport rotates Laravel Passport's refresh tokens; nil without PassportAppKey.
 	passport *passportRefreshTokens
 	api      *http.ServeMux // the JSON API (api.go)
+	// clientKeys holds private_key_jwt clients' key sets (client_assertion_keys.go).
+	clientKeys *clientKeyCache
 
 	// Each flow and endpoint reaches the store through the narrow interface declared
 	// beside it (the *_storage.go files), so what it may touch is written next to it;
@@ -253,8 +255,8 @@ func New(cfg Config) (*Server, error) {
 	mirror := &revocationMirror{st: cfg.Store}
 	var st store.Store = revocationNotingStore{Store: cfg.Store, mirror: mirror}
 	s := &Server{mirror: mirror, cfg: cfg, log: cfg.Logger, now: cfg.Now, closing: make(chan struct{}), throttle: cfg.LoginThrottle.withDefaults(),
-		usernameLocks: newStripedLocks(),
-		clientStore:   st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
+		usernameLocks: newStripedLocks(), clientKeys: newClientKeyCache(),
+		clientStore: st, issueStore: st, codeGrantStore: st, refreshStore: st, introspectStore: st, revokeStore: st,
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st,
 		deviceAuthStore: st, deviceStore: st, devicePageStore: st, parStore: st}
 	s.api = s.apiRoutes()

@@ -285,13 +285,14 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]string{
-			"issuer":                                    `"` + testIssuer + `"`,
-			"token_endpoint":                            `"` + testIssuer + `/oauth/token"`,
-			"jwks_uri":                                  `"` + testIssuer + `/.well-known/jwks.json"`,
-			"authorization_endpoint":                    `"` + testIssuer + `/oauth/authorize"`,
-			"grant_types_supported":                     `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]`,
-			"code_challenge_methods_supported":          `["S256"]`,
-			"token_endpoint_auth_methods_supported":     `["client_secret_basic","client_secret_post","none"]`,
+			"issuer":                                `"` + testIssuer + `"`,
+			"token_endpoint":                        `"` + testIssuer + `/oauth/token"`,
+			"jwks_uri":                              `"` + testIssuer + `/.well-known/jwks.json"`,
+			"authorization_endpoint":                `"` + testIssuer + `/oauth/authorize"`,
+			"grant_types_supported":                 `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]`,
+			"code_challenge_methods_supported":      `["S256"]`,
+			"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
+			"token_endpoint_auth_signing_alg_values_supported": `["RS256","PS256","ES256","ES384","EdDSA"]`,
 			"scopes_supported":                          `["email","openid","orders:read","orders:write","profile","*"]`,
 			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddyoauth/caddy-oauth/caddymodule"
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 func init() {
@@ -77,6 +78,9 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			first_party
 //			introspect
 //			require_pushed_authorization_requests
+//			auth_method  private_key_jwt   # RFC 7523: a JWT signed by the client's key; no secret
+//			jwks         <file | `{"keys":[...]}`>  # its public keys: a file, or inline JSON
+//			jwks_uri     <https-url>       # or where it publishes them
 //		}
 //	}
 //
@@ -298,6 +302,30 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 			c.Introspect = true
 		case "require_pushed_authorization_requests":
 			c.RequirePAR = true
+		case "auth_method":
+			if err := oneArg(d, &c.AuthMethod); err != nil {
+				return c, err
+			}
+			if c.AuthMethod != store.TokenAuthPrivateKeyJWT {
+				return c, d.Errf("client %s: auth_method %q: must be %s (a client with a secret needs no auth_method)",
+					c.ID, c.AuthMethod, store.TokenAuthPrivateKeyJWT)
+			}
+		case "jwks":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return c, err
+			}
+			// A JWK Set is a JSON object; anything else names a file, read when the
+			// config is loaded (parsing does no I/O).
+			if strings.HasPrefix(strings.TrimSpace(v), "{") {
+				c.JWKS = v
+			} else {
+				c.JWKSFile = v
+			}
+		case "jwks_uri":
+			if err := oneArg(d, &c.JWKSURI); err != nil {
+				return c, err
+			}
 		default:
 			return c, d.Errf("client %s: unknown option %q", c.ID, opt)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -45,6 +46,21 @@ type ClientConfig struct {
 	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool `json:"introspect,omitempty"`
+	// AuthMethod is how the client authenticates at the token, introspection and
+	// revocation endpoints: empty for its secret (none for a public client), or
+	// private_key_jwt (RFC 7523 §2.2): a JWT signed with the client's own private key,
+	// verified with the public keys of JWKS, JWKSFile or JWKSURI (exactly one). Such a
+	// client has no secret, and may authenticate no other way.
+	AuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS is a private_key_jwt client's public keys, a JWK Set JSON document, inline.
+	JWKS string `json:"jwks,omitempty"`
+	// JWKSFile is a file holding the JWK Set, read at every start (its content is stored
+	// as if given in JWKS).
+	JWKSFile string `json:"jwks_file,omitempty"`
+	// JWKSURI is where the client publishes its JWK Set: https (http only on a loopback
+	// host). Fetched when an assertion needs it and cached for 5 minutes; an unknown kid
+	// refetches it at most once every 10 seconds.
+	JWKSURI string `json:"jwks_uri,omitempty"`
 }
 
 // ClientGrant is the grant type a client declaration's grant name stands for: the URN
@@ -78,7 +94,21 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 	if c.Secret != "" && secret == "" {
 		return authserver.ClientSpec{}, fmt.Errorf("secret %q resolved to an empty value (is the environment variable set?)", c.Secret)
 	}
+	jwks := c.JWKS
+	if c.JWKSFile != "" {
+		if jwks != "" {
+			return authserver.ClientSpec{}, errors.New("jwks and jwks_file: give one")
+		}
+		b, err := os.ReadFile(repl.ReplaceKnown(c.JWKSFile, ""))
+		if err != nil {
+			return authserver.ClientSpec{}, fmt.Errorf("jwks_file: %w", err)
+		}
+		jwks = string(b)
+	}
 	return authserver.ClientSpec{
+		TokenAuthMethod:        c.AuthMethod,
+		JWKS:                   jwks,
+		JWKSURI:                repl.ReplaceKnown(c.JWKSURI, ""),
 		ID:                     c.ID,
 		Name:                   c.Name,
 		Secret:                 secret,

@@ -39,7 +39,8 @@ SQLite file in Caddy's data directory.
   caddy oauth install                 schema, signing keys, a personal access client and a password client
   caddy oauth keys [--force|--rotate] make or rotate signing keys
   caddy oauth client [--password|--client|--personal|--public|--device] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
-                     [--provider P] [--introspect] [--first-party] [--require-par] [--json]
+                     [--provider P] [--introspect] [--first-party] [--require-par]
+                     [--private-key-jwt --jwks-uri U | --jwks-file F] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
   caddy oauth token revoke <token-id> | --user ID | --client ID
@@ -270,6 +271,11 @@ type clientSpec struct {
 	firstParty     bool
 	// requirePAR makes the client push its authorization requests (RFC 9126).
 	requirePAR bool
+	// privateKeyJWT makes a client that authenticates with a JWT signed by its own key
+	// (RFC 7523), whose public keys are at jwksURI or, read from jwksFile, stored inline.
+	privateKeyJWT bool
+	jwksURI       string
+	jwksFile      string
 }
 
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
@@ -304,9 +310,32 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
+	var authMethod, jwks string
+	switch {
+	case spec.privateKeyJWT && spec.jwksURI != "" && spec.jwksFile != "":
+		return clientOutput{}, errors.New("--private-key-jwt takes --jwks-uri or --jwks-file, not both")
+	case spec.privateKeyJWT && spec.jwksURI == "" && spec.jwksFile == "":
+		return clientOutput{}, errors.New("--private-key-jwt needs --jwks-uri or --jwks-file (the client's public keys)")
+	case !spec.privateKeyJWT && (spec.jwksURI != "" || spec.jwksFile != ""):
+		return clientOutput{}, errors.New("--jwks-uri and --jwks-file go with --private-key-jwt")
+	case spec.privateKeyJWT && (spec.kind == "public" || spec.kind == "device" || spec.kind == "personal"):
+		return clientOutput{}, fmt.Errorf("--private-key-jwt does not go with --%s", spec.kind)
+	case spec.privateKeyJWT:
+		authMethod = store.TokenAuthPrivateKeyJWT
+		if spec.jwksFile != "" {
+			b, err := os.ReadFile(spec.jwksFile)
+			if err != nil {
+				return clientOutput{}, fmt.Errorf("--jwks-file: %w", err)
+			}
+			jwks = string(b)
+		}
+	}
 	rec, secret, err := authserver.NewClient(authserver.ClientSpec{
+		TokenAuthMethod:        authMethod,
+		JWKS:                   jwks,
+		JWKSURI:                spec.jwksURI,
 		Name:                   spec.name,
-		GenerateSecret:         spec.kind != "public" && spec.kind != "device",
+		GenerateSecret:         spec.kind != "public" && spec.kind != "device" && !spec.privateKeyJWT,
 		Grants:                 grants,
 		RedirectURIs:           spec.redirectURIs,
 		PostLogoutRedirectURIs: spec.postLogoutURIs,
@@ -351,7 +380,12 @@ grants urn:ietf:params:oauth:grant-type:device_code and refresh_token, no secret
 no redirect URI; the person approves it at /oauth/device. Redirect URIs follow the operator's policy,
 as Caddyfile client blocks do: anything but relative URIs, fragments, user parts,
 spaces and script or local-file schemes (javascript:, data:, file:, ...) is accepted,
-including plain http to any host, which the JSON API refuses to end users.`,
+including plain http to any host, which the JSON API refuses to end users.
+--private-key-jwt makes a client without a secret that authenticates with a JWT signed
+by its own private key (RFC 7523 private_key_jwt, at the token, introspection and
+revocation endpoints); its public keys are at --jwks-uri (https, or http on a loopback
+host; fetched when needed) or in --jwks-file (a JWK Set, stored in the client record).
+It goes with --client, --password or the default authorization code client.`,
 		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
@@ -376,6 +410,9 @@ including plain http to any host, which the JSON API refuses to end users.`,
 			spec.introspect, _ = f.GetBool("introspect")
 			spec.firstParty, _ = f.GetBool("first-party")
 			spec.requirePAR, _ = f.GetBool("require-par")
+			spec.privateKeyJWT, _ = f.GetBool("private-key-jwt")
+			spec.jwksURI, _ = f.GetString("jwks-uri")
+			spec.jwksFile, _ = f.GetString("jwks-file")
 			out, err := createClient(ctx, t.store, spec)
 			if err != nil {
 				return err
@@ -401,6 +438,9 @@ including plain http to any host, which the JSON API refuses to end users.`,
 	f.Bool("introspect", false, "allow the client to call the introspection endpoint")
 	f.Bool("first-party", false, "skip the consent screen")
 	f.Bool("require-par", false, "accept the client's authorization requests only when pushed first (RFC 9126)")
+	f.Bool("private-key-jwt", false, "authenticate with a JWT signed by the client's key (RFC 7523); no secret")
+	f.String("jwks-uri", "", "with --private-key-jwt: where the client publishes its public keys (JWK Set)")
+	f.String("jwks-file", "", "with --private-key-jwt: a file holding the client's public keys (JWK Set)")
 	f.Bool("json", false, "print one JSON object")
 	return c
 }

@@ -70,8 +70,15 @@ type Client struct {
 	UpdatedAt  time.Time
 }
 
-// Confidential reports whether the client has a secret.
-func (c *Client) Confidential() bool { return c.SecretHash != "" }
+// Confidential reports whether the client can authenticate: it has a secret, or signs
+// assertions with a key of its own (private_key_jwt).
+func (c *Client) Confidential() bool {
+	return c.SecretHash != "" || c.TokenAuthMethod == TokenAuthPrivateKeyJWT
+}
+
+// TokenAuthPrivateKeyJWT is the TokenAuthMethod of a client that authenticates with a
+// JWT signed by its own key (RFC 7523 §2.2, OpenID Connect Core §9).
+const TokenAuthPrivateKeyJWT = "private_key_jwt"
 
 // HasGrant reports whether the client may use the grant type.
 func (c *Client) HasGrant(grant string) bool {
@@ -204,6 +211,7 @@ type Store interface {
 	ImportStore
 	DeviceCodeStore
 	PushedAuthorizationRequestStore
+	ClientAssertionStore
 	// Purge deletes revoked and/or expired tokens and codes (with Expired, also expired
 	// sessions and revocation log entries of expired tokens) and returns how many rows went.
 	Purge(ctx context.Context, opts PurgeOptions) (int64, error)

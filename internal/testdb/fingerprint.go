@@ -15,7 +15,7 @@ import (
 // on purpose: a refused login is meant to be counted there (login throttling).
 var Tables = []string{"clients", "users", "access_tokens", "refresh_tokens", "auth_codes", "signing_keys",
 	"sessions", "consents", "revocations", "device_codes",
-	"pushed_authorization_requests"}
+	"pushed_authorization_requests", "client_assertion_jtis"}
 
 // Fingerprint returns every row of every store table as text, so a test can prove that a
 // refused request changed nothing: take it before and after and compare.

@@ -116,7 +116,8 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens, authorization codes,
 // device codes (used or denied ones count as revoked) and pushed authorization requests
-// (used ones count as revoked), and with Expired expired sessions, in one statement, and returns how many rows
+// (used ones count as revoked), and with Expired expired sessions and client assertion
+// ids, in one statement, and returns how many rows
 // went. A zero opts.Now means now. Refresh tokens go first, the lock order of every statement here.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
 	var where, deviceWhere, parWhere string
@@ -142,6 +143,9 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 	if opts.Expired {
 		sessions = `expires_at < $1`
 	}
+	// An assertion id is kept only to refuse a replay of an unexpired assertion, so only
+	// expiry applies too.
+	jtis := sessions
 	// Log entries of expired tokens are no use to a guard; the newest stays, so the
 	// highest seq, and with it every cursor handed out, remains known.
 	logSQL := ""
@@ -158,9 +162,11 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 				c AS (DELETE FROM auth_codes WHERE `+where+` RETURNING 1),
 				d AS (DELETE FROM device_codes WHERE `+deviceWhere+` RETURNING 1),
 				p AS (DELETE FROM pushed_authorization_requests WHERE `+parWhere+` RETURNING 1),
-				s AS (DELETE FROM sessions WHERE `+sessions+` RETURNING 1)
+				s AS (DELETE FROM sessions WHERE `+sessions+` RETURNING 1),
+				j AS (DELETE FROM client_assertion_jtis WHERE `+jtis+` RETURNING 1)
 			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM a) + (SELECT count(*) FROM c)
-				+ (SELECT count(*) FROM d) + (SELECT count(*) FROM p) + (SELECT count(*) FROM s)`,
+				+ (SELECT count(*) FROM d) + (SELECT count(*) FROM p) + (SELECT count(*) FROM s)
+				+ (SELECT count(*) FROM j)`,
 			args...).Scan(&n)
 	})
 	if err == nil && opts.Expired {

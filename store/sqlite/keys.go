@@ -117,7 +117,8 @@ func (s *Store) ReplaceSigningKeys(ctx context.Context, k *store.SigningKey) err
 
 // Purge deletes revoked and/or expired access tokens, refresh tokens, authorization
 // codes, device codes (used or denied ones count as revoked) and pushed authorization
-// requests (used ones count as revoked), and with Expired expired sessions, in one transaction, and returns how many rows went. A zero opts.Now means now.
+// requests (used ones count as revoked), and with Expired expired sessions and client
+// assertion ids, in one transaction, and returns how many rows went. A zero opts.Now means now.
 func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, error) {
 	var where, deviceWhere, parWhere string
 	var args []any
@@ -164,6 +165,8 @@ func (s *Store) Purge(ctx context.Context, opts store.PurgeOptions) (int64, erro
 			// stays, so the highest seq, and with it every cursor handed out, remains known.
 			for _, q := range []struct{ what, sql string }{
 				{"sessions", `DELETE FROM sessions WHERE expires_at < ?`},
+				// An assertion id is kept only to refuse a replay of an unexpired assertion.
+				{"client_assertion_jtis", `DELETE FROM client_assertion_jtis WHERE expires_at < ?`},
 				{"revocations", `DELETE FROM revocations WHERE expires_at < ?
 					AND seq < (SELECT max(seq) FROM revocations)`},
 			} {

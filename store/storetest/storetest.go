@@ -49,6 +49,7 @@ func Cases() []Case {
 	all = append(all, importCases()...)
 	all = append(all, deviceCodeCases()...)
 	all = append(all, pushedRequestCases()...)
+	all = append(all, clientAssertionCases()...)
 	all = append(all, securityCases()...)
 	all = append(all, Case{"CloseTwiceIsHarmless", func(t *testing.T, s store.Store) {
 		// Shutdown paths (Caddy's UsagePool destructor, a CLI defer after an explicit

@@ -1,0 +1,82 @@
+package cmd
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/caddyoauth/caddy-oauth/internal/testdb"
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
+func TestClientPrivateKeyJWTFlagsMakeAClientWithoutASecret(t *testing.T) {
+	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := jwk.FromRaw(priv.Public())
+	_ = pub.Set(jwk.KeyIDKey, "k1")
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	setJSON, _ := json.Marshal(set)
+	file := filepath.Join(t.TempDir(), "client.jwks.json")
+	if err := os.WriteFile(file, setJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	st := openStore(t, s)
+	for _, c := range []struct {
+		flags         []string
+		jwks, jwksURI string
+	}{
+		{[]string{"--client", "--private-key-jwt", "--jwks-file", file}, string(setJSON), ""},
+		{[]string{"--client", "--private-key-jwt", "--jwks-uri", "https://svc.example/jwks.json"}, "", "https://svc.example/jwks.json"},
+	} {
+		out := mustRun(t, "", append([]string{"client", "--storage", s.flag(), "--name", "Keyed", "--json"}, c.flags...)...)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %q", c.flags, out)
+		}
+		if m["client_secret"] != nil {
+			t.Fatalf("%v: a private_key_jwt client was given a secret: %s", c.flags, out)
+		}
+		rec, err := st.GetClient(context.Background(), m["client_id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.TokenAuthMethod != store.TokenAuthPrivateKeyJWT || rec.SecretHash != "" || rec.JWKS != c.jwks || rec.JWKSURI != c.jwksURI {
+			t.Fatalf("%v: stored %+v", c.flags, rec)
+		}
+	}
+}
+
+func TestClientPrivateKeyJWTRefusesBadFlags(t *testing.T) {
+	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
+	bad := filepath.Join(t.TempDir(), "private.jwks.json")
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, _ := jwk.FromRaw(priv)
+	set := jwk.NewSet()
+	_ = set.AddKey(k)
+	b, _ := json.Marshal(set)
+	_ = os.WriteFile(bad, b, 0o600)
+	base := []string{"client", "--storage", s.flag(), "--name", "x", "--client"}
+	mustFail(t, "needs --jwks-uri or --jwks-file", append(base, "--private-key-jwt")...)
+	mustFail(t, "not both", append(base, "--private-key-jwt", "--jwks-uri", "https://a.example/k", "--jwks-file", bad)...)
+	mustFail(t, "go with --private-key-jwt", append(base, "--jwks-uri", "https://a.example/k")...)
+	mustFail(t, "https", append(base, "--private-key-jwt", "--jwks-uri", "http://a.example/k")...)
+	mustFail(t, "private", append(base, "--private-key-jwt", "--jwks-file", bad)...)
+	mustFail(t, "--jwks-file", append(base, "--private-key-jwt", "--jwks-file", filepath.Join(t.TempDir(), "missing"))...)
+	mustFail(t, "does not go with --public", "client", "--storage", s.flag(), "--name", "x", "--public", "--redirect-uri", "https://a.example/cb", "--private-key-jwt", "--jwks-uri", "https://a.example/k")
+	st := openStore(t, s)
+	if cs, _ := st.ListClients(context.Background()); len(cs) != 0 {
+		t.Fatalf("refused commands made %d clients", len(cs))
+	}
+}
