@@ -363,3 +363,37 @@ func TestPushedPromptLoginSignsInOnceWithoutLooping(t *testing.T) {
 		}
 	})
 }
+
+// The PAR endpoint authenticates as the token endpoint does, private_key_jwt included
+// (RFC 9126 §2): a client pushes with an assertion whose aud is the PAR endpoint, the
+// browser part runs on the request_uri, the code is exchanged with a second assertion;
+// the first assertion, replayed at the PAR endpoint, is refused.
+func TestPrivateKeyJWTClientPushesItsAuthorizationRequest(t *testing.T) {
+	k1, k2 := newAssertionKey(t, "ES256", "k1"), newAssertionKey(t, "ES256", "k2")
+	f := sqliteFixture(t)
+	keyClients(t, f, k1, k2)
+	s := browserSite(t, f, nil)
+	assertion := k1.sign(t, claimsFor("kjwt", s.url+authserver.PathPAR))
+	form := assertionForm(assertion, url.Values{"response_type": {"code"}, "client_id": {"kjwt"}, "redirect_uri": {webCB},
+		"scope": {"orders:read"}, "state": {"st-par-k"}})
+	uri := s.pushed(form, "", "")
+	if r := s.push(form, "", ""); r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_client" {
+		t.Fatalf("replayed assertion at the PAR endpoint: %d %v", r.Status, r.Body)
+	}
+	code := s.browser(t).codeFor(byRequestURI("kjwt", uri))
+	ex := assertionForm(k1.sign(t, claimsFor("kjwt", s.url+authserver.PathToken)),
+		url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webCB}})
+	if r := s.exchange("kjwt", "", ex); r.Status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", r.Status, r.Body)
+	}
+	// Pushed with the other client's key: refused, nothing stored.
+	before := f.dump()
+	bad := assertionForm(k2.sign(t, claimsFor("kjwt", s.url+authserver.PathPAR)), url.Values{"response_type": {"code"},
+		"client_id": {"kjwt"}, "redirect_uri": {webCB}})
+	if r := s.push(bad, "", ""); r.Status != http.StatusUnauthorized {
+		t.Fatalf("push signed by another client's key: %d %v", r.Status, r.Body)
+	}
+	if f.dump() != before {
+		t.Fatal("a refused push changed the store")
+	}
+}
