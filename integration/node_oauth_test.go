@@ -36,6 +36,13 @@ type nodeSite struct {
 // oauth_server block (more options or clients). It adds the test user first.
 func startNodeSite(t *testing.T, extra string) *nodeSite {
 	t.Helper()
+	return startNodeSiteWith(t, func(string) string { return extra })
+}
+
+// startNodeSiteWith is startNodeSite with the extra options made from the URL of the
+// application the browser is sent back to (for clients of their own).
+func startNodeSiteWith(t *testing.T, extraFor func(appURL string) string) *nodeSite {
+	t.Helper()
 	sc := storeCase{"sqlite", testdb.SQLitePath(t)}
 	userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn, "--email", userEmail, "--password-stdin"))
 	t.Setenv("IT_NODE_CLIENT_SECRET", nodeClientSecret)
@@ -84,7 +91,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, auth, issuer, sc.directive(), app.URL, app.URL, app.URL, extra, api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
+`, auth, issuer, sc.directive(), app.URL, app.URL, app.URL, extraFor(app.URL), api, issuer, issuer, strings.TrimPrefix(up.URL, "http://")))
 	return &nodeSite{
 		issuer: issuer,
 		api:    fmt.Sprintf("http://127.0.0.1:%d/orders", api),
