@@ -160,6 +160,8 @@ func (c *claimSet) field(name []byte) (json.Unmarshaler, uint16) {
 		return &c.Scp, 1 << 10
 	case "provider":
 		return &c.Provider, 1 << 11
+	case "cnf":
+		return &c.Cnf, 1 << 12
 	}
 	return nil, 0
 }

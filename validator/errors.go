@@ -121,6 +121,13 @@ func RefuseUnavailable(retryAfter time.Duration, cause error) *Refusal {
 }
 
 // invalidToken is the common InvalidToken refusal with its cause attached.
+// boundToken refuses a token bound to a key (a cnf claim, RFC 7800) presented as a
+// bearer token: RFC 9449 §7.2 and RFC 8705 §3 forbid accepting it without the proof of
+// possession, which this guard does not check yet.
+func boundToken() *Refusal {
+	return invalidToken("the token is bound to a key (cnf claim) and is not a bearer token", nil)
+}
+
 func invalidToken(description string, cause error) *Refusal {
 	return &Refusal{Kind: InvalidToken, Description: description, Err: cause}
 }

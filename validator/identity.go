@@ -195,6 +195,18 @@ type claimSet struct {
 	Scopes   scopeList    `json:"scopes"`
 	Scp      scopeList    `json:"scp"`
 	Provider flexString   `json:"provider"`
+	Cnf      confirmation `json:"cnf"`
+}
+
+// confirmation records that a token carries a cnf claim (RFC 7800): it is bound to a key
+// its holder must prove it has (DPoP, RFC 9449 cnf.jkt; a TLS client certificate, RFC
+// 8705 cnf.x5t#S256). Such a token is not a bearer token: sent as one, it is refused.
+type confirmation struct{ set bool }
+
+func (c *confirmation) UnmarshalJSON(b []byte) error {
+	// null is "absent", as encoding/json treats it; any other value binds the token.
+	c.set = string(b) != "null"
+	return nil
 }
 
 // fullIdentity is an identity with its own grant and claims, made in one allocation.

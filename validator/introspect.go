@@ -285,6 +285,9 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 	if strings.EqualFold(string(ans.TokenType), "refresh_token") {
 		return nil, invalidToken("not an access token", nil)
 	}
+	if ans.Cnf.set {
+		return nil, boundToken()
+	}
 	if ans.Exp.set && !now.Before(ans.Exp.time().Add(in.leeway)) {
 		return nil, invalidToken("token expired", nil)
 	}

@@ -110,6 +110,9 @@ func TestIntrospectionRefusesUnacceptableActiveAnswers(t *testing.T) {
 		{"other audience", "audience mismatch", liveClaims(time.Hour, map[string]any{"aud": "billing-api"})},
 		{"no audience", "audience mismatch", liveClaims(time.Hour, nil)},
 		{"not yet valid", "token not yet valid", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "nbf": time.Now().Add(time.Hour).Unix()})},
+		// A DPoP- or certificate-bound token (RFC 9449 §7.2, RFC 8705 §3) is not a bearer token.
+		{"DPoP-bound", "the token is bound to a key (cnf claim) and is not a bearer token", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})},
+		{"certificate-bound", "the token is bound to a key (cnf claim) and is not a bearer token", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ var errCaseVariant = errors.New("a member name differs from a known one only in 
 
 // claimNames and headerNames are the members claimSet and jwsHeader decode.
 var (
-	claimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "jti", "client_id", "azp", "scope", "scopes", "scp", "provider"}
+	claimNames  = []string{"iss", "sub", "aud", "exp", "nbf", "jti", "client_id", "azp", "scope", "scopes", "scp", "provider", "cnf"}
 	headerNames = []string{"alg", "kid", "typ", "crit"}
 )
 
