@@ -40,25 +40,11 @@ func (s *Server) serveDeviceAuthorization(w http.ResponseWriter, r *http.Request
 func (s *Server) deviceAuthorization(r *http.Request) (*deviceAuthorizationResponse, *Error) {
 	// The token endpoint's rate limits: a device request costs a store write, as a token
 	// request does.
-	if oerr := s.checkTokenAddress(r); oerr != nil {
-		return nil, oerr
-	}
-	form, oerr := readForm(r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	cred, oerr := readClientCredentials(r, form)
+	form, client, oerr := s.clientRequest(r)
 	if oerr != nil {
 		return nil, oerr
 	}
 	ctx := r.Context()
-	client, oerr := s.authenticateClient(ctx, cred)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := s.checkTokenClient(client.ID); oerr != nil {
-		return nil, oerr
-	}
 	if !client.HasGrant(GrantDeviceCode) {
 		return nil, errUnauthorizedClient("the client may not use the device authorization grant")
 	}

@@ -48,25 +48,11 @@ func (s *Server) servePushedAuthorization(w http.ResponseWriter, r *http.Request
 
 func (s *Server) pushAuthorization(r *http.Request) (*pushedAuthorizationResponse, *Error) {
 	// The token endpoint's rate limits: a push costs a store write, as a token request does.
-	if oerr := s.checkTokenAddress(r); oerr != nil {
-		return nil, oerr
-	}
-	form, oerr := readForm(r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	cred, oerr := readClientCredentials(r, form)
+	form, client, oerr := s.clientRequest(r)
 	if oerr != nil {
 		return nil, oerr
 	}
 	ctx := r.Context()
-	client, oerr := s.authenticateClient(ctx, cred)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := s.checkTokenClient(client.ID); oerr != nil {
-		return nil, oerr
-	}
 	// RFC 9126 §2.1: a pushed request must not itself point at another one; and request
 	// objects (RFC 9101) are not supported here, so one is refused rather than ignored.
 	for _, name := range []string{"request_uri", "request"} {

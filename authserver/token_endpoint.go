@@ -74,6 +74,31 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	return handle(r.Context(), client, form, r)
 }
 
+// clientRequest reads a form request a client makes to an endpoint beside the token
+// endpoint (device authorization, pushed authorization) and authenticates the client as
+// the token endpoint does, under its rate limits: per address first, then per client.
+func (s *Server) clientRequest(r *http.Request) (url.Values, *store.Client, *Error) {
+	if oerr := s.checkTokenAddress(r); oerr != nil {
+		return nil, nil, oerr
+	}
+	form, oerr := readForm(r)
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	cred, oerr := readClientCredentials(r, form)
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	client, oerr := s.authenticateClient(r.Context(), cred)
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	if oerr := s.checkTokenClient(client.ID); oerr != nil {
+		return nil, nil, oerr
+	}
+	return form, client, nil
+}
+
 // readForm parses an application/x-www-form-urlencoded body and refuses repeated
 // parameters (RFC 6749 §3.2: parameters MUST NOT be included more than once).
 func readForm(r *http.Request) (url.Values, *Error) {
