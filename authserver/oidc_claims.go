@@ -18,6 +18,10 @@ const (
 	ScopeProfile = "profile"
 	// ScopeEmail asks for the user's email address and whether it is verified.
 	ScopeEmail = "email"
+	// ScopeOfflineAccess asks for a refresh token (Core §11). Defined so that clients
+	// that ask for it are not refused; whether a refresh token comes is still the client's
+	// refresh_token grant, as for every other request.
+	ScopeOfflineAccess = "offline_access"
 )
 
 // openIDScopes are the OpenID Connect scopes with the words the consent screen shows,
@@ -26,6 +30,7 @@ var openIDScopes = []scopes.Definition{
 	{Name: ScopeOpenID, Description: "Sign you in with your account"},
 	{Name: ScopeProfile, Description: "See your name and profile details"},
 	{Name: ScopeEmail, Description: "See your email address"},
+	{Name: ScopeOfflineAccess, Description: "Stay connected to your account while you are away"},
 }
 
 // UserClaims are the standard claims (OpenID Connect Core §5.1) a user provider knows of

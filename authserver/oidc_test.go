@@ -543,3 +543,14 @@ func TestDeviceSignInGetsAnIDToken(t *testing.T) {
 		t.Fatalf("device without openid: %d %v", r.Status, r.Body)
 	}
 }
+
+// offline_access (OpenID Connect Core §11) is a defined scope, so a library that asks for
+// it is not refused; the refresh token still follows the client's refresh_token grant.
+func TestOfflineAccessIsAcceptedAndRefreshFollowsTheGrant(t *testing.T) {
+	f := sqliteFixture(t)
+	s := oidcSite(t, f, nil)
+	r := s.browser(t).signIn(rpQuery("openid offline_access", "n-off"))
+	if r.Body["refresh_token"] == nil || r.Body["id_token"] == nil || r.Body["scope"] != "openid offline_access" {
+		t.Fatalf("token response %v", r.Body)
+	}
+}

@@ -293,7 +293,7 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			"code_challenge_methods_supported":      `["S256"]`,
 			"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
 			"token_endpoint_auth_signing_alg_values_supported": `["RS256","PS256","ES256","ES384","EdDSA"]`,
-			"scopes_supported":                          `["email","openid","orders:read","orders:write","profile","*"]`,
+			"scopes_supported":                          `["email","offline_access","openid","orders:read","orders:write","profile","*"]`,
 			"response_types_supported":                  `["code"]`,
 			"access_token_signing_alg_values_supported": `["ES256"]`,
 			"device_authorization_endpoint":             `"` + testIssuer + `/oauth/device/code"`,
