@@ -242,13 +242,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	// Users sign in with the provider the client is bound to (Passport's provider
 	// clients); a session of another provider's user does not count here.
-	providerName := req.client.Provider
-	if providerName == "" {
-		providerName = DefaultProvider
-	}
-	if _, ok := s.cfg.Providers[providerName]; !ok {
-		s.redirectError(w, r, req, errUnauthorizedClient("the client's user provider is not configured").logged(
-			"client names an unknown user provider", nil, zap.String("client_id", req.client.ID), zap.String("provider", providerName)))
+	providerName, _, oerr := s.clientProvider(req.client)
+	if oerr != nil {
+		s.redirectError(w, r, req, oerr)
 		return
 	}
 	sess, err := s.currentSession(r)

@@ -48,13 +48,8 @@ func (s *Server) deviceAuthorization(r *http.Request) (*deviceAuthorizationRespo
 	if !client.HasGrant(GrantDeviceCode) {
 		return nil, errUnauthorizedClient("the client may not use the device authorization grant")
 	}
-	providerName := client.Provider
-	if providerName == "" {
-		providerName = DefaultProvider
-	}
-	if _, ok := s.cfg.Providers[providerName]; !ok {
-		return nil, errUnauthorizedClient("the client's user provider is not configured").logged(
-			"client names an unknown user provider", nil, zap.String("client_id", client.ID), zap.String("provider", providerName))
+	if _, _, oerr := s.clientProvider(client); oerr != nil {
+		return nil, oerr
 	}
 	// As at the authorization endpoint: a person consents to these scopes on a page, so
 	// "*" (every scope, present and future) is not offered.

@@ -178,11 +178,8 @@ func (s *Server) deviceEntry(w http.ResponseWriter, r *http.Request, sess *store
 	}
 	// The person signs in with the provider the client is bound to, as at the
 	// authorization endpoint; a session of another provider's user does not count.
-	providerName := client.Provider
-	if providerName == "" {
-		providerName = DefaultProvider
-	}
-	if _, ok := s.cfg.Providers[providerName]; !ok {
+	providerName, p := s.userProvider(client.Provider)
+	if p == nil {
 		s.renderError(w, errPage(http.StatusBadRequest, "unauthorized_client", cannotComplete,
 			"The application's user provider is not configured on this server.").logged(
 			"client names an unknown user provider", nil, zap.String("client_id", client.ID), zap.String("provider", providerName)))

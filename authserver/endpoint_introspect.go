@@ -222,10 +222,8 @@ func (s *Server) username(ctx context.Context, provider, userID string) (string,
 	if userID == "" {
 		return "", forever
 	}
-	if provider == "" {
-		provider = DefaultProvider
-	}
-	resolver, ok := s.cfg.Providers[provider].(UsernameResolver)
+	provider, p := s.userProvider(provider)
+	resolver, ok := p.(UsernameResolver)
 	if !ok {
 		return "", forever
 	}

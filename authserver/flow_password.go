@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
@@ -21,14 +19,9 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 	if oerr != nil {
 		return nil, oerr
 	}
-	providerName := client.Provider
-	if providerName == "" {
-		providerName = DefaultProvider
-	}
-	provider, ok := s.cfg.Providers[providerName]
-	if !ok {
-		return nil, errUnauthorizedClient("the client's user provider is not configured").logged(
-			"client names an unknown user provider", nil, zap.String("client_id", client.ID), zap.String("provider", providerName))
+	providerName, provider, oerr := s.clientProvider(client)
+	if oerr != nil {
+		return nil, oerr
 	}
 	userID, oerr := s.authenticateUser(r, providerName, provider, username, password)
 	if oerr != nil {

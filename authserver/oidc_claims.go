@@ -113,10 +113,8 @@ func (s *Server) userClaims(ctx context.Context, provider, userID string, grante
 	if userID == "" || !releasesUserClaims(granted) {
 		return nil, nil
 	}
-	if provider == "" {
-		provider = DefaultProvider
-	}
-	source, ok := s.cfg.Providers[provider].(UserClaimsSource)
+	_, p := s.userProvider(provider)
+	source, ok := p.(UserClaimsSource)
 	if !ok {
 		return nil, nil
 	}

@@ -111,7 +111,7 @@ func (s *Server) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, errUnavailable("reading session", err))
 		return
 	}
-	if req.hintSubject != "" && req.hintSubject == sess.UserID && providerOrDefault(req.hintProvider) == sess.Provider {
+	if hintProvider, _ := s.userProvider(req.hintProvider); req.hintSubject != "" && req.hintSubject == sess.UserID && hintProvider == sess.Provider {
 		s.endSession(w, r)
 		s.afterLogout(w, r, req)
 		return
@@ -161,14 +161,6 @@ func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, req *logout
 		u.RawQuery = q.Encode()
 	}
 	redirect(w, r, u.String())
-}
-
-// providerOrDefault names the default provider for an empty name.
-func providerOrDefault(name string) string {
-	if name == "" {
-		return DefaultProvider
-	}
-	return name
 }
 
 // formTarget is the origin (or scheme, for a private-use URI) a page's form may send the

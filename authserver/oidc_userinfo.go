@@ -1,9 +1,11 @@
 package authserver
 
 import (
+	"errors"
 	"mime"
 	"net/http"
-	"strings"
+
+	"github.com/caddyoauth/caddy-oauth/validator"
 )
 
 // userinfoRealm names the userinfo endpoint in its challenges.
@@ -62,10 +64,9 @@ func (s *Server) userinfo(r *http.Request) (*userinfoAnswer, *Error) {
 	return &userinfoAnswer{Subject: va.record.UserID, UserClaims: claims}, nil
 }
 
-// userinfoToken reads the access token of a userinfo request: one, from the header or
-// (POST) the form, not both.
+// userinfoToken reads the access token of a userinfo request: one, from the header (as
+// the guard reads it, validator.ExtractBearer) or (POST) the form, not both.
 func userinfoToken(r *http.Request) (string, *Error) {
-	header := r.Header.Get("Authorization")
 	fromForm := ""
 	if r.Method == http.MethodPost {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
@@ -76,22 +77,23 @@ func userinfoToken(r *http.Request) (string, *Error) {
 			fromForm = form.Get("access_token")
 		}
 	}
+	token, err := validator.ExtractBearer(r)
+	var refusal *validator.Refusal
+	errors.As(err, &refusal)
 	switch {
-	case header != "" && fromForm != "":
+	case fromForm != "" && len(r.Header["Authorization"]) > 0:
 		return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the access token was sent more than once", "")
 	case fromForm != "":
 		return fromForm, nil
-	case header == "":
+	case err == nil:
+		return token, nil
+	case refusal != nil && refusal.Kind == validator.NoToken:
 		// RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
 		e := bearerRefusal(http.StatusUnauthorized, "invalid_token", "no access token", "")
 		e.challenges = []string{"Bearer " + userinfoRealm}
 		return "", e
 	}
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the Authorization header is not a Bearer token", "")
-	}
-	return token, nil
+	return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the Authorization header is not one Bearer token", "")
 }
 
 // bearerRefusal is an RFC 6750 §3.1 refusal: the error in the body and in the

@@ -56,11 +56,8 @@ func (s *Server) issuePersonalToken(ctx context.Context, issuer, userID, name st
 	if len(name) > maxTokenNameLen {
 		return nil, fmt.Errorf("the token name is longer than %d bytes", maxTokenNameLen)
 	}
-	if provider == "" {
-		provider = DefaultProvider
-	}
-	p, ok := s.cfg.Providers[provider]
-	if !ok {
+	provider, p := s.userProvider(provider)
+	if p == nil {
 		return nil, fmt.Errorf("user provider %q is not configured", provider)
 	}
 	granted, err := s.cfg.Scopes.Resolve(cleanScopes(requested), false)

@@ -23,10 +23,8 @@ func (s *Server) userGone(ctx context.Context, provider, userID string) (bool, *
 	if userID == "" {
 		return false, nil // a client's own token
 	}
-	if provider == "" {
-		provider = DefaultProvider
-	}
-	resolver, ok := s.cfg.Providers[provider].(UsernameResolver)
+	_, p := s.userProvider(provider)
+	resolver, ok := p.(UsernameResolver)
 	if !ok {
 		return false, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/caddyoauth/caddy-oauth/passwords"
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -34,6 +36,26 @@ type UserLookup interface {
 // introspection endpoint then answers with the username.
 type UsernameResolver interface {
 	Username(ctx context.Context, userID string) (string, error)
+}
+
+// userProvider returns the configured user provider of that name, "" meaning
+// DefaultProvider, with the name resolved; nil when none is configured under it.
+func (s *Server) userProvider(name string) (string, UserProvider) {
+	if name == "" {
+		name = DefaultProvider
+	}
+	return name, s.cfg.Providers[name]
+}
+
+// clientProvider is the user provider a client's users sign in with (Passport's provider
+// clients). One the configuration lacks is the client's fault: unauthorized_client, logged.
+func (s *Server) clientProvider(c *store.Client) (string, UserProvider, *Error) {
+	name, p := s.userProvider(c.Provider)
+	if p == nil {
+		return name, nil, errUnauthorizedClient("the client's user provider is not configured").logged(
+			"client names an unknown user provider", nil, zap.String("client_id", c.ID), zap.String("provider", name))
+	}
+	return name, p, nil
 }
 
 // BuiltinUsers authenticates against the users kept in the store (`users builtin`).
