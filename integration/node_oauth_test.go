@@ -104,41 +104,53 @@ http://127.0.0.1:%d {
 // TestOauth4webapiReadsRFC8414Metadata has oauth4webapi discover the server: the library
 // accepts the document only if its issuer is the one asked for.
 func TestOauth4webapiReadsRFC8414Metadata(t *testing.T) {
-	tools := requireNodeClients(t)
-	s := startNodeSite(t, "")
-	res := runNodeScript(t, tools, nodeScriptTimeout, "discovery.mjs", map[string]string{"issuer": s.issuer, "algorithm": "oauth2"}, nil)
-	if got := str(res, "requested"); got != "/.well-known/oauth-authorization-server" {
-		t.Errorf("the library asked for %s", got)
-	}
-	md := field(res, "metadata")
-	for key, want := range map[string]string{
-		"issuer":                 s.issuer,
-		"authorization_endpoint": s.issuer + "/oauth/authorize",
-		"token_endpoint":         s.issuer + "/oauth/token",
-		"jwks_uri":               s.issuer + "/.well-known/jwks.json",
-		"introspection_endpoint": s.issuer + "/oauth/introspect",
-		"revocation_endpoint":    s.issuer + "/oauth/revoke",
-	} {
-		if got := str(md, key); got != want {
-			t.Errorf("metadata %s = %q, want %q", key, got, want)
+	md := discoverWithOauth4webapi(t, "oauth2", "/.well-known/oauth-authorization-server", func(issuer string) map[string]string {
+		return map[string]string{
+			"issuer":                 issuer,
+			"authorization_endpoint": issuer + "/oauth/authorize",
+			"token_endpoint":         issuer + "/oauth/token",
+			"jwks_uri":               issuer + "/.well-known/jwks.json",
+			"introspection_endpoint": issuer + "/oauth/introspect",
+			"revocation_endpoint":    issuer + "/oauth/revoke",
 		}
-	}
-	for key, want := range map[string][]string{
+	}, map[string][]string{
 		"code_challenge_methods_supported": {"S256"},
 		"grant_types_supported":            {"authorization_code", "client_credentials", "refresh_token"},
 		"response_types_supported":         {"code"},
 		"scopes_supported":                 {"orders:read", "orders:write"},
-	} {
+	})
+	if field(md, "authorization_response_iss_parameter_supported") != true {
+		t.Errorf("metadata does not announce iss in authorization responses (RFC 9207)")
+	}
+}
+
+// discoverWithOauth4webapi has oauth4webapi discover a fresh site with algorithm ("oauth2"
+// or "oidc"): the library must ask for path and accept the document (it checks the
+// issuer), whose members must equal want (made from the issuer) and whose lists must hold
+// wantLists. It returns the document.
+func discoverWithOauth4webapi(t *testing.T, algorithm, path string, want func(issuer string) map[string]string, wantLists map[string][]string) any {
+	t.Helper()
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	res := runNodeScript(t, tools, nodeScriptTimeout, "discovery.mjs", map[string]string{"issuer": s.issuer, "algorithm": algorithm}, nil)
+	if got := str(res, "requested"); got != path {
+		t.Errorf("the library asked for %s", got)
+	}
+	md := field(res, "metadata")
+	for key, w := range want(s.issuer) {
+		if got := str(md, key); got != w {
+			t.Errorf("metadata %s = %q, want %q", key, got, w)
+		}
+	}
+	for key, ws := range wantLists {
 		got := jsonStrings(field(md, key))
-		for _, w := range want {
+		for _, w := range ws {
 			if !slices.Contains(got, w) {
 				t.Errorf("metadata %s = %v, lacks %s", key, got, w)
 			}
 		}
 	}
-	if field(md, "authorization_response_iss_parameter_supported") != true {
-		t.Errorf("metadata does not announce iss in authorization responses (RFC 9207)")
-	}
+	return md
 }
 
 // TestOauth4webapiClientCredentialsIntrospectsAndRevokes runs a machine client through
