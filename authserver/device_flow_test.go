@@ -114,12 +114,19 @@ func (b *browser) answer(confirm page, userCode, decision string) page {
 		map[string]string{"X-Test-Client-IP": "192.0.2.1"})
 }
 
-// approveDevice signs a new browser in and approves userCode.
-func (s *site) approveDevice(t *testing.T, userCode string) *browser {
+// confirmDevice signs a new browser in and enters userCode (from 192.0.2.1); it returns
+// the browser and the page the code brought up.
+func (s *site) confirmDevice(t *testing.T, userCode string) (*browser, page) {
 	t.Helper()
 	b := s.browser(t)
 	b.login("")
-	confirm := b.enterCode(userCode, "192.0.2.1")
+	return b, b.enterCode(userCode, "192.0.2.1")
+}
+
+// approveDevice signs a new browser in and approves userCode.
+func (s *site) approveDevice(t *testing.T, userCode string) *browser {
+	t.Helper()
+	b, confirm := s.confirmDevice(t, userCode)
 	if confirm.status != http.StatusOK || !strings.Contains(confirm.body, `id="approve"`) {
 		t.Fatalf("confirmation page: %d %.500s", confirm.status, confirm.body)
 	}
@@ -334,9 +341,7 @@ func TestDeniedDeviceGetsAccessDenied(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s, clk := deviceSite(t, f, nil)
 		dc, uc := s.newDeviceCode("")
-		b := s.browser(t)
-		b.login("")
-		confirm := b.enterCode(uc, "192.0.2.1")
+		b, confirm := s.confirmDevice(t, uc)
 		if done := b.answer(confirm, uc, "deny"); done.status != http.StatusOK || !strings.Contains(done.body, "Device denied") {
 			t.Fatalf("denying: %d %.300s", done.status, done.body)
 		}
@@ -356,9 +361,7 @@ func TestExpiredDeviceCodeIsRefusedAtTheTokenEndpointAndOnThePage(t *testing.T) 
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s, clk := deviceSite(t, f, nil)
 		dc, uc := s.newDeviceCode("")
-		b := s.browser(t)
-		b.login("")
-		confirm := b.enterCode(uc, "192.0.2.1")
+		b, confirm := s.confirmDevice(t, uc)
 		clk.advance(10 * time.Minute)
 		wantError(t, "poll at expiry", s.poll("tv", "", dc), 400, "expired_token")
 		if p := b.enterCode(uc, "192.0.2.1"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "Code expired") {
@@ -397,9 +400,7 @@ func TestDeviceApprovalWithoutTheSessionsCSRFTokenIsRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s, _ := deviceSite(t, f, nil)
 		dc, uc := s.newDeviceCode("")
-		b := s.browser(t)
-		b.login("")
-		confirm := b.enterCode(uc, "192.0.2.1")
+		b, confirm := s.confirmDevice(t, uc)
 		other := s.browser(t)
 		other.login("")
 		otherToken := other.get(authserver.PathDevice).csrf(t)
