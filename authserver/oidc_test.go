@@ -160,6 +160,12 @@ func TestOpenIDConnectSignInWithGoOIDC(t *testing.T) {
 		if got := userinfo(t, s.url, raw); got.status != http.StatusUnauthorized {
 			t.Fatalf("userinfo with an ID token: %d", got.status)
 		}
+		if r := send(t, s.url, authserver.PathIntrospect, url.Values{"token": {raw}}, basic("rs", rsSecret)); r.Status != http.StatusOK || r.Body["active"] != false {
+			t.Fatalf("introspection of an ID token: %d %v", r.Status, r.Body)
+		}
+		if r := send(t, s.url, authserver.PathIntrospect, url.Values{"token": {access}}, basic("rs", rsSecret)); r.Body["active"] != true {
+			t.Fatalf("introspection of the access token: %v", r.Body)
+		}
 	})
 }
 
@@ -552,5 +558,25 @@ func TestOfflineAccessIsAcceptedAndRefreshFollowsTheGrant(t *testing.T) {
 	r := s.browser(t).signIn(rpQuery("openid offline_access", "n-off"))
 	if r.Body["refresh_token"] == nil || r.Body["id_token"] == nil || r.Body["scope"] != "openid offline_access" {
 		t.Fatalf("token response %v", r.Body)
+	}
+}
+
+// An ID token lives as long as the access token, one hour at most, and names the user
+// provider; a claims request parameter, which this server does not support, is ignored
+// as OpenID Connect Core §5.5 allows rather than refused.
+func TestIDTokenLifetimeProviderAndIgnoredClaimsParameter(t *testing.T) {
+	for _, c := range []struct {
+		accessTTL, want time.Duration
+	}{{10 * time.Minute, 10 * time.Minute}, {3 * time.Hour, time.Hour}} {
+		f := sqliteFixture(t)
+		s := oidcSite(t, f, func(cfg *authserver.Config) { cfg.AccessTokenTTL = c.accessTTL })
+		q := rpQuery("openid", "n-ttl")
+		q.Set("claims", `{"id_token":{"acr":{"essential":true}}}`)
+		r := s.browser(t).signIn(q)
+		_, cl := f.claims(r.Body["id_token"].(string))
+		exp, iat := cl["exp"].(float64), cl["iat"].(float64)
+		if time.Duration(exp-iat)*time.Second != c.want || cl["provider"] != authserver.DefaultProvider || cl["acr"] != nil {
+			t.Fatalf("access TTL %v: ID token exp-iat %vs, claims %v", c.accessTTL, exp-iat, cl)
+		}
 	}
 }
