@@ -523,3 +523,35 @@ func TestPrivateKeyJWTLogsNeverContainTheAssertion(t *testing.T) {
 		}
 	})
 }
+
+// A jwks_uri that redirects is not followed (the keys are where the client registered
+// them, nowhere else), and a key set larger than 1 MiB is not read: either way the
+// assertion is refused.
+func TestPrivateKeyJWTKeysFromJWKSURIAreNotFollowedOrOversized(t *testing.T) {
+	k1 := newAssertionKey(t, "ES256", "r1")
+	f := sqliteFixture(t)
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(jwksOf(t, k1)))
+	}))
+	t.Cleanup(good.Close)
+	redirecting := httptest.NewServer(http.RedirectHandler(good.URL+"/jwks.json", http.StatusFound))
+	t.Cleanup(redirecting.Close)
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		set := jwksOf(t, k1)
+		// The same keys, padded past 1 MiB with white space before the closing brace.
+		_, _ = w.Write([]byte(set[:len(set)-1] + strings.Repeat(" ", 1<<20) + "}"))
+	}))
+	t.Cleanup(huge.Close)
+	now := time.Now().UTC()
+	for id, uri := range map[string]string{"kgood": good.URL, "kredirect": redirecting.URL, "khuge": huge.URL} {
+		if err := f.st.CreateClient(context.Background(), &store.Client{ID: id, Name: id, TokenAuthMethod: store.TokenAuthPrivateKeyJWT,
+			JWKSURI: uri + "/jwks.json", Grants: []string{"client_credentials"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range map[string]int{"kgood": http.StatusOK, "kredirect": http.StatusUnauthorized, "khuge": http.StatusUnauthorized} {
+		if r := f.post(assertionForm(k1.sign(t, claimsFor(id, tokenAud)), ccForm), "", ""); r.Status != want {
+			t.Errorf("%s: %d %v, want %d", id, r.Status, r.Body, want)
+		}
+	}
+}
