@@ -44,6 +44,9 @@ type introspection struct {
 	// Provider is the user provider of a user's token (an extension, as in the JWT), so
 	// a guard in introspection mode can apply its provider rule.
 	Provider string `json:"provider,omitempty"`
+	// Confirmation is the token's cnf: the DPoP key or client certificate it is bound to,
+	// so a resource server can check the binding (RFC 9449 §8, RFC 8705 §3.2).
+	Confirmation *confirmation `json:"cnf,omitempty"`
 }
 
 // inactiveAnswer is the whole answer for an unknown, expired, revoked or foreign token:
@@ -119,19 +122,20 @@ func (s *Server) introspectAccess(r *http.Request, token string) ([]byte, error)
 	c := v.claims
 	name, until := s.username(r.Context(), v.record.Provider, v.record.UserID)
 	answer, err := encodeAnswer(&introspection{
-		Active:    true,
-		Scope:     c.Scope,
-		ClientID:  c.ClientID,
-		Subject:   c.Subject,
-		Username:  name,
-		TokenType: "Bearer",
-		Expires:   c.Expires,
-		IssuedAt:  c.IssuedAt,
-		NotBefore: c.NotBefore,
-		ID:        c.ID,
-		Issuer:    c.Issuer,
-		Audience:  c.Audience,
-		Provider:  c.Provider,
+		Active:       true,
+		Scope:        c.Scope,
+		ClientID:     c.ClientID,
+		Subject:      c.Subject,
+		Username:     name,
+		TokenType:    accessTokenType(c.Confirmation),
+		Expires:      c.Expires,
+		IssuedAt:     c.IssuedAt,
+		NotBefore:    c.NotBefore,
+		ID:           c.ID,
+		Issuer:       c.Issuer,
+		Audience:     c.Audience,
+		Provider:     c.Provider,
+		Confirmation: c.Confirmation,
 	})
 	if err != nil {
 		return nil, err
@@ -170,18 +174,19 @@ func (s *Server) introspectRefresh(r *http.Request, token string) ([]byte, error
 	// A refresh token has no public id: its stored id is a digest of its value and is
 	// not given out, so the answer carries no jti.
 	return encodeAnswer(&introspection{
-		Active:    true,
-		Scope:     scopes.Format(rt.Scopes),
-		ClientID:  rt.ClientID,
-		Subject:   subject,
-		Username:  name,
-		TokenType: TokenTypeRefresh,
-		Expires:   rt.ExpiresAt.Unix(),
-		IssuedAt:  rt.CreatedAt.Unix(),
-		NotBefore: rt.CreatedAt.Unix(),
-		Issuer:    s.issuerFor(r),
-		Audience:  s.audienceFor(rt.ClientID),
-		Provider:  rt.Provider,
+		Active:       true,
+		Scope:        scopes.Format(rt.Scopes),
+		ClientID:     rt.ClientID,
+		Subject:      subject,
+		Username:     name,
+		TokenType:    TokenTypeRefresh,
+		Expires:      rt.ExpiresAt.Unix(),
+		IssuedAt:     rt.CreatedAt.Unix(),
+		NotBefore:    rt.CreatedAt.Unix(),
+		Issuer:       s.issuerFor(r),
+		Audience:     s.audienceFor(rt.ClientID),
+		Provider:     rt.Provider,
+		Confirmation: refreshConfirmation(rt.DPoPJKT, rt.CertThumbprint),
 	})
 }
 

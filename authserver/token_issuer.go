@@ -40,6 +40,9 @@ type accessClaims struct {
 	// CSRF is set only in first-party cookie tokens (fresh_api_token.go): the value a
 	// request sending the cookie must repeat in a header.
 	CSRF string `json:"csrf,omitempty"`
+	// Confirmation binds the token to a DPoP key or a client certificate (cnf, RFC 9449
+	// §6, RFC 8705 §3); absent from a bearer token.
+	Confirmation *confirmation `json:"cnf,omitempty"`
 	// UserClaims are the user's standard claims the token's profile and email scopes
 	// release, so a guard can hand them to the API behind it ({oauth.claim.email}).
 	*UserClaims
@@ -61,6 +64,11 @@ type grantSubject struct {
 	// the user signed in (zero: unknown, left out, as after a refresh).
 	nonce    string
 	authTime time.Time
+	// cnf binds the access token to the DPoP key or client certificate the token request
+	// proved (nil: a bearer token). A public client's refresh token is bound to it too
+	// (RFC 9449 §5, RFC 8705 §4): a confidential client's is already bound to the
+	// client's own credentials.
+	cnf *confirmation
 }
 
 // issued is a minted token pair ready to be recorded.
@@ -109,18 +117,19 @@ func (s *Server) mint(ctx context.Context, issuer string, sub grantSubject, ttl 
 	}
 	scope := scopes.Format(sub.scopes)
 	claims, err := json.Marshal(accessClaims{
-		Issuer:     issuer,
-		Subject:    subject,
-		Audience:   aud,
-		ClientID:   sub.client.ID,
-		Scope:      scope,
-		ID:         at.ID,
-		IssuedAt:   now.Unix(),
-		NotBefore:  now.Unix(),
-		Expires:    at.ExpiresAt.Unix(),
-		Provider:   sub.provider,
-		CSRF:       sub.csrf,
-		UserClaims: userClaims,
+		Issuer:       issuer,
+		Subject:      subject,
+		Audience:     aud,
+		ClientID:     sub.client.ID,
+		Scope:        scope,
+		ID:           at.ID,
+		IssuedAt:     now.Unix(),
+		NotBefore:    now.Unix(),
+		Expires:      at.ExpiresAt.Unix(),
+		Provider:     sub.provider,
+		CSRF:         sub.csrf,
+		Confirmation: sub.cnf,
+		UserClaims:   userClaims,
 	})
 	if err != nil {
 		return nil, errUnavailable("encoding claims", err)
@@ -135,7 +144,7 @@ func (s *Server) mint(ctx context.Context, issuer string, sub grantSubject, ttl 
 		signer: signer.Public(),
 		access: at,
 		response: &tokenResponse{
-			TokenType:   "Bearer",
+			TokenType:   accessTokenType(sub.cnf),
 			ExpiresIn:   int64(ttl / time.Second),
 			AccessToken: jwt,
 			Scope:       scope,
@@ -161,6 +170,9 @@ func (s *Server) mint(ctx context.Context, issuer string, sub grantSubject, ttl 
 			Scopes:        sub.scopes,
 			CreatedAt:     now,
 			ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+		}
+		if sub.cnf != nil && !sub.client.Confidential() {
+			out.refresh.DPoPJKT, out.refresh.CertThumbprint = sub.cnf.JKT, sub.cnf.X5TS256
 		}
 		out.response.RefreshToken = value
 	}

@@ -56,6 +56,19 @@ type Client struct {
 	// RequirePAR makes the authorization endpoint refuse the client's requests unless
 	// they were pushed first (RFC 9126 §5, require_pushed_authorization_requests).
 	RequirePAR bool
+	// RequireDPoP makes the token endpoint refuse the client's requests that carry no DPoP
+	// proof, so every token it gets is DPoP-bound (RFC 9449 §5.2,
+	// dpop_bound_access_tokens).
+	RequireDPoP bool
+	// CertBoundTokens binds the client's tokens to the TLS client certificate of its token
+	// request (RFC 8705 §3, tls_client_certificate_bound_access_tokens); a request without
+	// one is refused.
+	CertBoundTokens bool
+	// TLSClientAuthAttribute and TLSClientAuthValue are, for TokenAuthMethod
+	// tls_client_auth, the one certificate attribute that must match and its value
+	// (RFC 8705 §2.1.2: "subject_dn", "san_dns", "san_uri", "san_ip" or "san_email").
+	TLSClientAuthAttribute string
+	TLSClientAuthValue     string
 	// FirstParty clients skip the consent screen.
 	FirstParty bool
 	// Introspect allows the client to call the introspection endpoint and revocation feed.
@@ -130,6 +143,12 @@ type RefreshToken struct {
 	Revoked   bool
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// DPoPJKT is the JWK SHA-256 thumbprint (RFC 7638) of the DPoP key the token is bound
+	// to, CertThumbprint the SHA-256 thumbprint (x5t#S256, RFC 8705) of the client
+	// certificate; each is set only for a bound token of a public client, and its use
+	// must prove the same key or present the same certificate.
+	DPoPJKT        string
+	CertThumbprint string
 }
 
 // AuthCode is a one-use authorization code. ID is the SHA-256 hex digest of the code.
@@ -145,8 +164,11 @@ type AuthCode struct {
 	// Nonce is the OpenID Connect nonce of the authorization request, echoed in the ID
 	// token; AuthTime is when the user signed in (the session's start), its auth_time, kept to
 	// the second.
-	Nonce     string
-	AuthTime  time.Time
+	Nonce    string
+	AuthTime time.Time
+	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10): the exchange
+	// must carry a DPoP proof of that key. Empty when the request named none.
+	DPoPJKT   string
 	Revoked   bool
 	CreatedAt time.Time
 	ExpiresAt time.Time

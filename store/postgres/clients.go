@@ -12,20 +12,23 @@ import (
 
 const clientCols = `id, name, secret_hash, redirect_uris, grants, provider, user_id,
 	first_party, introspect, declarative, declared_by, revoked, created_at, updated_at,
-	post_logout_redirect_uris, token_auth_method, jwks, jwks_uri, require_par`
+	post_logout_redirect_uris, token_auth_method, jwks, jwks_uri, require_par,
+	require_dpop, cert_bound_tokens, tls_client_auth_attribute, tls_client_auth_value`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, list(c.RedirectURIs), list(c.Grants),
 		c.Provider, c.UserID, c.FirstParty, c.Introspect, c.Declarative, c.DeclaredBy, c.Revoked,
 		c.CreatedAt, c.UpdatedAt, list(c.PostLogoutRedirectURIs),
-		c.TokenAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR}
+		c.TokenAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR,
+		c.RequireDPoP, c.CertBoundTokens, c.TLSClientAuthAttribute, c.TLSClientAuthValue}
 }
 
 func scanClient(row pgx.Row) (*store.Client, error) {
 	var c store.Client
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.Grants, &c.Provider,
 		&c.UserID, &c.FirstParty, &c.Introspect, &c.Declarative, &c.DeclaredBy, &c.Revoked, &c.CreatedAt,
-		&c.UpdatedAt, &c.PostLogoutRedirectURIs, &c.TokenAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR); err != nil {
+		&c.UpdatedAt, &c.PostLogoutRedirectURIs, &c.TokenAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR,
+		&c.RequireDPoP, &c.CertBoundTokens, &c.TLSClientAuthAttribute, &c.TLSClientAuthValue); err != nil {
 		return nil, err
 	}
 	c.RedirectURIs, c.Grants = readList(c.RedirectURIs), readList(c.Grants)
@@ -39,7 +42,7 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, clientArgs(c)...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`, clientArgs(c)...)
 	return wrapErr(fmt.Sprintf("create client %q", c.ID), err)
 }
 
@@ -49,13 +52,16 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	err := s.pool.QueryRow(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, secret_hash = excluded.secret_hash,
 			redirect_uris = excluded.redirect_uris, grants = excluded.grants,
 			post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 			token_auth_method = excluded.token_auth_method, jwks = excluded.jwks,
 			jwks_uri = excluded.jwks_uri, require_par = excluded.require_par,
+			require_dpop = excluded.require_dpop, cert_bound_tokens = excluded.cert_bound_tokens,
+			tls_client_auth_attribute = excluded.tls_client_auth_attribute,
+			tls_client_auth_value = excluded.tls_client_auth_value,
 			provider = excluded.provider, user_id = excluded.user_id,
 			first_party = excluded.first_party, introspect = excluded.introspect,
 			declarative = excluded.declarative, declared_by = excluded.declared_by, revoked = excluded.revoked,

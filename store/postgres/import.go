@@ -27,7 +27,7 @@ func (s *Store) ImportPassport(ctx context.Context, imp *store.PassportImport) (
 			for _, c := range imp.Clients {
 				store.PrepareClient(c)
 				tag, err := tx.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING`, clientArgs(c)...)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) ON CONFLICT (id) DO NOTHING`, clientArgs(c)...)
 				if err != nil {
 					return fmt.Errorf("client %q: %w", c.ID, err)
 				}

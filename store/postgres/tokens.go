@@ -31,19 +31,21 @@ func scanAccess(row pgx.Row) (*store.AccessToken, error) {
 	return &at, nil
 }
 
-const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at`
+const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at, dpop_jkt, cert_thumbprint`
 
-var refreshTypes = []string{"text", "text", "text", "text", "text", "text", "text[]", "boolean", "timestamptz", "timestamptz"}
+var refreshTypes = []string{"text", "text", "text", "text", "text", "text", "text[]", "boolean", "timestamptz", "timestamptz",
+	"text", "text"}
 
 func refreshArgs(rt *store.RefreshToken) []any {
 	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
-		list(rt.Scopes), rt.Revoked, rt.CreatedAt, rt.ExpiresAt}
+		list(rt.Scopes), rt.Revoked, rt.CreatedAt, rt.ExpiresAt, rt.DPoPJKT, rt.CertThumbprint}
 }
 
 func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 	var rt store.RefreshToken
 	if err := row.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
-		&rt.Provider, &rt.Scopes, &rt.Revoked, &rt.CreatedAt, &rt.ExpiresAt); err != nil {
+		&rt.Provider, &rt.Scopes, &rt.Revoked, &rt.CreatedAt, &rt.ExpiresAt,
+		&rt.DPoPJKT, &rt.CertThumbprint); err != nil {
 		return nil, err
 	}
 	rt.Scopes = readList(rt.Scopes)
@@ -53,14 +55,14 @@ func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time, dpop_jkt`
 
 func scanCode(row pgx.Row) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var authTime int64
 	if err := row.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, &c.Scopes, &c.RedirectURI,
 		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, &c.CreatedAt, &c.ExpiresAt, &c.AccessTokenID,
-		&c.Nonce, &authTime); err != nil {
+		&c.Nonce, &authTime, &c.DPoPJKT); err != nil {
 		return nil, err
 	}
 	c.AuthTime = store.UnixTime(authTime)
@@ -188,8 +190,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, at *store.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	store.FillTime(&c.CreatedAt)
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, list(c.Scopes), c.RedirectURI, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID, c.Nonce, store.UnixSeconds(c.AuthTime))
+		c.CodeChallengeMethod, c.Revoked, c.CreatedAt, c.ExpiresAt, c.AccessTokenID, c.Nonce, store.UnixSeconds(c.AuthTime), c.DPoPJKT)
 	return wrapErr("create authorization code", err)
 }

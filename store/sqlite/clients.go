@@ -11,20 +11,23 @@ import (
 
 const clientCols = `id, name, secret_hash, redirect_uris, grants, provider, user_id,
 	first_party, introspect, declarative, declared_by, revoked, created_at, updated_at,
-	post_logout_redirect_uris, token_auth_method, jwks, jwks_uri, require_par`
+	post_logout_redirect_uris, token_auth_method, jwks, jwks_uri, require_par,
+	require_dpop, cert_bound_tokens, tls_client_auth_attribute, tls_client_auth_value`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, encodeList(c.RedirectURIs), encodeList(c.Grants),
 		c.Provider, c.UserID, c.FirstParty, c.Introspect, c.Declarative, c.DeclaredBy, c.Revoked,
 		fmtTime(c.CreatedAt), fmtTime(c.UpdatedAt), encodeList(c.PostLogoutRedirectURIs),
-		c.TokenAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR}
+		c.TokenAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR,
+		c.RequireDPoP, c.CertBoundTokens, c.TLSClientAuthAttribute, c.TLSClientAuthValue}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
 	var c store.Client
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, listCol{&c.RedirectURIs}, listCol{&c.Grants}, &c.Provider, &c.UserID,
 		&c.FirstParty, &c.Introspect, &c.Declarative, &c.DeclaredBy, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
-		listCol{&c.PostLogoutRedirectURIs}, &c.TokenAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR); err != nil {
+		listCol{&c.PostLogoutRedirectURIs}, &c.TokenAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR,
+		&c.RequireDPoP, &c.CertBoundTokens, &c.TLSClientAuthAttribute, &c.TLSClientAuthValue); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -34,7 +37,7 @@ func scanClient(sc scanner) (*store.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clientArgs(c)...)
 	return wrapErr(fmt.Sprintf("create client %q", c.ID), err)
 }
 
@@ -45,13 +48,16 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 	store.PrepareClient(c)
 	var created string
 	err := s.w.QueryRowContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, secret_hash = excluded.secret_hash,
 			redirect_uris = excluded.redirect_uris, grants = excluded.grants,
 			post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 			token_auth_method = excluded.token_auth_method, jwks = excluded.jwks,
 			jwks_uri = excluded.jwks_uri, require_par = excluded.require_par,
+			require_dpop = excluded.require_dpop, cert_bound_tokens = excluded.cert_bound_tokens,
+			tls_client_auth_attribute = excluded.tls_client_auth_attribute,
+			tls_client_auth_value = excluded.tls_client_auth_value,
 			provider = excluded.provider, user_id = excluded.user_id,
 			first_party = excluded.first_party, introspect = excluded.introspect,
 			declarative = excluded.declarative, declared_by = excluded.declared_by, revoked = excluded.revoked,

@@ -26,33 +26,35 @@ func scanAccess(sc scanner) (*store.AccessToken, error) {
 	return &at, nil
 }
 
-const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at`
+const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at,
+	dpop_jkt, cert_thumbprint`
 
-const insertRefreshSQL = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertRefreshSQL = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func refreshArgs(rt *store.RefreshToken) []any {
 	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
-		encodeList(rt.Scopes), rt.Revoked, fmtTime(rt.CreatedAt), fmtTime(rt.ExpiresAt)}
+		encodeList(rt.Scopes), rt.Revoked, fmtTime(rt.CreatedAt), fmtTime(rt.ExpiresAt), rt.DPoPJKT, rt.CertThumbprint}
 }
 
 func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 	var rt store.RefreshToken
 	if err := sc.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
-		&rt.Provider, listCol{&rt.Scopes}, &rt.Revoked, timeCol{&rt.CreatedAt}, timeCol{&rt.ExpiresAt}); err != nil {
+		&rt.Provider, listCol{&rt.Scopes}, &rt.Revoked, timeCol{&rt.CreatedAt}, timeCol{&rt.ExpiresAt},
+		&rt.DPoPJKT, &rt.CertThumbprint); err != nil {
 		return nil, err
 	}
 	return &rt, nil
 }
 
 const codeCols = `id, client_id, user_id, provider, scopes, redirect_uri, code_challenge,
-	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time`
+	code_challenge_method, revoked, created_at, expires_at, access_token_id, nonce, auth_time, dpop_jkt`
 
 func scanCode(sc scanner) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var authTime int64
 	if err := sc.Scan(&c.ID, &c.ClientID, &c.UserID, &c.Provider, listCol{&c.Scopes}, &c.RedirectURI,
 		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Revoked, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, &c.AccessTokenID,
-		&c.Nonce, &authTime); err != nil {
+		&c.Nonce, &authTime, &c.DPoPJKT); err != nil {
 		return nil, err
 	}
 	c.AuthTime = store.UnixTime(authTime)
@@ -186,10 +188,10 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error 
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	store.FillTime(&c.CreatedAt)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.ClientID, c.UserID, c.Provider, encodeList(c.Scopes), c.RedirectURI, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Revoked, fmtTime(c.CreatedAt), fmtTime(c.ExpiresAt), c.AccessTokenID,
-		c.Nonce, store.UnixSeconds(c.AuthTime))
+		c.Nonce, store.UnixSeconds(c.AuthTime), c.DPoPJKT)
 	return wrapErr("create authorization code", err)
 }
 

@@ -108,6 +108,10 @@ func newClient(id string) *store.Client {
 		JWKS:                   `{"keys":[]}`,
 		JWKSURI:                "https://app.example/jwks.json",
 		RequirePAR:             true,
+		RequireDPoP:            true,
+		CertBoundTokens:        true,
+		TLSClientAuthAttribute: "subject_dn",
+		TLSClientAuthValue:     "CN=app,O=Example",
 		Grants:                 []string{"authorization_code", "refresh_token"},
 		Provider:               "builtin",
 		UserID:                 "owner-1",
@@ -136,15 +140,17 @@ func newAccess(clientID, userID string, created time.Time) *store.AccessToken {
 
 func newRefresh(at *store.AccessToken, familyID string) *store.RefreshToken {
 	return &store.RefreshToken{
-		ID:            newID("rt-"),
-		AccessTokenID: at.ID,
-		FamilyID:      familyID,
-		ClientID:      at.ClientID,
-		UserID:        at.UserID,
-		Provider:      at.Provider,
-		Scopes:        at.Scopes,
-		CreatedAt:     at.CreatedAt,
-		ExpiresAt:     at.CreatedAt.Add(30 * 24 * time.Hour),
+		ID:             newID("rt-"),
+		AccessTokenID:  at.ID,
+		FamilyID:       familyID,
+		ClientID:       at.ClientID,
+		UserID:         at.UserID,
+		Provider:       at.Provider,
+		Scopes:         at.Scopes,
+		CreatedAt:      at.CreatedAt,
+		ExpiresAt:      at.CreatedAt.Add(30 * 24 * time.Hour),
+		DPoPJKT:        "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+		CertThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2",
 	}
 }
 
@@ -159,6 +165,7 @@ func newCode(clientID string) *store.AuthCode {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		Nonce:               "n-0S6_WzA2Mj",
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		AuthTime:            at(-5 * time.Minute).Truncate(time.Second), // kept to the second
 		CreatedAt:           t0,
 		ExpiresAt:           at(10 * time.Minute),
