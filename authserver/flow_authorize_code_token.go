@@ -22,7 +22,7 @@ var codeVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 // verifier of its challenge. Every check is a read; only a request that passes them all
 // uses the code, so bad input changes nothing. A second use of a code means it leaked:
 // the tokens issued for it are revoked (RFC 6749 §4.1.2).
-func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error) {
+func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request, cnf *confirmation) (*tokenResponse, *Error) {
 	value := form.Get("code")
 	if value == "" {
 		return nil, errInvalidRequest("code is required")
@@ -78,7 +78,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	}
 
 	sub := grantSubject{client: client, userID: code.UserID, provider: code.Provider, scopes: code.Scopes,
-		signIn: true, nonce: code.Nonce, authTime: code.AuthTime}
+		signIn: true, nonce: code.Nonce, authTime: code.AuthTime, cnf: cnf}
 	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(GrantRefreshToken), "")
 	if oerr != nil {
 		return nil, oerr

@@ -46,7 +46,7 @@ func errExpiredToken() *Error {
 // the interval after the previous answers slow_down and raises the interval. Once
 // approved the code is exchanged in one atomic step: of two concurrent polls one gets
 // the tokens, the other invalid_grant, and the code is dead afterwards.
-func (s *Server) deviceCodeGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error) {
+func (s *Server) deviceCodeGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request, cnf *confirmation) (*tokenResponse, *Error) {
 	value := form.Get("device_code")
 	if value == "" {
 		return nil, errInvalidRequest("device_code is required")
@@ -100,7 +100,7 @@ func (s *Server) deviceCodeGrant(ctx context.Context, client *store.Client, form
 	// A device sign-in with the openid scope gets an ID token, as the code flow does; no
 	// nonce (the device request has none), auth_time from the approving session.
 	sub := grantSubject{client: client, userID: d.UserID, provider: d.Provider, scopes: d.Scopes, grant: GrantDeviceCode,
-		signIn: true, authTime: d.AuthTime}
+		signIn: true, authTime: d.AuthTime, cnf: cnf}
 	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, client.HasGrant(GrantRefreshToken), "")
 	if oerr != nil {
 		return nil, oerr

@@ -10,7 +10,7 @@ import (
 
 // passwordGrant is RFC 6749 §4.3: the client trades a user's username and password,
 // checked by the client's user provider, for an access and refresh token.
-func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error) {
+func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request, cnf *confirmation) (*tokenResponse, *Error) {
 	username, password := form.Get("username"), form.Get("password")
 	if username == "" || password == "" {
 		return nil, errInvalidRequest("username and password are required")
@@ -27,5 +27,5 @@ func (s *Server) passwordGrant(ctx context.Context, client *store.Client, form u
 	if oerr != nil {
 		return nil, oerr
 	}
-	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted, grant: GrantPassword}, s.cfg.AccessTokenTTL, true)
+	return s.issue(r, grantSubject{client: client, userID: userID, provider: providerName, scopes: granted, grant: GrantPassword, cnf: cnf}, s.cfg.AccessTokenTTL, true)
 }

@@ -15,7 +15,7 @@ import (
 // refreshGrant is RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new
 // refresh token and retires the old one; presenting a retired one again means it leaked,
 // so the whole family is revoked.
-func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error) {
+func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form url.Values, r *http.Request, cnf *confirmation) (*tokenResponse, *Error) {
 	value := form.Get("refresh_token")
 	if value == "" {
 		return nil, errInvalidRequest("refresh_token is required")
@@ -40,6 +40,9 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if !s.now().Before(old.ExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired")
 	}
+	if oerr := checkRefreshBinding(old, cnf); oerr != nil {
+		return nil, oerr
+	}
 	if gone, oerr := s.userGone(ctx, old.Provider, old.UserID); oerr != nil {
 		return nil, oerr
 	} else if gone {
@@ -62,7 +65,8 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	}
 	// A refreshed sign-in gets a new ID token (OpenID Connect Core §12.2), without nonce,
 	// and without auth_time, which the refresh token does not keep.
-	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken, signIn: true}
+	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken, signIn: true,
+		cnf: cnf}
 	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
 	if oerr != nil {
 		return nil, oerr

