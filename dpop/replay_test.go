@@ -1,0 +1,61 @@
+package dpop
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestReplayCacheAcceptsEachProofOnce(t *testing.T) {
+	const window = time.Minute
+	c := NewReplayCache(window, 0)
+	p := &Proof{JKT: "key-a", ID: "jti-1"}
+	if err := c.Use(p, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Use(p, t0); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay: %v", err)
+	}
+	// The same jti under another key is another proof.
+	if err := c.Use(&Proof{JKT: "key-b", ID: "jti-1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	// A proof accepted at t0 may carry an iat up to window ahead, so it is acceptable
+	// until t0+2×window: it must be remembered through every rotation until then.
+	for _, d := range []time.Duration{window, 2*window - time.Second, 2 * window, 3 * window, 4*window - time.Second} {
+		if err := c.Use(&Proof{JKT: "filler", ID: d.String()}, t0.Add(d)); err != nil {
+			t.Fatal(err)
+		}
+		if d < 2*window {
+			if err := c.Use(p, t0.Add(d)); !errors.Is(err, ErrReplayed) {
+				t.Fatalf("replay %v later: %v", d, err)
+			}
+		}
+	}
+	// Long after, the memory of it is gone (its iat can no longer pass).
+	if err := c.Use(&Proof{JKT: "filler", ID: "late"}, t0.Add(10*window)); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Len(); n != 1 {
+		t.Fatalf("after 10 windows the cache holds %d proofs, want 1", n)
+	}
+}
+
+func TestReplayCacheFailsClosedWhenFull(t *testing.T) {
+	c := NewReplayCache(time.Minute, 2)
+	for _, id := range []string{"1", "2"} {
+		if err := c.Use(&Proof{JKT: "k", ID: id}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Use(&Proof{JKT: "k", ID: "3"}, t0); !errors.Is(err, ErrReplayCacheFull) {
+		t.Fatalf("third proof: %v", err)
+	}
+	if err := c.Use(&Proof{JKT: "k", ID: "1"}, t0); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay while full: %v", err)
+	}
+	// The next generation has room again.
+	if err := c.Use(&Proof{JKT: "k", ID: "3"}, t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+}
