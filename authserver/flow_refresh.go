@@ -64,9 +64,9 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 		granted = requested
 	}
 	// A refreshed sign-in gets a new ID token (OpenID Connect Core §12.2), without nonce,
-	// and without auth_time, which the refresh token does not keep.
+	// with the auth_time of the original sign-in, which the new refresh token keeps too.
 	sub := grantSubject{client: client, userID: old.UserID, provider: old.Provider, scopes: granted, grant: GrantRefreshToken, signIn: true,
-		cnf: cnf}
+		authTime: old.AuthTime, cnf: cnf}
 	tok, oerr := s.mint(ctx, s.issuerFor(r), sub, s.cfg.AccessTokenTTL, true, old.FamilyID)
 	if oerr != nil {
 		return nil, oerr

@@ -124,15 +124,27 @@ func TestOpenIDConnectSignInWithGoOIDC(t *testing.T) {
 			t.Fatalf("userinfo sub %q email %q", info.Subject, info.Email)
 		}
 
-		// A refresh of the sign-in: a new ID token, same user, no nonce.
-		rt := f.postTo(s.url, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.Body["refresh_token"].(string)}}, "rp", rpSecret)
-		raw2, _ := rt.Body["id_token"].(string)
-		idt2, err := verifier.Verify(ctx, raw2)
-		if err != nil || idt2.Subject != idt.Subject || idt2.Nonce != "" {
-			t.Fatalf("refreshed ID token: %v %+v", err, idt2)
-		}
-		if err := idt2.VerifyAccessToken(rt.Body["access_token"].(string)); err != nil {
-			t.Fatalf("refreshed at_hash: %v", err)
+		// A refresh of the sign-in, and a refresh of that: each a new ID token, same
+		// user, no nonce, the auth_time of the original sign-in (OpenID Connect Core
+		// §12.2).
+		refresh := r.Body["refresh_token"].(string)
+		for i := 1; i <= 2; i++ {
+			rt := f.postTo(s.url, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, "rp", rpSecret)
+			refresh, _ = rt.Body["refresh_token"].(string)
+			raw2, _ := rt.Body["id_token"].(string)
+			idt2, err := verifier.Verify(ctx, raw2)
+			if err != nil || idt2.Subject != idt.Subject || idt2.Nonce != "" {
+				t.Fatalf("refreshed ID token %d: %v %+v", i, err, idt2)
+			}
+			var again struct {
+				AuthTime int64 `json:"auth_time"`
+			}
+			if err := idt2.Claims(&again); err != nil || again.AuthTime != extra.AuthTime {
+				t.Fatalf("refreshed ID token %d: auth_time %d, want the sign-in's %d (%v)", i, again.AuthTime, extra.AuthTime, err)
+			}
+			if err := idt2.VerifyAccessToken(rt.Body["access_token"].(string)); err != nil {
+				t.Fatalf("refreshed at_hash: %v", err)
+			}
 		}
 
 		// A guard on the server's JWKS: the access token passes with its email claim, the

@@ -170,6 +170,7 @@ func (s *Server) mint(ctx context.Context, issuer string, sub grantSubject, ttl 
 			Scopes:        sub.scopes,
 			CreatedAt:     now,
 			ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+			AuthTime:      sub.authTime,
 		}
 		if sub.cnf != nil && !sub.client.Confidential() {
 			out.refresh.DPoPJKT, out.refresh.CertThumbprint = sub.cnf.JKT, sub.cnf.X5TS256

@@ -149,6 +149,9 @@ type RefreshToken struct {
 	// must prove the same key or present the same certificate.
 	DPoPJKT        string
 	CertThumbprint string
+	// AuthTime is when the user signed in for the grant the token continues (zero:
+	// unknown), the auth_time of the ID tokens its refreshes issue; kept to the second.
+	AuthTime time.Time
 }
 
 // AuthCode is a one-use authorization code. ID is the SHA-256 hex digest of the code.

@@ -31,23 +31,26 @@ func scanAccess(row pgx.Row) (*store.AccessToken, error) {
 	return &at, nil
 }
 
-const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at, dpop_jkt, cert_thumbprint`
+const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at, dpop_jkt, cert_thumbprint, auth_time`
 
 var refreshTypes = []string{"text", "text", "text", "text", "text", "text", "text[]", "boolean", "timestamptz", "timestamptz",
-	"text", "text"}
+	"text", "text", "bigint"}
 
 func refreshArgs(rt *store.RefreshToken) []any {
 	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
-		list(rt.Scopes), rt.Revoked, rt.CreatedAt, rt.ExpiresAt, rt.DPoPJKT, rt.CertThumbprint}
+		list(rt.Scopes), rt.Revoked, rt.CreatedAt, rt.ExpiresAt, rt.DPoPJKT, rt.CertThumbprint,
+		store.UnixSeconds(rt.AuthTime)}
 }
 
 func scanRefresh(row pgx.Row) (*store.RefreshToken, error) {
 	var rt store.RefreshToken
+	var authTime int64
 	if err := row.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
 		&rt.Provider, &rt.Scopes, &rt.Revoked, &rt.CreatedAt, &rt.ExpiresAt,
-		&rt.DPoPJKT, &rt.CertThumbprint); err != nil {
+		&rt.DPoPJKT, &rt.CertThumbprint, &authTime); err != nil {
 		return nil, err
 	}
+	rt.AuthTime = store.UnixTime(authTime)
 	rt.Scopes = readList(rt.Scopes)
 	utc(&rt.CreatedAt)
 	utc(&rt.ExpiresAt)

@@ -27,22 +27,25 @@ func scanAccess(sc scanner) (*store.AccessToken, error) {
 }
 
 const refreshCols = `id, access_token_id, family_id, client_id, user_id, provider, scopes, revoked, created_at, expires_at,
-	dpop_jkt, cert_thumbprint`
+	dpop_jkt, cert_thumbprint, auth_time`
 
-const insertRefreshSQL = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertRefreshSQL = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func refreshArgs(rt *store.RefreshToken) []any {
 	return []any{rt.ID, rt.AccessTokenID, rt.FamilyID, rt.ClientID, rt.UserID, rt.Provider,
-		encodeList(rt.Scopes), rt.Revoked, fmtTime(rt.CreatedAt), fmtTime(rt.ExpiresAt), rt.DPoPJKT, rt.CertThumbprint}
+		encodeList(rt.Scopes), rt.Revoked, fmtTime(rt.CreatedAt), fmtTime(rt.ExpiresAt), rt.DPoPJKT, rt.CertThumbprint,
+		store.UnixSeconds(rt.AuthTime)}
 }
 
 func scanRefresh(sc scanner) (*store.RefreshToken, error) {
 	var rt store.RefreshToken
+	var authTime int64
 	if err := sc.Scan(&rt.ID, &rt.AccessTokenID, &rt.FamilyID, &rt.ClientID, &rt.UserID,
 		&rt.Provider, listCol{&rt.Scopes}, &rt.Revoked, timeCol{&rt.CreatedAt}, timeCol{&rt.ExpiresAt},
-		&rt.DPoPJKT, &rt.CertThumbprint); err != nil {
+		&rt.DPoPJKT, &rt.CertThumbprint, &authTime); err != nil {
 		return nil, err
 	}
+	rt.AuthTime = store.UnixTime(authTime)
 	return &rt, nil
 }
 

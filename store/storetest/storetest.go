@@ -151,6 +151,7 @@ func newRefresh(at *store.AccessToken, familyID string) *store.RefreshToken {
 		ExpiresAt:      at.CreatedAt.Add(30 * 24 * time.Hour),
 		DPoPJKT:        "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		CertThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2",
+		AuthTime:       at.CreatedAt.Add(-time.Hour).Truncate(time.Second),
 	}
 }
 
