@@ -19,6 +19,14 @@ import (
 // refused by every other, and a nonce one guard issued accepted by all.
 var dpopPool = caddy.NewUsagePool()
 
+// dpopReplayCapacity bounds the guards' replay cache: proofs remembered per generation
+// (2 × the proof window). A guard sees a proof per DPoP request, far more than a token
+// endpoint, so the dpop default (524,288: about 4,400 proofs a second at a 60 s window)
+// would refuse legitimate load; this holds about 35,000 a second. Maps grow as they are
+// used, so the memory (about 32 bytes a proof) follows the real rate, and only holders of
+// valid bound tokens can add entries (a proof is remembered after every other check).
+const dpopReplayCapacity = 1 << 22
+
 // dpopNonceKey is the key nonces are MACed with: made once per process, so nonces stay
 // good across reloads and guards, and mean nothing to another process.
 var dpopNonceKey = sync.OnceValues(func() ([]byte, error) {
@@ -34,7 +42,7 @@ type dpopState struct {
 }
 
 // Destruct has nothing to close: the cache is memory, bounded by time and count
-// (dpop.DefaultReplayCapacity proofs a generation).
+// (dpopReplayCapacity proofs a generation).
 func (dpopState) Destruct() error { return nil }
 
 // provisionDPoP takes the shared replay cache for the guard's proof window and turns
@@ -57,7 +65,7 @@ func (g *Guard) provisionDPoP() (validator.DPoPOptions, error) {
 		if err != nil {
 			return nil, err
 		}
-		return dpopState{replay: dpop.NewReplayCache(window, 0), nonces: nonces}, nil
+		return dpopState{replay: dpop.NewReplayCache(window, dpopReplayCapacity), nonces: nonces}, nil
 	})
 	if err != nil {
 		return validator.DPoPOptions{}, err
