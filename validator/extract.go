@@ -38,6 +38,10 @@ var b64tokenChar = func() (t [256]byte) {
 func ExtractBearer(r *http.Request) (string, error) {
 	tok, dpopScheme, err := ExtractToken(r)
 	if dpopScheme {
+		// As any other scheme: refused as malformed only for a second credential.
+		if hasComma(r.Header["Authorization"][0]) {
+			return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+		}
 		return "", Refuse(NoToken, "bearer token required")
 	}
 	return tok, err
