@@ -49,7 +49,7 @@ type secondNonce struct {
 	value string
 }
 
-func newDPoPCheck(opts DPoPOptions) (*dpopCheck, error) {
+func newDPoPCheck(opts DPoPOptions) *dpopCheck {
 	d := &dpopCheck{
 		verifier: dpop.NewVerifier(dpop.Options{Window: opts.Window}),
 		replay:   opts.Replay,
@@ -66,7 +66,7 @@ func newDPoPCheck(opts DPoPOptions) (*dpopCheck, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	return d, nil
+	return d
 }
 
 // Refusals of the DPoP rules, shared so refusing allocates nothing. All answer with a

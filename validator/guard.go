@@ -106,10 +106,7 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 	for _, r := range g.rules {
 		g.refusals = append(g.refusals, RefuseScope(r.Scopes))
 	}
-	var err error
-	if g.dpop, err = newDPoPCheck(opts.DPoP); err != nil {
-		return nil, err
-	}
+	g.dpop = newDPoPCheck(opts.DPoP)
 	g.strip.add(HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID)
 	g.strip.add(opts.StripHeaders...)
 	return g, nil
