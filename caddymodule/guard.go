@@ -129,7 +129,7 @@ type Guard struct {
 	icacheKey string
 	feedKey   string
 	issuedKey string // the cache key this guard subscribed to issuedTokens with
-	dpopKey   string // the dpopPool key of the replay cache and nonces this guard holds
+	dpopKey   string // dpopPoolKey while this guard holds the shared replay cache and nonces
 	logger    *zap.Logger
 	metrics   *guardCollectors
 }

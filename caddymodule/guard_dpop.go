@@ -14,10 +14,13 @@ import (
 	"github.com/caddyoauth/caddy-oauth/validator"
 )
 
-// dpopPool shares the DPoP replay cache and nonces among all guards of the process with
-// the same proof window, across config reloads: a proof one guard accepted must be
-// refused by every other, and a nonce one guard issued accepted by all.
+// dpopPool shares the DPoP replay cache and nonces among all guards of the process,
+// across config reloads, under dpopPoolKey: a proof one guard accepted must be refused by
+// every other, whatever their proof windows (the cache is widened to the largest), and a
+// nonce one guard issued accepted by all.
 var dpopPool = caddy.NewUsagePool()
+
+const dpopPoolKey = "dpop"
 
 // dpopReplayCapacity bounds the guards' replay cache: proofs remembered per generation
 // (2 × the proof window). A guard sees a proof per DPoP request, far more than a token
@@ -45,8 +48,8 @@ type dpopState struct {
 // (dpopReplayCapacity proofs a generation).
 func (dpopState) Destruct() error { return nil }
 
-// provisionDPoP takes the shared replay cache for the guard's proof window and turns
-// the options into the validator's.
+// provisionDPoP takes the shared replay cache, widened to the guard's proof window, and
+// turns the options into the validator's.
 func (g *Guard) provisionDPoP() (validator.DPoPOptions, error) {
 	window := time.Duration(g.DPoPProofWindow)
 	if window < 0 {
@@ -55,8 +58,7 @@ func (g *Guard) provisionDPoP() (validator.DPoPOptions, error) {
 	if window == 0 {
 		window = dpop.DefaultWindow
 	}
-	key := "dpop|" + window.String()
-	val, _, err := dpopPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+	val, _, err := dpopPool.LoadOrNew(dpopPoolKey, func() (caddy.Destructor, error) {
 		nonceKey, err := dpopNonceKey()
 		if err != nil {
 			return nil, fmt.Errorf("making the DPoP nonce key: %w", err)
@@ -70,8 +72,9 @@ func (g *Guard) provisionDPoP() (validator.DPoPOptions, error) {
 	if err != nil {
 		return validator.DPoPOptions{}, err
 	}
-	g.dpopKey = key
+	g.dpopKey = dpopPoolKey
 	st := val.(dpopState)
+	st.replay.Widen(window)
 	opts := validator.DPoPOptions{Window: window, Replay: st.replay, RequestPath: originalPath}
 	if g.DPoPNonce {
 		opts.Nonces = st.nonces

@@ -203,14 +203,15 @@ func TestGuardDPoPChecksTheURLTheClientSent(t *testing.T) {
 }
 
 // Two guards of one process (two sites, or the old and new config of a reload) share the
-// replay cache: a proof accepted by one is refused by the other. The state outlives a
-// reload and goes with the last guard.
+// replay cache, even with different proof windows: a proof accepted by one is refused by
+// the other. The state outlives a reload and goes with the last guard.
 func TestGuardDPoPReplayCacheIsSharedAndSurvivesReloads(t *testing.T) {
 	f := newGuardFixture(t)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	a := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
-	b := &Guard{JWKS: f.jwks, Issuer: guardIssuer, Scopes: []ScopeRuleConfig{{Mode: "all", Scopes: []string{"orders:read"}}}}
+	b := &Guard{JWKS: f.jwks, Issuer: guardIssuer, DPoPProofWindow: caddy.Duration(2 * time.Minute),
+		Scopes: []ScopeRuleConfig{{Mode: "all", Scopes: []string{"orders:read"}}}}
 	for _, g := range []*Guard{a, b} {
 		if err := g.Provision(ctx); err != nil {
 			t.Fatal(err)
