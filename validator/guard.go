@@ -116,7 +116,8 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 // take for an identity header (whatever the outcome), then returns the identity of a
 // token that passes, or a *Refusal that says how to answer. The checks run in this order:
 // token presence and shape, verification, revocation, the token's binding (DPoP proof,
-// client certificate), header-safe claims, cookie CSRF, subject, provider, scopes; so a revoked token is refused as such even where a rule would also refuse it.
+// client certificate), header-safe claims, cookie CSRF, subject, provider, scopes; so a
+// revoked token is refused as such even where a rule would also refuse it.
 func (g *Guard) Check(r *http.Request) (*Identity, error) {
 	id, _, err := g.CheckToken(r)
 	return id, err
