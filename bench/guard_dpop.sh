@@ -86,18 +86,23 @@ for r in $(seq 1 "$ROUNDS"); do
 	"$WORK/dpopload" run -url http://127.0.0.1:9303/orders -token "$WORK/dpop.txt" -dpop-key "$WORK/dpop-key.pem" -n 200 -c 4 >/dev/null
 	nonce=$(nonce_of 9304)
 	"$WORK/dpopload" run -url http://127.0.0.1:9304/orders -token "$WORK/dpop.txt" -dpop-key "$WORK/dpop-key.pem" -nonce "$nonce" -n 200 -c 4 >/dev/null
-	printf "%-6s" "$r"
-	for n in "${names[@]}"; do
+	# Even rounds run the scenarios in reverse order, so that none always runs last (the
+	# replay cache grows through a round, and the machine's load moves).
+	order=("${names[@]}")
+	if ((r % 2 == 0)); then order=(nonce dpop bearer plain); fi
+	declare -A line=()
+	for n in "${order[@]}"; do
 		case $n in
 		plain) read -r rps us < <(measure 9301 -token "$WORK/bearer.txt") ;;
 		bearer) read -r rps us < <(measure 9302 -token "$WORK/bearer.txt") ;;
 		dpop) read -r rps us < <(measure 9303 -token "$WORK/dpop.txt" -dpop-key "$WORK/dpop-key.pem") ;;
 		nonce) read -r rps us < <(measure 9304 -token "$WORK/dpop.txt" -dpop-key "$WORK/dpop-key.pem" -nonce "$(nonce_of 9304)") ;;
 		esac
-		printf " %16s" "$rps/$us"
+		line[$n]="$rps/$us"
 		rps_sum[$n]=$(awk -v a="${rps_sum[$n]:-0}" -v b="$rps" 'BEGIN {print a+b}')
 		cpu_sum[$n]=$(awk -v a="${cpu_sum[$n]:-0}" -v b="$us" 'BEGIN {print a+b}')
 	done
+	printf "%-6s" "$r"; for n in "${names[@]}"; do printf " %16s" "${line[$n]}"; done
 	echo "   (gateway RSS $(awk '/VmRSS/ {print $2, $3}' /proc/$GW/status), load $(cut -d' ' -f1 /proc/loadavg))"
 	kill "$GW"; wait "$GW" 2>/dev/null || true
 done
