@@ -50,13 +50,18 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		realm      <realm>
 //		leeway     <duration>
 //		cache_size <entries>
+//		dpop_proof_window <duration>  # default 60s
+//		dpop_nonce                    # require guard-issued DPoP nonces
 //	}
 //
 // jwks or introspect (or both) is required. With both, a token must pass the local
 // signature check and introspection on first sight. revocations without its own
 // credentials uses those of introspect. passport (no arguments) also accepts Laravel
 // Passport's tokens (no iss, typ JWT) against the key jwks names, typically Passport's
-// oauth-public.key; issuer is then optional. Parsing checks the syntax only; values (the
+// oauth-public.key; issuer is then optional. DPoP-bound tokens (cnf.jkt) are taken
+// with the DPoP scheme and a proof, certificate-bound ones (cnf.x5t#S256) with their TLS
+// client certificate, without any option; dpop_proof_window and dpop_nonce tune the
+// proof check. Parsing checks the syntax only; values (the
 // scopes mode, subject, required credentials, URLs) are checked once, when the handler is
 // provisioned, for the Caddyfile and JSON alike.
 func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
@@ -175,6 +180,21 @@ func unmarshalGuard(g *caddymodule.Guard, d *cfparse.Dispenser) error {
 				return d.Errf("cache_size: %q is not a positive number", raw)
 			}
 			g.CacheSize = n
+		case "dpop_proof_window":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return d.Errf("dpop_proof_window: %q is not a positive duration", raw)
+			}
+			g.DPoPProofWindow = caddy.Duration(dur)
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.Errf("dpop_nonce: takes no arguments (the line alone turns it on)")
+			}
+			g.DPoPNonce = true
 		default:
 			return d.Errf("oauth_guard: unknown option %q", opt)
 		}

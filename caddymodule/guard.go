@@ -103,6 +103,18 @@ type Guard struct {
 	// second use, so tokens used once take no room. Default: 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
 
+	// DPoPProofWindow is how far the iat of a DPoP proof may be from the guard's clock,
+	// either way (RFC 9449 §11.1). DPoP-bound tokens (cnf.jkt) are always checked: sent
+	// with the DPoP scheme and one DPoP proof of their key for this request's method and
+	// URL, accepted once per process. Default: 60s.
+	DPoPProofWindow caddy.Duration `json:"dpop_proof_window,omitempty"`
+
+	// DPoPNonce makes the guard require a nonce it issued in every DPoP proof (RFC 9449
+	// §9): a proof without a fresh one gets 401 use_dpop_nonce with a nonce in the
+	// DPoP-Nonce header, and each answer to a DPoP request carries a new one. Nonces are
+	// MACed with a key made at Caddy's start, shared by its guards, good for 5 minutes.
+	DPoPNonce bool `json:"dpop_nonce,omitempty"`
+
 	decide    *validator.Guard // the whole decision: headers stripped, token, rules
 	extra     [][2]string
 	jwt       *validator.JWTVerifier // the local JWT check; nil with introspection only
@@ -117,6 +129,7 @@ type Guard struct {
 	icacheKey string
 	feedKey   string
 	issuedKey string // the cache key this guard subscribed to issuedTokens with
+	dpopKey   string // dpopPoolKey while this guard holds the shared replay cache and nonces
 	logger    *zap.Logger
 	metrics   *guardCollectors
 }
@@ -208,6 +221,11 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		g.release()
 		return err
 	}
+	dpopOpts, err := g.provisionDPoP()
+	if err != nil {
+		g.release()
+		return fmt.Errorf("oauth_guard: %w", err)
+	}
 	g.decide, err = validator.NewGuard(validator.GuardOptions{
 		Verifier:     g.check,
 		Revocations:  g.revocationLists(),
@@ -216,6 +234,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		Scopes:       rules,
 		Cookie:       g.Cookie,
 		StripHeaders: strip,
+		DPoP:         dpopOpts,
 	})
 	if err != nil {
 		g.release()
@@ -261,7 +280,7 @@ func (g *Guard) release() {
 		pool *caddy.UsagePool
 		key  *string
 	}{
-		{passportPool, &g.passKey}, {feedPool, &g.feedKey}, {introspectionCachePool, &g.icacheKey},
+		{dpopPool, &g.dpopKey}, {passportPool, &g.passKey}, {feedPool, &g.feedKey}, {introspectionCachePool, &g.icacheKey},
 		{cachePool, &g.cacheKey}, {keySourcePool, &g.keysKey},
 	} {
 		if *held.key != "" {
@@ -316,9 +335,18 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 			for _, done := range g.extra {
 				delete(h, done[0])
 			}
+			if id.DPoPKey() != "" {
+				return g.refuse(w, unsafeHeaderRefusalDPoP)
+			}
 			return g.refuse(w, unsafeHeaderRefusal)
 		}
 		h[hv[0]] = []string{v}
+	}
+	if id.DPoPKey() != "" {
+		// A fresh nonce for the client's next proof (RFC 9449 §8.2); "" without dpop_nonce.
+		if n := g.decide.DPoPNonce(); n != "" {
+			w.Header().Set("DPoP-Nonce", n)
+		}
 	}
 	g.metrics.pass.Inc()
 	return next.ServeHTTP(w, r)
@@ -327,6 +355,10 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 // unsafeHeaderRefusal answers a token whose claims would put a control character in an
 // extra header.
 var unsafeHeaderRefusal = validator.Refuse(validator.InvalidToken, "the token's claims contain control characters")
+
+// unsafeHeaderRefusalDPoP is unsafeHeaderRefusal for a DPoP-bound token, which came with
+// the DPoP scheme and is answered with a DPoP challenge (RFC 9449 §7.1).
+var unsafeHeaderRefusalDPoP = &validator.Refusal{Kind: validator.InvalidToken, DPoP: true, Description: unsafeHeaderRefusal.Description}
 
 // validHeaderValue reports whether v may be a header value: no control characters but
 // horizontal tab (RFC 9110 §5.5).
@@ -365,7 +397,8 @@ func (a *authUserValue) String() string {
 }
 
 // get answers {http.auth.user.id}, {oauth.user_id}, {oauth.client_id}, {oauth.scopes},
-// {oauth.token_id}, {oauth.expires_at} and {oauth.claim.<name>}.
+// {oauth.token_id}, {oauth.expires_at}, {oauth.token_type} (DPoP or Bearer) and
+// {oauth.claim.<name>}.
 func (ri *requestIdentity) get(key string) (any, bool) {
 	if !strings.HasPrefix(key, "oauth.") {
 		if key == "http.auth.user.id" {
@@ -385,6 +418,11 @@ func (ri *requestIdentity) get(key string) (any, bool) {
 		return id.TokenID, true
 	case "expires_at":
 		return strconv.FormatInt(id.ExpiresAt().Unix(), 10), true
+	case "token_type":
+		if id.DPoPKey() != "" {
+			return "DPoP", true
+		}
+		return "Bearer", true
 	}
 	if name, ok := strings.CutPrefix(key, "oauth.claim."); ok {
 		// A cached identity keeps no claims: the token's are decoded once per request

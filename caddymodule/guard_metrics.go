@@ -20,6 +20,8 @@ const (
 	reasonInsufficientScope = "insufficient_scope"
 	reasonUnavailable       = "unavailable"
 	reasonRevoked           = "revoked"
+	reasonInvalidDPoPProof  = "invalid_dpop_proof"
+	reasonUseDPoPNonce      = "use_dpop_nonce"
 )
 
 // guardMetrics are the guard's Prometheus collectors. They are process-wide, made once,
@@ -53,7 +55,7 @@ var guardMetrics = sync.OnceValue(func() *guardCollectors {
 	}
 	m.outcome = map[string]prometheus.Counter{}
 	for _, r := range []string{reasonPass, reasonNoToken, reasonInvalidRequest, reasonInvalidToken,
-		reasonInsufficientScope, reasonUnavailable, reasonRevoked} {
+		reasonInsufficientScope, reasonUnavailable, reasonRevoked, reasonInvalidDPoPProof, reasonUseDPoPNonce} {
 		m.outcome[r] = m.requests.WithLabelValues(r)
 	}
 	m.pass = m.outcome[reasonPass]
@@ -115,6 +117,10 @@ func refusalReason(err error) string {
 		return reasonInvalidToken
 	case validator.InsufficientScope:
 		return reasonInsufficientScope
+	case validator.InvalidDPoPProof:
+		return reasonInvalidDPoPProof
+	case validator.UseDPoPNonce:
+		return reasonUseDPoPNonce
 	}
 	return reasonUnavailable
 }

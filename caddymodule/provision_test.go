@@ -34,7 +34,7 @@ func poolsEmpty(t *testing.T) {
 	t.Helper()
 	for name, p := range map[string]*caddy.UsagePool{"store": storePool, "ring": ringPool, "user database": userDBPool, "purger": purgerPool,
 		"keys": keySourcePool, "cache": cachePool, "feed": feedPool, "introspection cache": introspectionCachePool,
-		"passport revocations": passportPool} {
+		"passport revocations": passportPool, "dpop": dpopPool} {
 		p.Range(func(k, _ any) bool {
 			t.Errorf("%s pool still holds %v", name, k)
 			return true

@@ -73,6 +73,17 @@ func (c *ReplayCache) Use(p *Proof, now time.Time) error {
 	return nil
 }
 
+// Widen makes the cache remember proofs long enough for a verifier of window too: a
+// cache shared by verifiers of several windows must cover the largest. It never narrows;
+// entries already held are kept at least as long as before.
+func (c *ReplayCache) Widen(window time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if span := 2 * window; span > c.span {
+		c.span = span
+	}
+}
+
 // Len is the number of proofs remembered.
 func (c *ReplayCache) Len() int {
 	c.mu.Lock()

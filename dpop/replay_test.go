@@ -59,3 +59,24 @@ func TestReplayCacheFailsClosedWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A cache widened for a longer window remembers a proof through that window's whole span.
+func TestReplayCacheWiden(t *testing.T) {
+	c := NewReplayCache(time.Minute, 0)
+	c.Widen(30 * time.Second) // never narrows
+	c.Widen(5 * time.Minute)
+	p := &Proof{JKT: "k", ID: "1"}
+	if err := c.Use(p, t0); err != nil {
+		t.Fatal(err)
+	}
+	// A 5-minute verifier accepts p until t0+10 min: the cache must still know it then,
+	// where a 1-minute cache would have dropped it after 4 minutes.
+	for _, d := range []time.Duration{3 * time.Minute, 5 * time.Minute, 9 * time.Minute, 10*time.Minute - time.Second} {
+		if err := c.Use(&Proof{JKT: "filler", ID: d.String()}, t0.Add(d)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Use(p, t0.Add(d)); !errors.Is(err, ErrReplayed) {
+			t.Fatalf("replay %v later: %v", d, err)
+		}
+	}
+}

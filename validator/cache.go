@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -116,6 +117,14 @@ func (c *TokenCache) set(h1, h2 uint64, id *Identity, ttl time.Duration, now tim
 		TokenID: both[:len(id.TokenID)],
 		UserID:  both[len(id.TokenID):],
 		expires: id.expires,
+	}
+	if id.bound() {
+		// A bound token (cnf) gets its own copy of the shared grant with its binding:
+		// the binding stays out of the Identity, so a plain cached token keeps its 48
+		// bytes, and out of the interner, which keys by what many tokens share.
+		g := *compact.Grant
+		g.jkt, g.x5t = strings.Clone(id.jkt), strings.Clone(id.x5t)
+		compact.Grant = &g
 	}
 	c.table.put(h1, uint32(h2), deadline, compact, c.table.seconds(now))
 }

@@ -2,6 +2,7 @@ package validator
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"strconv"
 	"testing"
@@ -12,7 +13,11 @@ import (
 // claims shaped like this server's access tokens: users repeat across tokens (a user
 // holds several), clients and scope sets repeat a lot. It returns the live heap the
 // cache holds per token.
-func fillCache(tb testing.TB, n int) float64 {
+func fillCache(tb testing.TB, n int) float64 { return fillCacheBound(tb, n, false) }
+
+// fillCacheBound is fillCache with, when bound, each token DPoP-bound to a key of its
+// own (cnf.jkt): the worst case, where no two cached tokens share a key.
+func fillCacheBound(tb testing.TB, n int, bound bool) float64 {
 	tb.Helper()
 	before := liveHeap()
 	c, err := NewTokenCache(int64(n))
@@ -22,11 +27,16 @@ func fillCache(tb testing.TB, n int) float64 {
 	exp := time.Now().Add(time.Hour).Unix()
 	scopeSets := []string{"orders:read", "orders:read orders:write", "profile", "orders:read profile"}
 	for i := range n {
-		raw, _ := json.Marshal(map[string]any{
+		cl := map[string]any{
 			"iss": "https://auth.example.com", "sub": strconv.Itoa(100000 + i/4), "aud": []string{"api"},
 			"client_id": "client-" + strconv.Itoa(i%50), "scope": scopeSets[i%len(scopeSets)],
 			"jti": "01J" + strconv.FormatInt(int64(i)*7919+1e15, 36) + "x7k2m9q4", "iat": exp - 3600, "nbf": exp - 3600, "exp": exp,
-		})
+		}
+		if bound {
+			// A 43-character thumbprint, distinct per token.
+			cl["cnf"] = map[string]any{"jkt": fmt.Sprintf("%043d", i)}
+		}
+		raw, _ := json.Marshal(cl)
 		id, err := IdentityFromClaims(raw)
 		if err != nil {
 			tb.Fatal(err)
@@ -63,6 +73,20 @@ func TestCachedTokenMemoryStaysCompact(t *testing.T) {
 	t.Logf("%.0f bytes of live heap per cached token", per)
 	if per > 160 {
 		t.Fatalf("%.0f bytes per cached token, want at most 160", per)
+	}
+}
+
+// A DPoP-bound cached token holds its binding in a grant of its own (a copy of the
+// shared one), which plain tokens do not pay for: this reports what a bound token costs
+// when every token has a key of its own, and keeps it bounded.
+func TestCachedBoundTokenMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a cache of 200,000 tokens")
+	}
+	per := fillCacheBound(t, 200_000, true)
+	t.Logf("%.0f bytes of live heap per cached DPoP-bound token, each of its own key", per)
+	if per > 400 {
+		t.Fatalf("%.0f bytes per cached bound token, want at most 400", per)
 	}
 }
 

@@ -61,6 +61,8 @@ func FuzzDecodeClaimsAgainstJSON(f *testing.F) {
 		`{"iss":"caf\u00e9\ud83d\ude00","scope":"a\tb"}`, "{\"iss\":\"\xff\"}", `{"iss":"a" , "exp" : -0.5e-3 }`,
 		` { } `, `null`, `[]`, `{"a":[[[[]]]]}`, `{"a":01}`, `{"a":1.}`, `{"a":"\x"}`, `{"a":tru}`, `{"exp":"1"}`,
 		`{"aud":[1]}`, `{"scope":null,"scopes":"x"}`, `{"a":1}x`, `{"a":"b",}`,
+		`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I","x5t#S256":"b"}}`, `{"cnf":{"jkt":1}}`,
+		`{"cnf":"x"}`, `{"cnf":null}`, `{"cnf":{"jkt":"a\u0041","jkt":null,"x5t#S256":null}}`, `{"cnf":{"JKT":"a","jwk":{}}}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -19,19 +19,20 @@ const (
 	headerXSRF = "X-Xsrf-Token"
 )
 
-// requestToken returns the request's bearer token or, when cookie names a cookie and the
-// request has no Authorization header at all, the cookie's value; fromCookie says which,
-// so the caller checks the CSRF header of a cookie token.
-func requestToken(r *http.Request, cookie string) (token string, fromCookie bool, err error) {
-	token, err = ExtractBearer(r)
+// requestToken returns the request's token (Bearer or DPoP scheme; dpopScheme says
+// which) or, when cookie names a cookie and the request has no Authorization header at
+// all, the cookie's value; fromCookie says so, so the caller checks the CSRF header of a
+// cookie token.
+func requestToken(r *http.Request, cookie string) (token string, dpopScheme, fromCookie bool, err error) {
+	token, dpopScheme, err = ExtractToken(r)
 	if err == nil || cookie == "" || len(r.Header["Authorization"]) != 0 {
-		return token, false, err
+		return token, dpopScheme, false, err
 	}
 	c, cerr := r.Cookie(cookie)
 	if cerr != nil || c.Value == "" {
-		return "", false, err
+		return "", false, false, err
 	}
-	return c.Value, true, nil
+	return c.Value, false, true, nil
 }
 
 // cookieCSRFMatches reports whether a cookie token's request carries the token's csrf

@@ -4,8 +4,10 @@
 // cookie with its CSRF header, verifies JWT access tokens against a JWKS (RFC 7517, RFC
 // 9068, and Laravel Passport's tokens; KeySource, JWTVerifier, TokenCache) or asks the
 // authorization server about them (RFC 7662 introspection, with an IntrospectionCache),
-// follows the server's feed of revoked token ids (RevocationFeed), applies the subject,
-// provider and scope rules, and writes RFC 6750 refusals.
+// follows the server's feed of revoked token ids (RevocationFeed), checks the binding of
+// sender-constrained tokens (a DPoP proof, RFC 9449, dpop.go; a TLS client certificate,
+// RFC 8705, cert_binding.go), applies the subject, provider and scope rules, and writes
+// RFC 6750 and RFC 9449 refusals.
 //
 // It imports no Caddy package on purpose, so every rule here is testable with
 // net/http/httptest and the Caddy module stays a thin adapter: it builds the Guard from

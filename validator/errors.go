@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddyoauth/caddy-oauth/dpop"
 )
 
 // Kind classifies why a request was refused. Each kind maps to one HTTP status and one
@@ -30,6 +32,14 @@ const (
 	// endpoint or the JWKS endpoint is unreachable (503, Retry-After, no challenge). It
 	// never lets the request through.
 	Unavailable
+	// InvalidDPoPProof means the DPoP proof that must go with a DPoP-bound token is
+	// missing, more than one, or fails a check (401, `DPoP error="invalid_dpop_proof"`,
+	// RFC 9449 §7.1).
+	InvalidDPoPProof
+	// UseDPoPNonce means the DPoP proof lacks the fresh nonce this guard requires; the
+	// answer carries one in the DPoP-Nonce header (401, `DPoP error="use_dpop_nonce"`,
+	// RFC 9449 §9).
+	UseDPoPNonce
 )
 
 // DefaultRetryAfter is the Retry-After sent with an Unavailable refusal that names none.
@@ -38,7 +48,7 @@ const DefaultRetryAfter = 5 * time.Second
 // Status returns the HTTP status code written for the kind.
 func (k Kind) Status() int {
 	switch k {
-	case NoToken, InvalidToken:
+	case NoToken, InvalidToken, InvalidDPoPProof, UseDPoPNonce:
 		return http.StatusUnauthorized
 	case InvalidRequest:
 		return http.StatusBadRequest
@@ -67,6 +77,10 @@ func (k Kind) Code() string {
 		return "insufficient_scope"
 	case Unavailable:
 		return "temporarily_unavailable"
+	case InvalidDPoPProof:
+		return "invalid_dpop_proof"
+	case UseDPoPNonce:
+		return "use_dpop_nonce"
 	}
 	return "server_error"
 }
@@ -93,6 +107,16 @@ type Refusal struct {
 	RetryAfter time.Duration
 	// Err is the underlying cause, for logs; it is never written to the response.
 	Err error
+	// DPoP makes the challenge a DPoP one (RFC 9449 §7.1): the token came with the DPoP
+	// scheme or must (it is DPoP-bound). InvalidDPoPProof and UseDPoPNonce always are.
+	DPoP bool
+	// Nonce, when set, is a fresh DPoP nonce for the DPoP-Nonce header (UseDPoPNonce).
+	Nonce string
+}
+
+// dpopChallenge reports whether r is answered with a DPoP challenge.
+func (r *Refusal) dpopChallenge() bool {
+	return r.DPoP || r.Kind == InvalidDPoPProof || r.Kind == UseDPoPNonce
 }
 
 // Refuse builds a Refusal of the given kind with a caller-safe description.
@@ -121,13 +145,6 @@ func RefuseUnavailable(retryAfter time.Duration, cause error) *Refusal {
 }
 
 // invalidToken is the common InvalidToken refusal with its cause attached.
-// boundToken refuses a token bound to a key (a cnf claim, RFC 7800) presented as a
-// bearer token: RFC 9449 §7.2 and RFC 8705 §3 forbid accepting it without the proof of
-// possession, which this guard does not check yet.
-func boundToken() *Refusal {
-	return invalidToken("the token is bound to a key (cnf claim) and is not a bearer token", nil)
-}
-
 func invalidToken(description string, cause error) *Refusal {
 	return &Refusal{Kind: InvalidToken, Description: description, Err: cause}
 }
@@ -179,6 +196,15 @@ func WriteRefusal(w http.ResponseWriter, err error, realm string) {
 	h := w.Header()
 	if r.Kind != Unavailable && r.Kind.Status() != http.StatusInternalServerError {
 		h.Set("WWW-Authenticate", Challenge(r, realm))
+		if r.Kind == NoToken {
+			// The guard takes both kinds of token (a DPoP-bound one with the DPoP scheme),
+			// so a request with none is told of both (RFC 9449 §7.1); Bearer's comes
+			// first, on its own line, for clients that read only one.
+			h.Add("WWW-Authenticate", dpopNoTokenChallenge(realm))
+		}
+	}
+	if r.Nonce != "" {
+		h.Set("DPoP-Nonce", r.Nonce)
 	}
 	if r.Kind == Unavailable {
 		h.Set("Retry-After", retryAfterSeconds(r.RetryAfter))
@@ -194,10 +220,19 @@ func WriteRefusal(w http.ResponseWriter, err error, realm string) {
 // non-empty), and for every kind but NoToken the error, error_description and, for
 // InsufficientScope, scope attributes. Values are sanitised so a realm or description
 // cannot break out of its quoted-string.
+//
+// A DPoP refusal (Refusal.DPoP, InvalidDPoPProof, UseDPoPNonce) is a `DPoP` challenge
+// instead, with the same attributes and algs, the proof algorithms accepted (RFC 9449
+// §7.1).
 func Challenge(r *Refusal, realm string) string {
 	var b strings.Builder
 	b.Grow(64)
-	b.WriteString("Bearer")
+	dpopScheme := r.dpopChallenge()
+	if dpopScheme {
+		b.WriteString("DPoP")
+	} else {
+		b.WriteString("Bearer")
+	}
 	sep := " "
 	attr := func(name, value string) {
 		b.WriteString(sep)
@@ -220,7 +255,22 @@ func Challenge(r *Refusal, realm string) string {
 	if r.Kind == InsufficientScope && len(r.Scopes) > 0 {
 		attr("scope", cleanScope(strings.Join(r.Scopes, " ")))
 	}
+	if dpopScheme {
+		attr("algs", dpopAlgs)
+	}
 	return b.String()
+}
+
+// dpopAlgs is the algs attribute of a DPoP challenge: the proof algorithms dpop accepts.
+var dpopAlgs = strings.Join(dpop.Algorithms, " ")
+
+// dpopNoTokenChallenge is the DPoP challenge sent beside Bearer's to a request with no
+// token.
+func dpopNoTokenChallenge(realm string) string {
+	if realm == "" {
+		return `DPoP algs="` + dpopAlgs + `"`
+	}
+	return `DPoP realm="` + quoteRealm(realm) + `", algs="` + dpopAlgs + `"`
 }
 
 // retryAfterSeconds renders d as whole seconds, rounded up and at least 1, because

@@ -26,28 +26,45 @@ var b64tokenChar = func() (t [256]byte) {
 //
 // Refusals:
 //   - no Authorization header: NoToken (401, bare challenge);
-//   - a single credential of another scheme (e.g. `Basic ...`): NoToken too, because the
-//     client did not offer a bearer token and the 401 challenge tells it which scheme to
-//     use (RFC 9110 §11.6.1); the other credential is ignored, never forwarded as valid;
+//   - a single credential of another scheme (e.g. `Basic ...`, or `DPoP ...`, which
+//     ExtractToken takes): NoToken too, because the client did not offer a bearer token
+//     and the 401 challenge tells it which scheme to use (RFC 9110 §11.6.1); the other
+//     credential is ignored, never forwarded as valid;
 //   - more than one Authorization header, a comma-separated second credential, an empty
 //     header or token, or a token with characters outside b64token: InvalidRequest (400).
 //
 // The scheme name matches case-insensitively. Tokens in the query string or the body
 // (RFC 6750 §2.2, §2.3) are deliberately not read: they leak into logs and caches.
 func ExtractBearer(r *http.Request) (string, error) {
+	tok, dpopScheme, err := ExtractToken(r)
+	if dpopScheme {
+		// As any other scheme: refused as malformed only for a second credential.
+		if hasComma(r.Header["Authorization"][0]) {
+			return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+		}
+		return "", Refuse(NoToken, "bearer token required")
+	}
+	return tok, err
+}
+
+// ExtractToken is ExtractBearer that also takes a token sent with the DPoP scheme
+// (`Authorization: DPoP <token>`, RFC 9449 §7.1; the same token68 syntax, the scheme
+// case-insensitive), and says which scheme carried it. A DPoP token goes with its proof,
+// which the guard checks (dpop.go).
+func ExtractToken(r *http.Request) (token string, dpopScheme bool, err error) {
 	// Direct map access: the canonical key is a constant, and Header.Get would hide a
 	// second header line, which must be refused rather than silently ignored.
 	vals := r.Header["Authorization"]
 	switch len(vals) {
 	case 0:
-		return "", Refuse(NoToken, "bearer token required")
+		return "", false, Refuse(NoToken, "bearer token required")
 	case 1:
 	default:
-		return "", Refuse(InvalidRequest, "more than one Authorization header")
+		return "", false, Refuse(InvalidRequest, "more than one Authorization header")
 	}
 	v := vals[0]
 	if v == "" {
-		return "", Refuse(InvalidRequest, "empty Authorization header")
+		return "", false, Refuse(InvalidRequest, "empty Authorization header")
 	}
 
 	// The scheme is the first token up to a space.
@@ -55,14 +72,18 @@ func ExtractBearer(r *http.Request) (string, error) {
 	for sp < len(v) && v[sp] != ' ' {
 		sp++
 	}
+	// Bearer first: the plain token's path pays one comparison, as before.
 	if !equalFoldASCII(v[:sp], "Bearer") {
-		if hasComma(v) {
-			return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+		if !equalFoldASCII(v[:sp], "DPoP") {
+			if hasComma(v) {
+				return "", false, Refuse(InvalidRequest, "more than one credential in the Authorization header")
+			}
+			if !validScheme(v[:sp]) {
+				return "", false, Refuse(InvalidRequest, "malformed Authorization header")
+			}
+			return "", false, Refuse(NoToken, "bearer token required")
 		}
-		if !validScheme(v[:sp]) {
-			return "", Refuse(InvalidRequest, "malformed Authorization header")
-		}
-		return "", Refuse(NoToken, "bearer token required")
+		dpopScheme = true
 	}
 
 	// RFC 6750 says 1*SP between scheme and token; tolerate several.
@@ -72,17 +93,17 @@ func ExtractBearer(r *http.Request) (string, error) {
 	}
 	tok := v[i:]
 	if tok == "" {
-		return "", Refuse(InvalidRequest, "empty bearer token")
+		return "", dpopScheme, Refuse(InvalidRequest, "empty bearer token")
 	}
 	// One pass over the token on the happy path: a comma is not a b64token character, so
 	// only a token that fails the check is scanned again, to choose the description.
 	if !validB64Token(tok) {
 		if hasComma(tok) {
-			return "", Refuse(InvalidRequest, "more than one credential in the Authorization header")
+			return "", dpopScheme, Refuse(InvalidRequest, "more than one credential in the Authorization header")
 		}
-		return "", Refuse(InvalidRequest, "malformed bearer token")
+		return "", dpopScheme, Refuse(InvalidRequest, "malformed bearer token")
 	}
-	return tok, nil
+	return tok, dpopScheme, nil
 }
 
 // validB64Token checks b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".

@@ -60,3 +60,33 @@ func FuzzExtractBearer(f *testing.F) {
 		}
 	})
 }
+
+// tokenOracle is the same rule for either scheme ExtractToken takes (RFC 6750 §2.1,
+// RFC 9449 §7.1): Bearer or DPoP, case-insensitively, one or more spaces, a token68.
+var tokenOracle = regexp.MustCompile(`^((?i:bearer)|(?i:dpop)) +([A-Za-z0-9\-._~+/]+=*)$`)
+
+// FuzzExtractToken checks ExtractToken against the oracle: a token exactly when it
+// matches, the oracle's, and the DPoP flag exactly when the scheme is DPoP.
+func FuzzExtractToken(f *testing.F) {
+	for _, seed := range []string{"DPoP abc", "dpop  abc.def==", "DPOP", "DPoP ", "DPoP a,b", "Bearer abc", "DPoPabc", "DPo abc", "Basic x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		r := &http.Request{Header: http.Header{"Authorization": {value}}}
+		tok, dpopScheme, err := ExtractToken(r)
+		m := tokenOracle.FindStringSubmatch(value)
+		if m == nil {
+			if err == nil {
+				t.Fatalf("%q: accepted %q, the oracle refuses", value, tok)
+			}
+			return
+		}
+		if err != nil || tok != m[2] || dpopScheme != strings.EqualFold(m[1], "dpop") {
+			t.Fatalf("%q: got %q, %v, %v; the oracle says %q, %q", value, tok, dpopScheme, err, m[2], m[1])
+		}
+		// ExtractBearer takes only the Bearer ones.
+		if _, err := ExtractBearer(r); (err == nil) == dpopScheme {
+			t.Fatalf("%q: ExtractBearer %v with DPoP scheme %v", value, err, dpopScheme)
+		}
+	})
+}

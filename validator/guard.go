@@ -61,6 +61,11 @@ type GuardOptions struct {
 	// headers (HeaderUserID and the others): the extra headers the host sets after a pass.
 	// Names must be canonical (http.CanonicalHeaderKey).
 	StripHeaders []string
+	// DPoP configures the checks of DPoP-bound tokens (dpop.go). Tokens bound to a key
+	// (cnf.jkt) are taken with the DPoP scheme and a proof, others with Bearer; a token
+	// bound to a TLS client certificate (cnf.x5t#S256) needs that certificate
+	// (cert_binding.go).
+	DPoP DPoPOptions
 }
 
 // Guard makes the edge's whole decision about a request, with no dependency on the web
@@ -77,6 +82,7 @@ type Guard struct {
 	refusals []*Refusal // refusals[i] answers a token that fails rules[i]
 	cookie   string
 	strip    spoofNames
+	dpop     *dpopCheck
 }
 
 // NewGuard checks opts and builds a Guard.
@@ -100,6 +106,7 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 	for _, r := range g.rules {
 		g.refusals = append(g.refusals, RefuseScope(r.Scopes))
 	}
+	g.dpop = newDPoPCheck(opts.DPoP)
 	g.strip.add(HeaderUserID, HeaderClientID, HeaderScopes, HeaderTokenID)
 	g.strip.add(opts.StripHeaders...)
 	return g, nil
@@ -108,8 +115,9 @@ func NewGuard(opts GuardOptions) (*Guard, error) {
 // Check decides about r: it first removes every caller-sent header the upstream could
 // take for an identity header (whatever the outcome), then returns the identity of a
 // token that passes, or a *Refusal that says how to answer. The checks run in this order:
-// token presence and shape, verification, revocation, header-safe claims, cookie CSRF,
-// subject, provider, scopes; so a revoked token is refused as such even where a rule would also refuse it.
+// token presence and shape, verification, revocation, the token's binding (DPoP proof,
+// client certificate), header-safe claims, cookie CSRF, subject, provider, scopes; so a
+// revoked token is refused as such even where a rule would also refuse it.
 func (g *Guard) Check(r *http.Request) (*Identity, error) {
 	id, _, err := g.CheckToken(r)
 	return id, err
@@ -119,41 +127,71 @@ func (g *Guard) Check(r *http.Request) (*Identity, error) {
 // read claims of a cached identity (Identity.ClaimsFor).
 func (g *Guard) CheckToken(r *http.Request) (*Identity, string, error) {
 	stripSpoofed(r.Header, &g.strip)
-	token, fromCookie, err := requestToken(r, g.cookie)
-	if err != nil {
-		return nil, "", err
+	token, dpopScheme, fromCookie, err := requestToken(r, g.cookie)
+	if err == nil {
+		var id *Identity
+		if id, err = g.check(r, token, dpopScheme, fromCookie); err == nil {
+			return id, token, nil
+		}
 	}
+	if dpopScheme {
+		// RFC 9449 §7.1: a token sent with the DPoP scheme is refused with a DPoP
+		// challenge, whatever the reason.
+		err = asDPoPRefusal(err)
+	}
+	return nil, "", err
+}
+
+// asDPoPRefusal is err answered with a DPoP challenge.
+func asDPoPRefusal(err error) error {
+	ref, ok := AsRefusal(err)
+	if !ok || ref.dpopChallenge() || ref.Kind == Unavailable {
+		return err
+	}
+	c := *ref
+	c.DPoP = true
+	return &c
+}
+
+// check is CheckToken's decision once the token is taken from the request.
+func (g *Guard) check(r *http.Request, token string, dpopScheme, fromCookie bool) (*Identity, error) {
 	id, err := g.verifier.Verify(r.Context(), token)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// Checked on every request, cached token or not: the set is swapped atomically, so
 	// this is one map lookup.
 	if id.TokenID != "" {
 		for _, list := range g.revoked {
 			if list.Revoked(id.TokenID) {
-				return nil, "", revokedRefusal
+				return nil, revokedRefusal
 			}
+		}
+	}
+	// One test for a plain Bearer token, however it is bound or not.
+	if dpopScheme || id.bound() {
+		if err := g.checkBinding(r, token, id, dpopScheme); err != nil {
+			return nil, err
 		}
 	}
 	switch {
 	case id.unsafe:
-		return nil, "", refuseUnsafeClaims
+		return nil, refuseUnsafeClaims
 	case fromCookie && !cookieCSRFMatches(r, id, token):
-		return nil, "", refuseCookieCSRF
+		return nil, refuseCookieCSRF
 	case g.subject == UserSubject && !id.IsUser():
-		return nil, "", refuseNotUser
+		return nil, refuseNotUser
 	case g.subject == ClientSubject && id.IsUser():
-		return nil, "", refuseNotClient
+		return nil, refuseNotClient
 	case g.provider != "" && id.Provider != g.provider:
-		return nil, "", refuseProvider
+		return nil, refuseProvider
 	}
 	for i, rule := range g.rules {
 		if !rule.Satisfied(id.Scopes) {
-			return nil, "", g.refusals[i]
+			return nil, g.refusals[i]
 		}
 	}
-	return id, token, nil
+	return id, nil
 }
 
 // Refusals of the rules, shared values so refusing allocates nothing.

@@ -59,6 +59,11 @@ type Grant struct {
 	// not be able to split or corrupt the upstream request. Such an identity is never
 	// cached, so its grant is never shared.
 	unsafe bool
+	// jkt and x5t are the token's binding (cnf.jkt, cnf.x5t#S256; confirmation.go),
+	// checked on every request (dpop.go, cert_binding.go). The token cache never shares a
+	// bound grant: it gives each bound token its own copy of the shared one
+	// (TokenCache.set), so plain tokens' grants stay shared.
+	jkt, x5t string
 	// claims is the claims object the identity was built from; nil in a grant the token
 	// cache shares (a cached JWT's claims are decoded again from the token, ClaimsFor).
 	claims *Claims
@@ -198,17 +203,6 @@ type claimSet struct {
 	Cnf      confirmation `json:"cnf"`
 }
 
-// confirmation records that a token carries a cnf claim (RFC 7800): it is bound to a key
-// its holder must prove it has (DPoP, RFC 9449 cnf.jkt; a TLS client certificate, RFC
-// 8705 cnf.x5t#S256). Such a token is not a bearer token: sent as one, it is refused.
-type confirmation struct{ set bool }
-
-func (c *confirmation) UnmarshalJSON(b []byte) error {
-	// null is "absent", as encoding/json treats it; any other value binds the token.
-	c.set = string(b) != "null"
-	return nil
-}
-
 // fullIdentity is an identity with its own grant and claims, made in one allocation.
 type fullIdentity struct {
 	id     Identity
@@ -249,6 +243,7 @@ func (c *claimSet) identity(raw []byte) *Identity {
 		sc = c.Scp
 	}
 	g.Scopes, g.ScopeString = sc.list, sc.joined()
+	g.jkt, g.x5t = c.Cnf.jkt, c.Cnf.x5t
 	g.unsafe = hasControl(id.UserID) || hasControl(g.ClientID) || hasControl(g.ScopeString) ||
 		hasControl(id.TokenID) || hasControl(g.Provider)
 	return id

@@ -285,8 +285,13 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 	if strings.EqualFold(string(ans.TokenType), "refresh_token") {
 		return nil, invalidToken("not an access token", nil)
 	}
-	if ans.Cnf.set {
-		return nil, boundToken()
+	// RFC 9449 §6.2: a DPoP-bound token is introspected with token_type DPoP and cnf.jkt;
+	// one without the jkt cannot be checked against its proof.
+	if strings.EqualFold(string(ans.TokenType), "DPoP") && ans.Cnf.jkt == "" {
+		return nil, invalidToken("the introspection answer calls the token DPoP-bound but names no key (cnf.jkt)", nil)
+	}
+	if ans.Cnf.set && !ans.Cnf.checkable() {
+		return nil, uncheckableBinding
 	}
 	if ans.Exp.set && !now.Before(ans.Exp.time().Add(in.leeway)) {
 		return nil, invalidToken("token expired", nil)
@@ -304,6 +309,15 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 		if ans.Jti != "" && local.TokenID != "" && string(ans.Jti) != local.TokenID {
 			return nil, invalidToken("introspection answer names another token", nil)
 		}
+		if ans.Cnf.set {
+			if local.bound() && (local.jkt != ans.Cnf.jkt || local.x5t != ans.Cnf.x5t) {
+				return nil, invalidToken("the introspection answer binds the token to another key", nil)
+			}
+			if !local.bound() {
+				// The server knows a binding the JWT does not carry: the server's word holds.
+				local = withBinding(local, ans.Cnf)
+			}
+		}
 		if ans.Exp.set && ans.Exp.time().Before(local.ExpiresAt()) {
 			// The server may have shortened the token's life; never trust it longer.
 			return localWithExpiry(local, ans.Exp.time()), nil
@@ -311,6 +325,13 @@ func (in *Introspector) accept(ans *introspectionAnswer, body []byte, local *Ide
 		return local, nil
 	}
 	return ans.identity(body), nil
+}
+
+// withBinding copies id with its grant bound as cnf says.
+func withBinding(id *Identity, cnf confirmation) *Identity {
+	g := *id.Grant
+	g.jkt, g.x5t = cnf.jkt, cnf.x5t
+	return &Identity{Grant: &g, TokenID: id.TokenID, UserID: id.UserID, expires: id.expires}
 }
 
 // localWithExpiry copies a locally verified identity with an earlier expiry.

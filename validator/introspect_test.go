@@ -110,9 +110,12 @@ func TestIntrospectionRefusesUnacceptableActiveAnswers(t *testing.T) {
 		{"other audience", "audience mismatch", liveClaims(time.Hour, map[string]any{"aud": "billing-api"})},
 		{"no audience", "audience mismatch", liveClaims(time.Hour, nil)},
 		{"not yet valid", "token not yet valid", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "nbf": time.Now().Add(time.Hour).Unix()})},
-		// A DPoP- or certificate-bound token (RFC 9449 §7.2, RFC 8705 §3) is not a bearer token.
-		{"DPoP-bound", "the token is bound to a key (cnf claim) and is not a bearer token", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})},
-		{"certificate-bound", "the token is bound to a key (cnf claim) and is not a bearer token", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})},
+		// A DPoP- or certificate-bound answer passes here and is checked against the
+		// request by the Guard (TestIntrospectedDPoPBoundToken); one bound by a method the
+		// guard cannot check, or called DPoP without a key, is refused (RFC 9449 §7.2,
+		// RFC 8705 §3: a bound token is not a bearer token).
+		{"bound by a jwk", "the token is bound (cnf claim) by a confirmation method this guard cannot check", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "cnf": map[string]any{"jwk": map[string]any{"kty": "EC"}}})},
+		{"DPoP without jkt", "the introspection answer calls the token DPoP-bound but names no key (cnf.jkt)", liveClaims(time.Hour, map[string]any{"aud": "orders-api", "token_type": "DPoP"})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,28 +72,44 @@ func TestDuplicateClaimNamesAreRefused(t *testing.T) {
 	}
 }
 
-// A token bound to a key (a cnf claim, RFC 7800: DPoP's jkt, a certificate's x5t#S256,
-// any other confirmation method) is refused as a bearer token (RFC 9449 §7.2, RFC 8705
-// §3), however its cnf is written; cnf null is no confirmation, and the claim's name is
-// matched exactly, as every claim's is.
+// A token bound to a key (a cnf claim, RFC 7800) keeps its binding: DPoP's jkt and a
+// certificate's x5t#S256 go into the identity, for the Guard to check against the request
+// (TestGuardDPoP..., TestGuardCertificateBound...); any other confirmation method, or none
+// named, binds the token to something the guard cannot check, and it is refused (RFC
+// 9449 §7.2, RFC 8705 §3), however its cnf is written. cnf null is no confirmation, and
+// the claim's name is matched exactly, as every claim's is.
 func TestKeyBoundTokensAreNotBearerTokens(t *testing.T) {
 	key := newES256(t, "k1")
 	srv := newJWKSServer(t, jwksFor(t, key))
 	v := newVerifier(t, newSource(t, srv.URL, KeySourceOptions{}), nil)
 	const hdr = `{"alg":"ES256","kid":"k1","typ":"at+jwt"}`
 	for name, cnf := range map[string]string{
-		"DPoP":        `{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`,
-		"certificate": `{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}`,
 		"a jwk":       `{"jwk":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}`,
 		"empty":       `{}`,
+		"empty jkt":   `{"jkt":""}`,
+		"JKT":         `{"JKT":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`,
 		"not an obj":  `"x"`,
+		"jkt numeric": `{"jkt":7}`,
 	} {
 		_, err := v.Verify(context.Background(), rawSigned(t, key, hdr, `{"iss":"`+testIssuer+`","exp":1800003600,"cnf":`+cnf+`}`))
-		if name == "not an obj" {
-			wantRefusal(t, err, InvalidToken, "")
+		if name == "jkt numeric" {
+			wantRefusal(t, err, InvalidToken, "malformed token claims")
 			continue
 		}
-		wantRefusal(t, err, InvalidToken, "the token is bound to a key (cnf claim) and is not a bearer token")
+		wantRefusal(t, err, InvalidToken, "the token is bound (cnf claim) by a confirmation method this guard cannot check")
+	}
+	for cnf, want := range map[string][2]string{
+		`{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`:               {"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""},
+		`{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2","jwk":{}}`: {"", "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+		`{"jkt":"a\u002db","x5t#S256":"c"}`:                                   {"a-b", "c"},
+	} {
+		id, err := v.Verify(context.Background(), rawSigned(t, key, hdr, `{"iss":"`+testIssuer+`","exp":1800003600,"cnf":`+cnf+`}`))
+		if err != nil {
+			t.Fatalf("cnf %s: %v", cnf, err)
+		}
+		if id.DPoPKey() != want[0] || id.CertificateThumbprint() != want[1] {
+			t.Fatalf("cnf %s: jkt %q x5t %q, want %q", cnf, id.DPoPKey(), id.CertificateThumbprint(), want)
+		}
 	}
 	if _, err := v.Verify(context.Background(), rawSigned(t, key, hdr, `{"iss":"`+testIssuer+`","exp":1800003600,"cnf":null}`)); err != nil {
 		t.Fatalf("cnf null: %v", err)

@@ -233,8 +233,8 @@ func (v *JWTVerifier) claimsIdentity(payload []byte, typ string, now time.Time) 
 	if c.Iss != "" && !atJWT(typ) {
 		return nil, invalidToken("not an access token: typ must be at+jwt", nil)
 	}
-	if c.Cnf.set {
-		return nil, boundToken()
+	if c.Cnf.set && !c.Cnf.checkable() {
+		return nil, uncheckableBinding
 	}
 	if !v.audienceOK(c.Aud) {
 		return nil, invalidToken("audience mismatch", nil)
