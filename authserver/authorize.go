@@ -154,6 +154,9 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 		return req, nil, errUnauthorizedClient("the client may not use the implicit grant")
 	case req.responseType == responseCode && !client.HasGrant(GrantAuthorizationCode):
 		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
+	case req.responseType == responseToken && client.RequireDPoP:
+		// A token in the fragment is a bearer token: it would escape require_dpop.
+		return req, nil, errUnauthorizedClient("the client must use DPoP (dpop_bound_access_tokens), which the implicit grant cannot")
 	}
 	granted, oerr := s.resolveScopes(params.Get("scope"), false)
 	if oerr != nil {

@@ -398,3 +398,31 @@ func TestMetadataListsDPoPAlgorithms(t *testing.T) {
 		}
 	})
 }
+
+// A require_dpop client cannot get a bearer token through the implicit grant's fragment
+// either: the authorization endpoint refuses it (unauthorized_client) before any token.
+func TestRequireDPoPClientHasNoImplicitSideDoor(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
+		ctx := context.Background()
+		imp, err := f.st.GetClient(ctx, "imp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp.RequireDPoP = true
+		if err := f.st.UpsertClient(ctx, imp); err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser(t)
+		b.login("")
+		before := f.dump()
+		loc := b.authorize(impQuery()).location(t)
+		frag, _ := url.ParseQuery(loc.Fragment)
+		if frag.Get("error") != "unauthorized_client" || frag.Get("access_token") != "" {
+			t.Fatalf("implicit request of a require_dpop client: %s", loc)
+		}
+		if f.dump() != before {
+			t.Error("the refusal changed the store")
+		}
+	})
+}
