@@ -107,6 +107,9 @@ func TestDPoPProofsThatFailAChecksAreRefused(t *testing.T) {
 				t.Errorf("%s: the refusal changed the store", tc.name)
 			}
 		}
+		// The published URL in another spelling is the same URL (RFC 3986 §6.2.2, §6.2.3).
+		same := key.proof(t, "HTTPS://Auth.Test:443/oauth/./token", "", nil)
+		wantDPoPBound(t, f, "an equivalent spelling of the token endpoint", postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, same), key)
 	})
 }
 
@@ -334,6 +337,12 @@ func TestDPoPNonceFlow(t *testing.T) {
 			t.Fatal("a successful answer carries no DPoP-Nonce")
 		}
 		wantNonceError("a made-up nonce", cc(f.ts.URL, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+		// A refusal for another reason carries the next nonce too.
+		bad := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, key.proof(t, testIssuer+"/elsewhere", next, nil))
+		wantError(t, "a proof for another URL", bad, http.StatusBadRequest, dpop.CodeInvalidProof)
+		if bad.Header.Get(authserver.HeaderDPoPNonce) == "" {
+			t.Error("an invalid_dpop_proof answer carries no DPoP-Nonce")
+		}
 		// Bearer requests are not concerned.
 		if r := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret); r.Status != http.StatusOK || r.Header.Get(authserver.HeaderDPoPNonce) != "" {
 			t.Errorf("a request without a proof: %d, DPoP-Nonce %q", r.Status, r.Header.Get(authserver.HeaderDPoPNonce))
@@ -395,6 +404,19 @@ func TestMetadataListsDPoPAlgorithms(t *testing.T) {
 		}
 		if !slices.Equal(md.Algs, dpop.Algorithms) || slices.Contains(md.Algs, "HS256") || slices.Contains(md.Algs, "none") {
 			t.Errorf("dpop_signing_alg_values_supported = %v", md.Algs)
+		}
+		// No CORS at the token endpoint: a preflight is not answered with an allowance.
+		req, _ := http.NewRequest(http.MethodOptions, f.ts.URL+authserver.PathToken, nil)
+		req.Header.Set("Origin", "https://app.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "dpop")
+		pre, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre.Body.Close()
+		if pre.StatusCode != http.StatusMethodNotAllowed || pre.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight at the token endpoint: %d %v", pre.StatusCode, pre.Header)
 		}
 	})
 }
