@@ -79,7 +79,7 @@ func TestDPoPBindsDeviceCodeTokens(t *testing.T) {
 
 // Proofs that fail a check of RFC 9449 §4.3 are refused with invalid_dpop_proof before
 // any grant work: nothing is issued or stored.
-func TestDPoPProofsThatFailAChecksAreRefused(t *testing.T) {
+func TestDPoPProofsThatFailACheckAreRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		key, other := newDPoPKey(t), newDPoPKey(t)
 		now := time.Now()
