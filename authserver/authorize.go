@@ -28,7 +28,7 @@ const (
 // The authorization request's parameters carried through the consent form and the login's
 // way back. A pushed request (RFC 9126) is carried by client_id and request_uri alone.
 var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
-	"response_mode", "nonce", "login_hint", "request_uri"}
+	"response_mode", "nonce", "login_hint", "request_uri", paramDPoPJKT}
 
 // s256Challenge is the form of an S256 code challenge: base64url of a SHA-256 digest.
 var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -46,6 +46,9 @@ type authorizeRequest struct {
 	state         string
 	challenge     string
 	method        string
+	// dpopJKT is the dpop_jkt parameter (RFC 9449 §10): the thumbprint of the DPoP key the
+	// code's exchange must prove; empty when the request named none.
+	dpopJKT string
 	// signIn holds the OpenID Connect parameters: nonce, prompt, max_age, login_hint.
 	signIn signInOptions
 	// pushedID is the digest id of the pushed request (RFC 9126) the parameters came
@@ -151,6 +154,9 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 		return req, nil, errUnauthorizedClient("the client may not use the implicit grant")
 	case req.responseType == responseCode && !client.HasGrant(GrantAuthorizationCode):
 		return req, nil, errUnauthorizedClient("the client may not use the authorization endpoint")
+	case req.responseType == responseToken && client.RequireDPoP:
+		// A token in the fragment is a bearer token: it would escape require_dpop.
+		return req, nil, errUnauthorizedClient("the client must use DPoP (dpop_bound_access_tokens), which the implicit grant cannot")
 	}
 	granted, oerr := s.resolveScopes(params.Get("scope"), false)
 	if oerr != nil {
@@ -172,6 +178,10 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 			return req, nil, errInvalidRequest("code_challenge_method must be S256 (plain is not supported)")
 		case req.challenge != "" && !s256Challenge.MatchString(req.challenge):
 			return req, nil, errInvalidRequest("code_challenge is not a base64url SHA-256 digest")
+		}
+		req.dpopJKT = params.Get(paramDPoPJKT)
+		if req.dpopJKT != "" && !validJKT(req.dpopJKT) {
+			return req, nil, errInvalidRequest("dpop_jkt is not a base64url JWK SHA-256 thumbprint")
 		}
 	}
 	return req, nil, nil
@@ -422,6 +432,7 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *authorizeReq
 			CodeChallengeMethod: req.method,
 			Nonce:               req.signIn.nonce,
 			AuthTime:            sess.CreatedAt,
+			DPoPJKT:             req.dpopJKT,
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(authCodeTTL),
 		}

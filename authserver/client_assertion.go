@@ -179,7 +179,8 @@ func (s *Server) checkAssertionClaims(c *assertionClaims, clientID string, want 
 	if !ok || !slices.ContainsFunc(auds, func(a string) bool { return slices.Contains(want, a) }) {
 		return refuse("the client assertion's aud must name this server (its issuer or the endpoint URL)")
 	}
-	if c.ID == "" || len(c.ID) > maxJTILen || !storableText(c.ID) {
+	// DPoP proofs are recorded beside assertions under dpopReplayPrefix (dpop_proof.go).
+	if c.ID == "" || len(c.ID) > maxJTILen || !storableText(c.ID) || strings.HasPrefix(c.ID, dpopReplayPrefix) {
 		return refuse("the client assertion needs a jti")
 	}
 	now := s.now()

@@ -55,6 +55,10 @@ type ClientSpec struct {
 	// RequirePAR makes the authorization endpoint refuse the client's requests unless
 	// they were pushed first (RFC 9126 require_pushed_authorization_requests).
 	RequirePAR bool
+	// RequireDPoP makes the token endpoint refuse the client's requests without a DPoP
+	// proof, so every token it gets is bound to its key (RFC 9449 §5.2
+	// dpop_bound_access_tokens).
+	RequireDPoP bool
 	// Introspect allows the client to call the introspection and revocation-feed
 	// endpoints.
 	Introspect bool
@@ -149,6 +153,7 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		UserID:                 spec.OwnerUserID,
 		FirstParty:             spec.FirstParty,
 		RequirePAR:             spec.RequirePAR,
+		RequireDPoP:            spec.RequireDPoP,
 		Introspect:             spec.Introspect,
 		Declarative:            spec.Declarative,
 		TokenAuthMethod:        spec.TokenAuthMethod,

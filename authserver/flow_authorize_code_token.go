@@ -70,6 +70,9 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, client *store.Clien
 	case code.CodeChallenge != "" && (code.CodeChallengeMethod != "S256" || !tokenEqual(s256(verifier), code.CodeChallenge)):
 		return nil, errInvalidGrant("code_verifier does not match the code_challenge")
 	}
+	if oerr := checkCodeBinding(code, cnf); oerr != nil {
+		return nil, oerr
+	}
 
 	if gone, oerr := s.userGone(ctx, code.Provider, code.UserID); oerr != nil {
 		return nil, oerr

@@ -3,6 +3,7 @@ package authserver
 import (
 	"net/http"
 
+	"github.com/caddyoauth/caddy-oauth/dpop"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -54,6 +55,8 @@ type serverMetadata struct {
 	// server-wide.
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
+	// DPoPSigningAlgs are the algorithms a DPoP proof may use (RFC 9449 §5.1).
+	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +87,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		DeviceAuthorizationEndpoint:        iss + PathDeviceAuthorization,
 		PushedAuthorizationRequestEndpoint: iss + PathPAR,
 		RequestURIParameterSupported:       true,
+		DPoPSigningAlgs:                    dpop.Algorithms,
 
 		UserinfoEndpoint:      iss + PathUserinfo,
 		EndSessionEndpoint:    iss + PathLogout,

@@ -39,6 +39,7 @@ type pushedAuthorizationResponse struct {
 // the client, not a browser, is the caller.
 func (s *Server) servePushedAuthorization(w http.ResponseWriter, r *http.Request) {
 	resp, oerr := s.pushAuthorization(r)
+	s.setDPoPNonce(w, r, oerr)
 	if oerr != nil {
 		s.writeError(w, oerr)
 		return
@@ -71,6 +72,10 @@ func (s *Server) pushAuthorization(r *http.Request) (*pushedAuthorizationRespons
 	// refuses a form client_id that differs from Basic's), and is set when Basic alone
 	// named it.
 	params.Set("client_id", client.ID)
+	// RFC 9449 §10.1: a DPoP proof with the push binds the code to its key.
+	if oerr := s.bindPushedDPoP(r, client, params); oerr != nil {
+		return nil, oerr
+	}
 	req, pageErr, oerr := s.parseAuthorize(ctx, params)
 	if pageErr != nil {
 		return nil, pageErr

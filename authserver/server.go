@@ -148,6 +148,13 @@ type Config struct {
 	// Passport issued is decrypted, matched to its imported row and rotated into one of
 	// this server's. Empty: such tokens get invalid_grant.
 	PassportAppKey []byte
+	// RequireDPoPNonce makes the token and pushed authorization request endpoints accept
+	// a DPoP proof only with a nonce this server issued in the last 5 minutes (RFC 9449
+	// §8): a proof without one is refused with use_dpop_nonce and a fresh nonce in the
+	// DPoP-Nonce header, and every answer to a DPoP request carries a new one. Nonces are
+	// MACed with a key derived from the current signing key, so every node sharing the
+	// keys accepts every node's nonces.
+	RequireDPoPNonce bool
 
 	// passportSlots and passportWait, when > 0, replace how many Passport refresh tokens
 	// decrypt at once and how long one waits for its turn; only tests set them.
@@ -178,6 +185,8 @@ type Server struct {
 	api      *http.ServeMux // the JSON API (api.go)
 	// clientKeys holds private_key_jwt clients' key sets (client_assertion_keys.go).
 	clientKeys *clientKeyCache
+	// dpop checks DPoP proofs and issues their nonces (dpop_proof.go).
+	dpop *dpopProofs
 
 	// Each flow and endpoint reaches the store through the narrow interface declared
 	// beside it (the *_storage.go files), so what it may touch is written next to it;
@@ -260,6 +269,7 @@ func New(cfg Config) (*Server, error) {
 		feedStore: st, authorizeStore: st, sessionStore: st, throttleStore: st, apiStore: st, personalStore: st,
 		deviceAuthStore: st, deviceStore: st, devicePageStore: st, parStore: st}
 	s.api = s.apiRoutes()
+	s.dpop = newDPoPProofs(cfg.Store)
 	limit := DefaultTokenRateLimit
 	if cfg.TokenRateLimit != nil {
 		limit = *cfg.TokenRateLimit

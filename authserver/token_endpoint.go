@@ -21,6 +21,7 @@ type grantHandler func(ctx context.Context, client *store.Client, form url.Value
 // dispatch to the grant, answer JSON or a §5.2 error.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	resp, oerr := s.token(r)
+	s.setDPoPNonce(w, r, oerr)
 	if oerr != nil {
 		s.writeError(w, oerr)
 		return

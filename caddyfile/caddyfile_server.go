@@ -65,6 +65,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			window     <duration>
 //		}
 //		revoke_previous_tokens
+//		dpop_nonce                      # DPoP proofs need a server nonce (RFC 9449 §8)
 //		purge_interval     <duration>
 //		passport_app_key   <APP_KEY>
 //		key_encryption_key <key> [<previous key>...]
@@ -78,6 +79,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			first_party
 //			introspect
 //			require_pushed_authorization_requests
+//			require_dpop                  # every token request must carry a DPoP proof (RFC 9449)
 //			auth_method  private_key_jwt   # RFC 7523: a JWT signed by the client's key; no secret
 //			jwks         <file | `{"keys":[...]}`>  # its public keys: a file, or inline JSON
 //			jwks_uri     <https-url>       # or where it publishes them
@@ -223,6 +225,11 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.RevokePreviousTokens = true
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.RequireDPoPNonce = true
 		case "purge_interval":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -302,6 +309,11 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 			c.Introspect = true
 		case "require_pushed_authorization_requests":
 			c.RequirePAR = true
+		case "require_dpop":
+			if d.NextArg() {
+				return c, d.ArgErr()
+			}
+			c.RequireDPoP = true
 		case "auth_method":
 			if err := oneArg(d, &c.AuthMethod); err != nil {
 				return c, err

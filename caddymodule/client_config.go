@@ -44,6 +44,11 @@ type ClientConfig struct {
 	// through pushed authorization requests (RFC 9126): a request_uri from POST
 	// /oauth/par. Named as RFC 9126 §6's client metadata. Default: off.
 	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireDPoP makes the token endpoint refuse the client's requests that carry no
+	// DPoP proof (400 invalid_dpop_proof), so every token it gets is bound to its key
+	// (RFC 9449). Named as RFC 9449 §5.2's client metadata. Default: off (a proof is used
+	// when the client sends one).
+	RequireDPoP bool `json:"dpop_bound_access_tokens,omitempty"`
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool `json:"introspect,omitempty"`
 	// AuthMethod is how the client authenticates at the token, introspection and
@@ -119,6 +124,7 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		Provider:               c.Provider,
 		FirstParty:             c.FirstParty,
 		RequirePAR:             c.RequirePAR,
+		RequireDPoP:            c.RequireDPoP,
 		Introspect:             c.Introspect,
 		Declarative:            true,
 	}, nil

@@ -135,6 +135,15 @@ type Server struct {
 	// decrypt at once. Default: none (such tokens get invalid_grant).
 	PassportAppKey string `json:"passport_app_key,omitempty"`
 
+	// RequireDPoPNonce makes /oauth/token and /oauth/par accept a DPoP proof (RFC 9449)
+	// only with a nonce the server issued in the last 5 minutes (§8): a proof without one
+	// gets 400 use_dpop_nonce with a fresh nonce in the DPoP-Nonce header, and every
+	// answer to a request with a proof carries the next one. Nonces are keyed from the
+	// signing key, so all nodes sharing the store accept each other's; after a key
+	// rotation, a nonce older than the previous key gets use_dpop_nonce and the client
+	// retries. Default: off (proofs need no nonce).
+	RequireDPoPNonce bool `json:"require_dpop_nonce,omitempty"`
+
 	// KeyEncryptionKeys encrypt the private signing keys kept in the store (AES-256-GCM),
 	// usually one placeholder such as {env.OAUTH_KEY_ENCRYPTION_KEY}: each the standard
 	// base64 of 32 random bytes (`openssl rand -base64 32`). The first encrypts; the

@@ -108,6 +108,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		FreshAPITokenCookie:  set.freshAPITokenCookie,
 		Pages:                set.pages,
 		RevokePreviousTokens: set.revokePreviousTokens,
+		RequireDPoPNonce:     set.requireDPoPNonce,
 		PassportAppKey:       set.passportAppKey,
 		TokenRateLimit:       &set.tokenRateLimit,
 	}, nil

@@ -50,6 +50,7 @@ type serverSettings struct {
 	tokenRateLimit       authserver.TokenRateLimit
 	freshAPITokenCookie  string
 	revokePreviousTokens bool
+	requireDPoPNonce     bool
 	purgeInterval        time.Duration
 	// pages are the operator's page templates; nil for the built-in ones.
 	pages *authserver.PageTemplates
@@ -107,6 +108,7 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 		implicitGrant:        s.ImplicitGrant,
 		freshAPITokenCookie:  s.FreshAPITokenCookie,
 		revokePreviousTokens: s.RevokePreviousTokens,
+		requireDPoPNonce:     s.RequireDPoPNonce,
 		loginThrottle:        s.LoginThrottle.throttle(),
 		tokenRateLimit:       s.TokenRateLimit.limit(),
 	}

@@ -39,7 +39,7 @@ SQLite file in Caddy's data directory.
   caddy oauth install                 schema, signing keys, a personal access client and a password client
   caddy oauth keys [--force|--rotate] make or rotate signing keys
   caddy oauth client [--password|--client|--personal|--public|--device] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
-                     [--provider P] [--introspect] [--first-party] [--require-par]
+                     [--provider P] [--introspect] [--first-party] [--require-par] [--require-dpop]
                      [--private-key-jwt --jwks-uri U | --jwks-file F] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
@@ -271,6 +271,9 @@ type clientSpec struct {
 	firstParty     bool
 	// requirePAR makes the client push its authorization requests (RFC 9126).
 	requirePAR bool
+	// requireDPoP makes the client's every token request carry a DPoP proof (RFC 9449
+	// §5.2 dpop_bound_access_tokens).
+	requireDPoP bool
 	// privateKeyJWT makes a client that authenticates with a JWT signed by its own key
 	// (RFC 7523), whose public keys are at jwksURI or, read from jwksFile, stored inline.
 	privateKeyJWT bool
@@ -344,6 +347,7 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 		FirstParty:             spec.firstParty,
 		Introspect:             spec.introspect,
 		RequirePAR:             spec.requirePAR,
+		RequireDPoP:            spec.requireDPoP,
 	}, time.Now())
 	if err != nil {
 		return clientOutput{}, err
@@ -410,6 +414,7 @@ It goes with --client, --password or the default authorization code client.`,
 			spec.introspect, _ = f.GetBool("introspect")
 			spec.firstParty, _ = f.GetBool("first-party")
 			spec.requirePAR, _ = f.GetBool("require-par")
+			spec.requireDPoP, _ = f.GetBool("require-dpop")
 			spec.privateKeyJWT, _ = f.GetBool("private-key-jwt")
 			spec.jwksURI, _ = f.GetString("jwks-uri")
 			spec.jwksFile, _ = f.GetString("jwks-file")
@@ -438,6 +443,7 @@ It goes with --client, --password or the default authorization code client.`,
 	f.Bool("introspect", false, "allow the client to call the introspection endpoint")
 	f.Bool("first-party", false, "skip the consent screen")
 	f.Bool("require-par", false, "accept the client's authorization requests only when pushed first (RFC 9126)")
+	f.Bool("require-dpop", false, "refuse the client's token requests without a DPoP proof, so its tokens are all DPoP-bound (RFC 9449)")
 	f.Bool("private-key-jwt", false, "authenticate with a JWT signed by the client's key (RFC 7523); no secret")
 	f.String("jwks-uri", "", "with --private-key-jwt: where the client publishes its public keys (JWK Set)")
 	f.String("jwks-file", "", "with --private-key-jwt: a file holding the client's public keys (JWK Set)")

@@ -136,6 +136,7 @@ func TestClientKindsPrintJSONWithTheContractFields(t *testing.T) {
 			{[]string{"--redirect-uri", "https://web.example/cb", "--first-party", "--introspect"}, []string{"authorization_code", "refresh_token"}, true},
 			{[]string{"--device"}, []string{authserver.GrantDeviceCode, "refresh_token"}, false},
 			{[]string{"--public", "--redirect-uri", "https://par.example/cb", "--require-par"}, []string{"authorization_code", "refresh_token"}, false},
+			{[]string{"--client", "--require-dpop"}, []string{"client_credentials"}, true},
 		}
 		st := openStore(t, s)
 		for _, c := range cases {
@@ -168,6 +169,9 @@ func TestClientKindsPrintJSONWithTheContractFields(t *testing.T) {
 			}
 			if rec.RequirePAR != slices.Contains(c.flags, "--require-par") {
 				t.Errorf("%v: RequirePAR stored as %v", c.flags, rec.RequirePAR)
+			}
+			if rec.RequireDPoP != slices.Contains(c.flags, "--require-dpop") {
+				t.Errorf("%v: RequireDPoP stored as %v", c.flags, rec.RequireDPoP)
 			}
 			if slices.Contains(c.flags, "--password") && rec.Provider != "admins" {
 				t.Errorf("provider not stored: %+v", rec)
