@@ -183,6 +183,11 @@ func (s *Server) authenticateBearerResourceServer(ctx context.Context, token str
 	if v == nil {
 		return nil, time.Time{}, refuse("the access token is invalid, expired or revoked")
 	}
+	// A sender-constrained token is no bearer credential (RFC 9449 §7.2, RFC 8705 §3):
+	// such a caller authenticates with its client credentials instead.
+	if v.claims.Confirmation != nil {
+		return nil, time.Time{}, refuse("a DPoP- or certificate-bound token cannot authenticate a resource server: use the client's credentials")
+	}
 	// Only a token the client got for itself (client_credentials) speaks for the client;
 	// a user's token issued to it (password, personal) does not.
 	if v.record.UserID != "" || v.claims.Subject != v.claims.ClientID {

@@ -111,6 +111,13 @@ func errInvalidDPoPProof(desc string) *Error {
 // now; a server nonce when the server requires one; and its jti never accepted before,
 // on any node sharing the store. It returns nil, nil when r carries no proof.
 func (s *Server) dpopProof(r *http.Request, client *store.Client, path string) (*dpop.Proof, *Error) {
+	return s.verifyDPoPProof(r, client.ID, path, "")
+}
+
+// verifyDPoPProof is dpopProof for a request of any method to path, with, for a
+// protected resource of this server (userinfo), the access token the proof must hash
+// (ath); the proof is recorded as used under clientID (the token's client there).
+func (s *Server) verifyDPoPProof(r *http.Request, clientID, path, accessToken string) (*dpop.Proof, *Error) {
 	values := r.Header.Values(HeaderDPoP)
 	switch len(values) {
 	case 0:
@@ -124,7 +131,7 @@ func (s *Server) dpopProof(r *http.Request, client *store.Client, path string) (
 		return nil, errInvalidDPoPProof("this server's own URL cannot be named by a DPoP proof")
 	}
 	now := s.now()
-	req := &dpop.Request{Method: http.MethodPost, URL: htu, Now: now}
+	req := &dpop.Request{Method: r.Method, URL: htu, AccessToken: accessToken, Now: now}
 	if s.cfg.RequireDPoPNonce {
 		keys, err := s.dpopNonceKeys()
 		if err != nil {
@@ -145,13 +152,13 @@ func (s *Server) dpopProof(r *http.Request, client *store.Client, path string) (
 	// check hold across nodes; the record is per client, and a proof replayed under
 	// another client's credentials still binds tokens only its key's holder can use.
 	expires := p.IssuedAt.Add(s.dpop.verifier.Window() + time.Second)
-	switch err := s.dpop.st.UseClientAssertion(r.Context(), client.ID, dpopReplayID(p), expires, now); {
+	switch err := s.dpop.st.UseClientAssertion(r.Context(), clientID, dpopReplayID(p), expires, now); {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		return nil, errDPoP(dpop.ErrReplayed)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errInvalidClient("client authentication failed", false)
 	case err != nil:
-		return nil, errUnavailable("recording a DPoP proof", err, zap.String("client_id", client.ID))
+		return nil, errUnavailable("recording a DPoP proof", err, zap.String("client_id", clientID))
 	}
 	return p, nil
 }

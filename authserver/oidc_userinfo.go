@@ -23,12 +23,14 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 	body, oerr := s.userinfo(r)
+	s.setDPoPNonce(w, r, oerr)
 	if oerr != nil {
 		s.writeError(w, oerr)
 		return
@@ -43,7 +45,7 @@ type userinfoAnswer struct {
 }
 
 func (s *Server) userinfo(r *http.Request) (*userinfoAnswer, *Error) {
-	token, oerr := userinfoToken(r)
+	token, dpopScheme, oerr := userinfoToken(r)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -53,6 +55,9 @@ func (s *Server) userinfo(r *http.Request) (*userinfoAnswer, *Error) {
 	}
 	if va == nil {
 		return nil, bearerRefusal(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked", "")
+	}
+	if oerr := s.checkUserinfoBinding(r, token, dpopScheme, va); oerr != nil {
+		return nil, oerr
 	}
 	if !hasScope(va.record.Scopes, ScopeOpenID) || va.record.UserID == "" {
 		return nil, bearerRefusal(http.StatusForbidden, "insufficient_scope", "the access token is not one of a sign-in (scope openid)", ScopeOpenID)
@@ -65,35 +70,36 @@ func (s *Server) userinfo(r *http.Request) (*userinfoAnswer, *Error) {
 }
 
 // userinfoToken reads the access token of a userinfo request: one, from the header (as
-// the guard reads it, validator.ExtractBearer) or (POST) the form, not both.
-func userinfoToken(r *http.Request) (string, *Error) {
+// the guard reads it, validator.ExtractToken: Bearer or DPoP) or (POST) the form, not
+// both; dpopScheme says the header used the DPoP scheme.
+func userinfoToken(r *http.Request) (token string, dpopScheme bool, oerr *Error) {
 	fromForm := ""
 	if r.Method == http.MethodPost {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
 			form, oerr := readForm(r)
 			if oerr != nil {
-				return "", bearerRefusal(http.StatusBadRequest, "invalid_request", oerr.Description, "")
+				return "", false, bearerRefusal(http.StatusBadRequest, "invalid_request", oerr.Description, "")
 			}
 			fromForm = form.Get("access_token")
 		}
 	}
-	token, err := validator.ExtractBearer(r)
+	token, dpopScheme, err := validator.ExtractToken(r)
 	var refusal *validator.Refusal
 	errors.As(err, &refusal)
 	switch {
 	case fromForm != "" && len(r.Header["Authorization"]) > 0:
-		return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the access token was sent more than once", "")
+		return "", false, bearerRefusal(http.StatusBadRequest, "invalid_request", "the access token was sent more than once", "")
 	case fromForm != "":
-		return fromForm, nil
+		return fromForm, false, nil
 	case err == nil:
-		return token, nil
+		return token, dpopScheme, nil
 	case refusal != nil && refusal.Kind == validator.NoToken:
 		// RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
 		e := bearerRefusal(http.StatusUnauthorized, "invalid_token", "no access token", "")
 		e.challenges = []string{"Bearer " + userinfoRealm}
-		return "", e
+		return "", false, e
 	}
-	return "", bearerRefusal(http.StatusBadRequest, "invalid_request", "the Authorization header is not one Bearer token", "")
+	return "", false, bearerRefusal(http.StatusBadRequest, "invalid_request", "the Authorization header is not one Bearer or DPoP token", "")
 }
 
 // bearerRefusal is an RFC 6750 §3.1 refusal: the error in the body and in the

@@ -1,0 +1,102 @@
+package authserver_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/dpop"
+)
+
+// The userinfo endpoint is a protected resource of the server itself: a DPoP-bound token
+// is accepted there only as the guard accepts it (RFC 9449 §7): DPoP scheme, one proof
+// by the token's key for this request (GET, the userinfo URL, the token's hash), once.
+// Before, a stolen bound token read the user's claims as a bearer token.
+func TestUserinfoChecksTheDPoPBinding(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		key, other := newDPoPKey(t), newDPoPKey(t)
+		form := pwDPoPForm()
+		form.Set("scope", "openid email")
+		tok := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret, key.proof(t, tokenHTU, "", nil))
+		wantDPoPBound(t, f, "password grant", tok, key)
+		at := tok.Body["access_token"].(string)
+		const htu = testIssuer + authserver.PathUserinfo
+		get := func(k *dpopKey, o map[string]any) string {
+			claims := map[string]any{"htm": http.MethodGet, "ath": dpop.AccessTokenHash(at)}
+			for n, v := range o {
+				claims[n] = v
+			}
+			return k.proof(t, htu, "", &proofOpts{claims: claims})
+		}
+		call := func(scheme, token string, proofs ...string) rawReply {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, f.ts.URL+authserver.PathUserinfo, nil)
+			req.Header.Set("Authorization", scheme+" "+token)
+			for _, p := range proofs {
+				req.Header.Add(authserver.HeaderDPoP, p)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var body map[string]any
+			_ = json.Unmarshal(raw, &body)
+			return rawReply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Body: body}
+		}
+		refused := func(what string, r rawReply, code string) {
+			t.Helper()
+			challenge := r.Header.Get("WWW-Authenticate")
+			if r.Status != http.StatusUnauthorized || r.Body["error"] != code ||
+				!strings.HasPrefix(challenge, `DPoP realm="userinfo", error="`+code+`"`) || !strings.Contains(challenge, `algs="ES256`) {
+				t.Errorf("%s: %d %s, challenge %q; want 401 %s with a DPoP challenge", what, r.Status, r.Raw, challenge, code)
+			}
+		}
+
+		refused("the bound token as Bearer", call("Bearer", at), "invalid_token")
+		refused("DPoP without a proof", call("DPoP", at), dpop.CodeInvalidProof)
+		refused("a proof of another key", call("DPoP", at, get(other, nil)), dpop.CodeInvalidProof)
+		refused("a proof without ath", call("DPoP", at, get(key, map[string]any{"ath": nil})), dpop.CodeInvalidProof)
+		refused("a proof for POST", call("DPoP", at, get(key, map[string]any{"htm": http.MethodPost})), dpop.CodeInvalidProof)
+		refused("a proof for the token endpoint", call("DPoP", at, key.proof(t, tokenHTU, "", &proofOpts{
+			claims: map[string]any{"htm": http.MethodGet, "ath": dpop.AccessTokenHash(at)}})), dpop.CodeInvalidProof)
+		refused("two proofs", call("DPoP", at, get(key, nil), get(key, nil)), dpop.CodeInvalidProof)
+
+		good := get(key, nil)
+		if r := call("DPoP", at, good); r.Status != http.StatusOK || r.Body["sub"] == nil || r.Body["email"] != userEmail {
+			t.Fatalf("a good DPoP request: %d %s", r.Status, r.Raw)
+		}
+		refused("the same proof again", call("DPoP", at, good), dpop.CodeInvalidProof)
+
+		// An unbound token is a bearer token, not a DPoP one.
+		bearer := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret)
+		wantBearer(t, f, "no proof", bearer)
+		bt := bearer.Body["access_token"].(string)
+		refused("an unbound token with the DPoP scheme", call("DPoP", bt, get(key, map[string]any{"ath": dpop.AccessTokenHash(bt)})), "invalid_token")
+		if r := call("Bearer", bt); r.Status != http.StatusOK {
+			t.Errorf("the unbound token as Bearer: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// A resource server authenticating by token at introspection presents a bearer
+// credential: a DPoP-bound token of its own is refused there (it would drop the binding);
+// its client credentials still work.
+func TestBoundTokenCannotAuthenticateAResourceServer(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		access, _ := f.userTokens()
+		key := newDPoPKey(t)
+		rs := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "rs", rsSecret, key.proof(t, tokenHTU, "", nil))
+		wantDPoPBound(t, f, "the resource server's token", rs, key)
+		if r := f.introspect(access, bearer(rs.Body["access_token"].(string))); r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_token" {
+			t.Errorf("a DPoP-bound token as the caller's credential: %d %s", r.Status, r.Raw)
+		}
+		if r := f.introspect(access, basic("rs", rsSecret)); r.Status != http.StatusOK || r.Body["active"] != true {
+			t.Errorf("the same caller with its secret: %d %s", r.Status, r.Raw)
+		}
+	})
+}
