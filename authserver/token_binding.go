@@ -45,6 +45,9 @@ func refreshConfirmation(jkt, x5t string) *confirmation {
 // work.
 func (s *Server) tokenBinding(r *http.Request, client *store.Client) (*confirmation, *Error) {
 	var cnf confirmation
+	if oerr := s.bindCertificate(r, client, &cnf); oerr != nil {
+		return nil, oerr
+	}
 	if cnf == (confirmation{}) {
 		return nil, nil
 	}
