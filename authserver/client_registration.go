@@ -212,7 +212,7 @@ func checkClientKeys(spec ClientSpec) error {
 	switch method {
 	case "":
 		if spec.JWKS != "" || spec.JWKSURI != "" {
-			return fmt.Errorf("jwks and jwks_uri are for %s and %s clients only", store.TokenAuthPrivateKeyJWT, store.TokenAuthSelfSignedTLSClient)
+			return fmt.Errorf("jwks and jwks_uri are for %s clients only, or %s ones", store.TokenAuthPrivateKeyJWT, store.TokenAuthSelfSignedTLSClient)
 		}
 		return nil
 	case store.TokenAuthTLSClient:
