@@ -110,6 +110,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		RevokePreviousTokens: set.revokePreviousTokens,
 		PassportAppKey:       set.passportAppKey,
 		TokenRateLimit:       &set.tokenRateLimit,
+		TLSClientAuthCAs:     set.tlsClientAuthCAs,
 	}, nil
 }
 
