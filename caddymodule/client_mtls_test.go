@@ -42,12 +42,14 @@ func caFile(t *testing.T, isCA bool) string {
 func TestDeclaredMutualTLSClientsAreStoredWithTheirCertificateRules(t *testing.T) {
 	db := testdb.SQLitePath(t)
 	jwksPath, jwks := jwksFile(t, false)
-	raw := adaptCaddyfile(t, db, fmt.Sprintf("\t\ttls_client_auth_trusted_ca %q\n"+
+	// Placeholders work in the CA file name.
+	t.Setenv("TEST_CLIENTS_CA", caFile(t, true))
+	raw := adaptCaddyfile(t, db, fmt.Sprintf("\t\ttls_client_auth_trusted_ca {env.TEST_CLIENTS_CA}\n"+
 		"\t\tclient pki {\n\t\t\tauth_method tls_client_auth\n\t\t\ttls_client_auth_subject_dn \"CN=app,O=Example,C=DE\"\n\t\t\tcertificate_bound_tokens\n\t\t\tintrospect\n\t\t}\n"+
 		"\t\tclient ip {\n\t\t\tauth_method tls_client_auth\n\t\t\ttls_client_auth_san_ip 192.0.2.7\n\t\t}\n"+
 		"\t\tclient self {\n\t\t\tauth_method self_signed_tls_client_auth\n\t\t\tjwks %q\n\t\t}\n"+
 		"\t\tclient spa {\n\t\t\tgrants authorization_code refresh_token\n\t\t\tredirect_uri https://spa.example/cb\n\t\t\tcertificate_bound_tokens\n\t\t}",
-		caFile(t, true), jwksPath))
+		jwksPath))
 	for _, field := range []string{`"tls_client_auth_trusted_ca":[`, `"token_endpoint_auth_method":"tls_client_auth"`,
 		`"tls_client_auth_subject_dn":"CN=app,O=Example,C=DE"`, `"tls_client_auth_san_ip":"192.0.2.7"`, `"tls_client_certificate_bound_access_tokens":true`} {
 		if !strings.Contains(string(raw), field) {
@@ -93,6 +95,7 @@ func TestMutualTLSConfigurationMistakesStopTheLoad(t *testing.T) {
 		"secret too":     {"\t\tclient both {\n\t\t\tauth_method tls_client_auth\n\t\t\ttls_client_auth_san_dns a.example\n\t\t\tsecret 0123456789abcdef0123\n\t\t}", "no secret"},
 		"missing CA":     {fmt.Sprintf("\t\ttls_client_auth_trusted_ca %q", filepath.Join(t.TempDir(), "missing.pem")), "tls_client_auth_trusted_ca"},
 		"leaf as CA":     {fmt.Sprintf("\t\ttls_client_auth_trusted_ca %q", caFile(t, false)), "not a CA"},
+		"no certificate": {fmt.Sprintf("\t\ttls_client_auth_trusted_ca %q", notPEM(t)), "no PEM certificate"},
 	} {
 		raw := adaptCaddyfile(t, testdb.SQLitePath(t), c.body)
 		err := caddymodule.ValidateJSON(t, raw)
@@ -101,4 +104,14 @@ func TestMutualTLSConfigurationMistakesStopTheLoad(t *testing.T) {
 		}
 		caddymodule.PoolsEmpty(t)
 	}
+}
+
+// notPEM writes a file that holds no certificate.
+func notPEM(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
