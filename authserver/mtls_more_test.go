@@ -109,27 +109,37 @@ func TestMTLSRefusalReasonIsLoggedForTheOperator(t *testing.T) {
 	})
 }
 
-func TestMTLSClientAuthenticatesAtThePushedAuthorizationEndpoint(t *testing.T) {
+func TestMTLSClientAuthenticatesAtThePushedAndDeviceAuthorizationEndpoints(t *testing.T) {
 	eachMTLSStore(t, func(t *testing.T, m *mtlsSetup) {
 		now := time.Now().UTC()
 		if err := m.st.CreateClient(context.Background(), &store.Client{ID: "mtls-web", Name: "mTLS web", TokenAuthMethod: store.TokenAuthTLSClient,
 			TLSClientAuthAttribute: store.TLSClientAuthSubjectDN, TLSClientAuthValue: mtlsSubject, RedirectURIs: []string{webCB},
-			Grants: []string{"authorization_code"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+			Grants: []string{"authorization_code", authserver.GrantDeviceCode}, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		form := url.Values{"response_type": {"code"}, "client_id": {"mtls-web"}, "redirect_uri": {webCB}, "scope": {"orders:read"}}
 		stranger := selfSignedCert(t, newP256(t))
-		before := m.dump()
-		for name, c := range map[string]*tls.Certificate{"another certificate": &stranger, "none": nil} {
-			if r := mtlsPost(t, m.tls, c, authserver.PathPAR, form, ""); r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_client" {
-				t.Errorf("push, %s: %d %s", name, r.Status, r.Raw)
+		for _, e := range []struct {
+			path   string
+			form   url.Values
+			status int
+			field  string
+		}{
+			{authserver.PathPAR, url.Values{"response_type": {"code"}, "client_id": {"mtls-web"}, "redirect_uri": {webCB}, "scope": {"orders:read"}},
+				http.StatusCreated, "request_uri"},
+			{authserver.PathDeviceAuthorization, url.Values{"client_id": {"mtls-web"}, "scope": {"orders:read"}}, http.StatusOK, "device_code"},
+		} {
+			before := m.dump()
+			for name, c := range map[string]*tls.Certificate{"another certificate": &stranger, "none": nil} {
+				if r := mtlsPost(t, m.tls, c, e.path, e.form, ""); r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_client" {
+					t.Errorf("%s, %s: %d %s", e.path, name, r.Status, r.Raw)
+				}
 			}
-		}
-		if m.dump() != before {
-			t.Fatal("a refused push changed the store")
-		}
-		if r := mtlsPost(t, m.tls, &m.good, authserver.PathPAR, form, ""); r.Status != http.StatusCreated || r.Body["request_uri"] == nil {
-			t.Fatalf("push with the client's certificate: %d %s", r.Status, r.Raw)
+			if m.dump() != before {
+				t.Fatalf("%s: a refused request changed the store", e.path)
+			}
+			if r := mtlsPost(t, m.tls, &m.good, e.path, e.form, ""); r.Status != e.status || r.Body[e.field] == nil {
+				t.Fatalf("%s with the client's certificate: %d %s", e.path, r.Status, r.Raw)
+			}
 		}
 	})
 }
