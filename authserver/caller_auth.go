@@ -54,9 +54,11 @@ func (s *Server) authenticateResourceServer(r *http.Request) (string, *Error) {
 }
 
 // authenticateAssertionResourceServer authenticates a private_key_jwt resource server by
-// the client assertion in a POSTed form (RFC 7523 §2.2), reporting used = false when the
-// request carries none. Unlike Basic and Bearer callers it is not remembered: each
-// assertion is accepted once anyway. The revocation feed is a GET, with no form to carry
+// the client assertion in a POSTed form (RFC 7523 §2.2), or a tls_client_auth or
+// self_signed_tls_client_auth one by its client_id and the TLS client certificate of the
+// connection (RFC 8705 §2), reporting used = false when the request carries neither.
+// Unlike Basic and Bearer callers it is not remembered: each assertion is accepted once
+// anyway, and a certificate is checked on every request. The revocation feed is a GET, with no form to carry
 // an assertion: a private_key_jwt resource server follows it with a Bearer token it got
 // by client_credentials.
 func (s *Server) authenticateAssertionResourceServer(r *http.Request) (c *store.Client, used bool, oerr *Error) {
@@ -67,7 +69,13 @@ func (s *Server) authenticateAssertionResourceServer(r *http.Request) (c *store.
 	if oerr != nil {
 		return nil, true, oerr
 	}
-	if !form.Has("client_assertion") && !form.Has("client_assertion_type") {
+	assertion := form.Has("client_assertion") || form.Has("client_assertion_type")
+	// A client authenticating by its TLS certificate (RFC 8705 §2) names itself with
+	// client_id in the form; with no secret there, nothing but the certificate can prove
+	// who it is.
+	certificate := r.Header.Get("Authorization") == "" && form.Has("client_id") && !form.Has("client_secret") &&
+		peerCertificate(r) != nil
+	if !assertion && !certificate {
 		return nil, false, nil
 	}
 	cred, oerr := readClientCredentials(r, form)
@@ -78,7 +86,9 @@ func (s *Server) authenticateAssertionResourceServer(r *http.Request) (c *store.
 	if oerr != nil {
 		return nil, true, oerr
 	}
-	if !c.Introspect {
+	if !c.Introspect || !c.Confidential() {
+		// A public client authenticates by id alone: a certificate sent with its id
+		// proves nothing.
 		return nil, true, errInvalidClient("the client is not allowed to introspect tokens", false)
 	}
 	return c, true, nil

@@ -77,9 +77,11 @@ func readClientSecret(r *http.Request, form url.Values) (clientCredentials, *Err
 	return clientCredentials{id: formID, secret: formSecret}, nil
 }
 
-// authenticateClient finds the client and checks its secret or its assertion. Public
-// clients (no secret) authenticate by id alone and may only use the grants that allow it.
-// A private_key_jwt client authenticates only by assertion, and only it may.
+// authenticateClient finds the client and checks its secret, its assertion or its TLS
+// client certificate. Public clients (no secret) authenticate by id alone and may only
+// use the grants that allow it. A private_key_jwt client authenticates only by
+// assertion, and only it may; a tls_client_auth or self_signed_tls_client_auth client
+// only by the certificate of the request's connection (client_auth_tls.go).
 func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials) (*store.Client, *Error) {
 	if cred.assertion != "" {
 		return s.authenticateAssertion(ctx, cred)
@@ -103,11 +105,17 @@ func (s *Server) authenticateClient(ctx context.Context, cred clientCredentials)
 	if c.Revoked {
 		return nil, errInvalidClient("client authentication failed", cred.basic)
 	}
-	if c.TokenAuthMethod == store.TokenAuthPrivateKeyJWT {
+	switch c.TokenAuthMethod {
+	case store.TokenAuthPrivateKeyJWT:
 		// Its registration names one way to authenticate; a secret it may still hold
 		// (from before it switched) no longer speaks for it.
 		VerifySecret(secretHashPrefix, cred.secret)
 		return nil, errInvalidClient("client authentication failed", cred.basic)
+	case store.TokenAuthTLSClient, store.TokenAuthSelfSignedTLSClient:
+		if oerr := s.authenticateCertificate(ctx, c, cred); oerr != nil {
+			return nil, oerr
+		}
+		return c, nil
 	}
 	if !c.Confidential() {
 		if cred.secret != "" {

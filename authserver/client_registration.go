@@ -68,15 +68,30 @@ type ClientSpec struct {
 	// Declarative marks a client declared in the configuration, written at every start.
 	Declarative bool
 	// TokenAuthMethod is how the client authenticates at the token, introspection and
-	// revocation endpoints: empty for its secret (or nothing, for a public client), or
+	// revocation endpoints: empty for its secret (or nothing, for a public client),
 	// store.TokenAuthPrivateKeyJWT for a JWT signed by its own key (RFC 7523 §2.2), in
-	// which case it has no secret and JWKS or JWKSURI holds its public keys.
+	// which case JWKS or JWKSURI holds its public keys, store.TokenAuthTLSClient for a
+	// TLS client certificate from a trusted CA naming it by TLSClientAuthAttribute (RFC
+	// 8705 §2.1), or store.TokenAuthSelfSignedTLSClient for a TLS client certificate
+	// whose key is in JWKS or JWKSURI (RFC 8705 §2.2). With any of these it has no secret.
 	TokenAuthMethod string
 	// JWKS is a private_key_jwt client's public keys, as a JWK Set document.
 	JWKS string
 	// JWKSURI is where a private_key_jwt client publishes its public keys: https, or
 	// http on a loopback host. Fetched when needed and cached for a few minutes.
 	JWKSURI string
+	// TLSClientAuthAttribute and TLSClientAuthValue name a tls_client_auth client's
+	// certificate (RFC 8705 §2.1.2): the attribute is one of TLSClientAuthAttributes
+	// (subject_dn, compared as a distinguished name, or a subject alternative name:
+	// san_dns, san_uri, san_ip, san_email) and the value what it must be. Exactly one,
+	// and only for that method; a self_signed_tls_client_auth client's certificate is
+	// named by its public key, in JWKS or JWKSURI.
+	TLSClientAuthAttribute string
+	TLSClientAuthValue     string
+	// CertBoundTokens binds every token the client gets to the TLS client certificate of
+	// its token request (RFC 8705 §3), whatever way it authenticates, public clients
+	// included; a token request without a certificate is refused.
+	CertBoundTokens bool
 }
 
 // knownGrants are the grant types a client record may hold.
@@ -108,11 +123,11 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 	if err := checkClientKeys(spec); err != nil {
 		return nil, "", err
 	}
-	keyAuth := spec.TokenAuthMethod == store.TokenAuthPrivateKeyJWT
+	keyAuth := spec.TokenAuthMethod != ""
 	secret := spec.Secret
 	switch {
 	case keyAuth && (secret != "" || spec.GenerateSecret):
-		return nil, "", errors.New("secret: a private_key_jwt client authenticates with its key and has no secret")
+		return nil, "", fmt.Errorf("secret: a %s client authenticates with its key or certificate and has no secret", spec.TokenAuthMethod)
 	case keyAuth:
 	case spec.GenerateSecret && secret != "":
 		return nil, "", errors.New("secret: give a secret or generate one, not both")
@@ -159,6 +174,9 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		TokenAuthMethod:        spec.TokenAuthMethod,
 		JWKS:                   spec.JWKS,
 		JWKSURI:                spec.JWKSURI,
+		TLSClientAuthAttribute: spec.TLSClientAuthAttribute,
+		TLSClientAuthValue:     spec.TLSClientAuthValue,
+		CertBoundTokens:        spec.CertBoundTokens,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}
@@ -186,29 +204,44 @@ func isKnownGrant(g string) bool {
 	return false
 }
 
-// checkClientKeys checks the client authentication fields of spec: a private_key_jwt
-// client names its public keys one way, inline or by URI; other clients name none.
+// checkClientKeys checks the client authentication fields of spec: a private_key_jwt or
+// self_signed_tls_client_auth client names its public keys one way, inline or by URI; a
+// tls_client_auth client names the one certificate attribute it is known by; other
+// clients name neither.
 func checkClientKeys(spec ClientSpec) error {
-	switch spec.TokenAuthMethod {
+	method := spec.TokenAuthMethod
+	hasAttribute := spec.TLSClientAuthAttribute != "" || spec.TLSClientAuthValue != ""
+	if hasAttribute && method != store.TokenAuthTLSClient {
+		return fmt.Errorf("the tls_client_auth_* attributes are for %s clients only", store.TokenAuthTLSClient)
+	}
+	switch method {
 	case "":
 		if spec.JWKS != "" || spec.JWKSURI != "" {
-			return errors.New("jwks and jwks_uri are for private_key_jwt clients only")
+			return fmt.Errorf("jwks and jwks_uri are for %s clients only, or %s ones", store.TokenAuthPrivateKeyJWT, store.TokenAuthSelfSignedTLSClient)
 		}
 		return nil
-	case store.TokenAuthPrivateKeyJWT:
+	case store.TokenAuthTLSClient:
+		if spec.JWKS != "" || spec.JWKSURI != "" {
+			return fmt.Errorf("a %s client is named by its certificate's attribute, not by jwks or jwks_uri", method)
+		}
+		if spec.TLSClientAuthAttribute == "" {
+			return fmt.Errorf("a %s client needs one certificate attribute and its value (tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip or _san_email)", method)
+		}
+		return checkTLSClientAuthAttribute(spec.TLSClientAuthAttribute, spec.TLSClientAuthValue)
+	case store.TokenAuthPrivateKeyJWT, store.TokenAuthSelfSignedTLSClient:
 	default:
-		return fmt.Errorf("token_endpoint_auth_method %q: must be %s (or unset: by the client's secret)",
-			spec.TokenAuthMethod, store.TokenAuthPrivateKeyJWT)
+		return fmt.Errorf("token_endpoint_auth_method %q: must be %s, %s or %s (or unset: by the client's secret)",
+			method, store.TokenAuthPrivateKeyJWT, store.TokenAuthTLSClient, store.TokenAuthSelfSignedTLSClient)
 	}
 	switch {
 	case spec.JWKS != "" && spec.JWKSURI != "":
-		return errors.New("a private_key_jwt client has jwks or jwks_uri, not both")
+		return fmt.Errorf("a %s client has jwks or jwks_uri, not both", method)
 	case spec.JWKSURI != "":
 		return CheckJWKSURI(spec.JWKSURI)
 	case spec.JWKS != "":
 		return CheckClientJWKS([]byte(spec.JWKS))
 	default:
-		return errors.New("a private_key_jwt client needs jwks or jwks_uri (its public keys)")
+		return fmt.Errorf("a %s client needs jwks or jwks_uri (its public keys)", method)
 	}
 }
 

@@ -57,6 +57,10 @@ type serverMetadata struct {
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 	// DPoPSigningAlgs are the algorithms a DPoP proof may use (RFC 9449 §5.1).
 	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported"`
+	// TLSClientCertificateBoundAccessTokens says the server binds tokens to TLS client
+	// certificates (RFC 8705 §3.3). The same endpoints serve mutual TLS: there are no
+	// mtls_endpoint_aliases.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
 }
 
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +101,16 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 			ProfileClaimNames...), EmailClaimNames...),
 		PromptValuesSupported: promptValuesSupported,
 	}
+	// Certificate authentication (RFC 8705 §2.3) is offered at every endpoint a client
+	// authenticates at; tls_client_auth only when some CA is trusted for it.
+	certMethods := []string{store.TokenAuthSelfSignedTLSClient}
+	if s.cfg.TLSClientAuthCAs != nil {
+		certMethods = append(certMethods, store.TokenAuthTLSClient)
+	}
+	md.TokenAuthMethods = append(md.TokenAuthMethods, certMethods...)
+	md.IntrospectionAuth = append(md.IntrospectionAuth, certMethods...)
+	md.RevocationAuth = append(md.RevocationAuth, certMethods...)
+	md.TLSClientCertificateBoundAccessTokens = true
 	if s.cfg.ImplicitGrant {
 		md.ResponseTypesSupported = append(md.ResponseTypesSupported, responseToken)
 		md.GrantTypesSupported = append(md.GrantTypesSupported, "implicit")

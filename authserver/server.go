@@ -6,6 +6,7 @@ package authserver
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,6 +156,11 @@ type Config struct {
 	// MACed with a key derived from the current signing key, so every node sharing the
 	// keys accepts every node's nonces.
 	RequireDPoPNonce bool
+	// TLSClientAuthCAs are the certificate authorities whose client certificates
+	// tls_client_auth clients may authenticate with (RFC 8705 §2.1): the certificate must
+	// chain to one of them, be valid now and allow client authentication. nil: none, and
+	// such clients cannot authenticate. self_signed_tls_client_auth clients need none.
+	TLSClientAuthCAs *x509.CertPool
 
 	// passportSlots and passportWait, when > 0, replace how many Passport refresh tokens
 	// decrypt at once and how long one waits for its turn; only tests set them.

@@ -451,10 +451,10 @@ func TestMetadataAndJWKS(t *testing.T) {
 		}
 		for k, want := range map[string]string{
 			"introspection_endpoint":                                   testIssuer + "/oauth/introspect",
-			"introspection_endpoint_auth_methods_supported":            `["client_secret_basic","private_key_jwt"]`,
+			"introspection_endpoint_auth_methods_supported":            `["client_secret_basic","private_key_jwt","self_signed_tls_client_auth"]`,
 			"introspection_endpoint_auth_signing_alg_values_supported": `["RS256","PS256","ES256","ES384","EdDSA"]`,
 			"revocation_endpoint":                                      testIssuer + "/oauth/revoke",
-			"revocation_endpoint_auth_methods_supported":               `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
+			"revocation_endpoint_auth_methods_supported":               `["client_secret_basic","client_secret_post","private_key_jwt","none","self_signed_tls_client_auth"]`,
 			"revocation_endpoint_auth_signing_alg_values_supported":    `["RS256","PS256","ES256","ES384","EdDSA"]`,
 		} {
 			got, _ := md[k].(string)

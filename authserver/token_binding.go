@@ -45,6 +45,11 @@ func refreshConfirmation(jkt, x5t string) *confirmation {
 // work.
 func (s *Server) tokenBinding(r *http.Request, client *store.Client) (*confirmation, *Error) {
 	var cnf confirmation
+	// The certificate first: its check changes nothing, while a DPoP proof, once
+	// checked, is spent.
+	if oerr := s.bindCertificate(r, client, &cnf); oerr != nil {
+		return nil, oerr
+	}
 	if oerr := s.bindDPoP(r, client, &cnf); oerr != nil {
 		return nil, oerr
 	}

@@ -285,20 +285,21 @@ func TestMetadataListsWhatIsSupported(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]string{
-			"issuer":                                `"` + testIssuer + `"`,
-			"token_endpoint":                        `"` + testIssuer + `/oauth/token"`,
-			"jwks_uri":                              `"` + testIssuer + `/.well-known/jwks.json"`,
-			"authorization_endpoint":                `"` + testIssuer + `/oauth/authorize"`,
-			"grant_types_supported":                 `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]`,
-			"code_challenge_methods_supported":      `["S256"]`,
-			"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
+			"issuer":                                           `"` + testIssuer + `"`,
+			"token_endpoint":                                   `"` + testIssuer + `/oauth/token"`,
+			"jwks_uri":                                         `"` + testIssuer + `/.well-known/jwks.json"`,
+			"authorization_endpoint":                           `"` + testIssuer + `/oauth/authorize"`,
+			"grant_types_supported":                            `["authorization_code","client_credentials","password","refresh_token","urn:ietf:params:oauth:grant-type:device_code"]`,
+			"code_challenge_methods_supported":                 `["S256"]`,
+			"token_endpoint_auth_methods_supported":            `["client_secret_basic","client_secret_post","private_key_jwt","none","self_signed_tls_client_auth"]`,
+			"tls_client_certificate_bound_access_tokens":       `true`,
 			"token_endpoint_auth_signing_alg_values_supported": `["RS256","PS256","ES256","ES384","EdDSA"]`,
-			"scopes_supported":                          `["email","offline_access","openid","orders:read","orders:write","profile","*"]`,
-			"response_types_supported":                  `["code"]`,
-			"access_token_signing_alg_values_supported": `["ES256"]`,
-			"device_authorization_endpoint":             `"` + testIssuer + `/oauth/device/code"`,
-			"pushed_authorization_request_endpoint":     `"` + testIssuer + `/oauth/par"`,
-			"require_pushed_authorization_requests":     `false`,
+			"scopes_supported":                                 `["email","offline_access","openid","orders:read","orders:write","profile","*"]`,
+			"response_types_supported":                         `["code"]`,
+			"access_token_signing_alg_values_supported":        `["ES256"]`,
+			"device_authorization_endpoint":                    `"` + testIssuer + `/oauth/device/code"`,
+			"pushed_authorization_request_endpoint":            `"` + testIssuer + `/oauth/par"`,
+			"require_pushed_authorization_requests":            `false`,
 		}
 		for k, v := range want {
 			if string(md[k]) != v {

@@ -69,6 +69,7 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		purge_interval     <duration>
 //		passport_app_key   <APP_KEY>
 //		key_encryption_key <key> [<previous key>...]
+//		tls_client_auth_trusted_ca <pem-file...>   # CAs of tls_client_auth clients (RFC 8705)
 //		client <id> {
 //			secret       <secret>
 //			name         <name...>
@@ -83,6 +84,14 @@ func parseServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			auth_method  private_key_jwt   # RFC 7523: a JWT signed by the client's key; no secret
 //			jwks         <file | `{"keys":[...]}`>  # its public keys: a file, or inline JSON
 //			jwks_uri     <https-url>       # or where it publishes them
+//			auth_method  tls_client_auth   # RFC 8705: a TLS client certificate from a trusted CA, named by one of:
+//			tls_client_auth_subject_dn <dn>   # e.g. "CN=app,O=Example,C=DE"
+//			tls_client_auth_san_dns    <name>
+//			tls_client_auth_san_uri    <uri>
+//			tls_client_auth_san_ip     <ip>
+//			tls_client_auth_san_email  <address>
+//			auth_method  self_signed_tls_client_auth  # a TLS client certificate whose key is in jwks / jwks_uri
+//			certificate_bound_tokens       # RFC 8705 §3: tokens bound to the TLS client certificate
 //		}
 //	}
 //
@@ -245,6 +254,12 @@ func unmarshalServer(s *caddymodule.Server, d *cfparse.Dispenser) error {
 			if len(s.KeyEncryptionKeys) == 0 {
 				return d.ArgErr()
 			}
+		case "tls_client_auth_trusted_ca":
+			files := d.RemainingArgs()
+			if len(files) == 0 {
+				return d.Errf("tls_client_auth_trusted_ca: at least one PEM file is required")
+			}
+			s.TLSClientAuthTrustedCA = append(s.TLSClientAuthTrustedCA, files...)
 		case "passport_app_key":
 			if err := oneArg(d, &s.PassportAppKey); err != nil {
 				return err
@@ -318,10 +333,30 @@ func parseClient(d *cfparse.Dispenser) (caddymodule.ClientConfig, error) {
 			if err := oneArg(d, &c.AuthMethod); err != nil {
 				return c, err
 			}
-			if c.AuthMethod != store.TokenAuthPrivateKeyJWT {
-				return c, d.Errf("client %s: auth_method %q: must be %s (a client with a secret needs no auth_method)",
-					c.ID, c.AuthMethod, store.TokenAuthPrivateKeyJWT)
+			switch c.AuthMethod {
+			case store.TokenAuthPrivateKeyJWT, store.TokenAuthTLSClient, store.TokenAuthSelfSignedTLSClient:
+			default:
+				return c, d.Errf("client %s: auth_method %q: must be %s, %s or %s (a client with a secret needs no auth_method)",
+					c.ID, c.AuthMethod, store.TokenAuthPrivateKeyJWT, store.TokenAuthTLSClient, store.TokenAuthSelfSignedTLSClient)
 			}
+		case "tls_client_auth_subject_dn", "tls_client_auth_san_dns", "tls_client_auth_san_uri", "tls_client_auth_san_ip", "tls_client_auth_san_email":
+			// Whether only one is given, and its value, are checked at provisioning, with
+			// the JSON config.
+			dst := map[string]*string{
+				"tls_client_auth_subject_dn": &c.TLSClientAuthSubjectDN,
+				"tls_client_auth_san_dns":    &c.TLSClientAuthSANDNS,
+				"tls_client_auth_san_uri":    &c.TLSClientAuthSANURI,
+				"tls_client_auth_san_ip":     &c.TLSClientAuthSANIP,
+				"tls_client_auth_san_email":  &c.TLSClientAuthSANEmail,
+			}[opt]
+			if err := oneArg(d, dst); err != nil {
+				return c, err
+			}
+		case "certificate_bound_tokens":
+			if d.NextArg() {
+				return c, d.Errf("client %s: certificate_bound_tokens takes no value", c.ID)
+			}
+			c.CertBoundTokens = true
 		case "jwks":
 			var v string
 			if err := oneArg(d, &v); err != nil {

@@ -51,13 +51,40 @@ type ClientConfig struct {
 	RequireDPoP bool `json:"dpop_bound_access_tokens,omitempty"`
 	// Introspect allows the client to call the introspection endpoint.
 	Introspect bool `json:"introspect,omitempty"`
-	// AuthMethod is how the client authenticates at the token, introspection and
-	// revocation endpoints: empty for its secret (none for a public client), or
-	// private_key_jwt (RFC 7523 §2.2): a JWT signed with the client's own private key,
-	// verified with the public keys of JWKS, JWKSFile or JWKSURI (exactly one). Such a
-	// client has no secret, and may authenticate no other way.
+	// AuthMethod is how the client authenticates at the token, introspection,
+	// revocation, device authorization and pushed authorization endpoints: empty for its
+	// secret (none for a public client); private_key_jwt (RFC 7523 §2.2): a JWT signed
+	// with the client's own private key, verified with the public keys of JWKS, JWKSFile
+	// or JWKSURI (exactly one); tls_client_auth (RFC 8705 §2.1): a TLS client certificate
+	// from a CA of the server's tls_client_auth_trusted_ca carrying the one
+	// TLSClientAuth* value given; or self_signed_tls_client_auth (RFC 8705 §2.2): a TLS
+	// client certificate, self-signed or not, whose public key is in JWKS, JWKSFile or
+	// JWKSURI. Such a client has no secret, and may authenticate no other way.
 	AuthMethod string `json:"token_endpoint_auth_method,omitempty"`
-	// JWKS is a private_key_jwt client's public keys, a JWK Set JSON document, inline.
+	// TLSClientAuthSubjectDN is a tls_client_auth client's certificate subject, as an RFC
+	// 4514 string ("CN=app,O=Example,C=DE"), compared as a distinguished name: the same
+	// attributes in the same order, values ignoring case and extra spaces.
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	// TLSClientAuthSANDNS is a DNS name the certificate's subject alternative names must
+	// hold (compared ignoring case). Give only one of the TLSClientAuth* values.
+	TLSClientAuthSANDNS string `json:"tls_client_auth_san_dns,omitempty"`
+	// TLSClientAuthSANURI is a URI the certificate's subject alternative names must hold
+	// (e.g. a SPIFFE id), compared exactly.
+	TLSClientAuthSANURI string `json:"tls_client_auth_san_uri,omitempty"`
+	// TLSClientAuthSANIP is an IP address (v4 or v6) the certificate's subject
+	// alternative names must hold.
+	TLSClientAuthSANIP string `json:"tls_client_auth_san_ip,omitempty"`
+	// TLSClientAuthSANEmail is an email address the certificate's subject alternative
+	// names must hold (its domain compared ignoring case).
+	TLSClientAuthSANEmail string `json:"tls_client_auth_san_email,omitempty"`
+	// CertBoundTokens binds every token the client gets to the TLS client certificate of
+	// its token request (RFC 8705 §3): the access token carries the certificate's
+	// thumbprint in cnf.x5t#S256, and a request without a certificate is refused. Any
+	// client may have it, public ones included; a public client's refresh token then
+	// works only with the same certificate. Default: off.
+	CertBoundTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// JWKS is a private_key_jwt or self_signed_tls_client_auth client's public keys, a
+	// JWK Set JSON document, inline.
 	JWKS string `json:"jwks,omitempty"`
 	// JWKSFile is a file holding the JWK Set, read at every start (its content is stored
 	// as if given in JWKS).
@@ -110,8 +137,15 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		}
 		jwks = string(b)
 	}
+	attribute, value, err := c.tlsClientAuthAttribute()
+	if err != nil {
+		return authserver.ClientSpec{}, err
+	}
 	return authserver.ClientSpec{
 		TokenAuthMethod:        c.AuthMethod,
+		TLSClientAuthAttribute: attribute,
+		TLSClientAuthValue:     value,
+		CertBoundTokens:        c.CertBoundTokens,
 		JWKS:                   jwks,
 		JWKSURI:                repl.ReplaceKnown(c.JWKSURI, ""),
 		ID:                     c.ID,
@@ -128,6 +162,28 @@ func (c ClientConfig) spec(repl *caddy.Replacer) (authserver.ClientSpec, error) 
 		Introspect:             c.Introspect,
 		Declarative:            true,
 	}, nil
+}
+
+// tlsClientAuthAttribute is the one TLSClientAuth* value given, as the attribute name
+// RFC 8705 §2.1.2 gives it without its tls_client_auth_ prefix; none is "", "".
+func (c ClientConfig) tlsClientAuthAttribute() (string, string, error) {
+	var attribute, value string
+	for _, a := range []struct{ name, value string }{
+		{store.TLSClientAuthSubjectDN, c.TLSClientAuthSubjectDN},
+		{store.TLSClientAuthSANDNS, c.TLSClientAuthSANDNS},
+		{store.TLSClientAuthSANURI, c.TLSClientAuthSANURI},
+		{store.TLSClientAuthSANIP, c.TLSClientAuthSANIP},
+		{store.TLSClientAuthSANEmail, c.TLSClientAuthSANEmail},
+	} {
+		if a.value == "" {
+			continue
+		}
+		if attribute != "" {
+			return "", "", fmt.Errorf("tls_client_auth_%s and tls_client_auth_%s: give one", attribute, a.name)
+		}
+		attribute, value = a.name, a.value
+	}
+	return attribute, value, nil
 }
 
 // writeDeclaredClients creates or updates the declared clients in the store. A client

@@ -154,6 +154,17 @@ type Server struct {
 	// store and not affected. Default: none (keys stored in the clear).
 	KeyEncryptionKeys []string `json:"key_encryption_key,omitempty"`
 
+	// TLSClientAuthTrustedCA are PEM files of the certificate authorities whose client
+	// certificates tls_client_auth clients authenticate with (RFC 8705 §2.1): a client's
+	// certificate must chain to one of them, be valid at the time and allow client
+	// authentication, then carry the client's registered subject or SAN. Placeholders are
+	// replaced; the files are read at load. The certificate reaches the server only if the
+	// site asks for one: `tls { client_auth { mode request } }` (or a stricter mode).
+	// self_signed_tls_client_auth clients and certificate-bound tokens need none. Default:
+	// none (tls_client_auth clients cannot authenticate, and the metadata does not offer
+	// the method).
+	TLSClientAuthTrustedCA []string `json:"tls_client_auth_trusted_ca,omitempty"`
+
 	server *authserver.Server
 	// config is what server was built from; tests compare it with the command line's.
 	config authserver.Config

@@ -111,6 +111,7 @@ func serverConfig(ctx context.Context, set *serverSettings, st store.Store, res 
 		RequireDPoPNonce:     set.requireDPoPNonce,
 		PassportAppKey:       set.passportAppKey,
 		TokenRateLimit:       &set.tokenRateLimit,
+		TLSClientAuthCAs:     set.tlsClientAuthCAs,
 	}, nil
 }
 

@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,6 +61,8 @@ type serverSettings struct {
 	passportAppKey []byte
 	// sealer encrypts the signing keys in the store; nil without key_encryption_key.
 	sealer *keyseal.Sealer
+	// tlsClientAuthCAs are the CAs of tls_client_auth_trusted_ca; nil without it.
+	tlsClientAuthCAs *x509.CertPool
 }
 
 // storageLocation names a database: its driver and resolved DSN.
@@ -183,12 +188,51 @@ func (s *Server) settings(repl *caddy.Replacer, storage *StorageConfig) (*server
 	if set.sealer, err = sealerFor(repl, s.KeyEncryptionKeys); err != nil {
 		return nil, err
 	}
+	if set.tlsClientAuthCAs, err = trustedCAs(repl, s.TLSClientAuthTrustedCA); err != nil {
+		return nil, err
+	}
 	if s.PassportAppKey != "" {
 		if set.passportAppKey, err = decodeAppKey(repl.ReplaceKnown(s.PassportAppKey, "")); err != nil {
 			return nil, fmt.Errorf("passport_app_key: %w", err)
 		}
 	}
 	return set, nil
+}
+
+// trustedCAs reads the PEM files of tls_client_auth_trusted_ca (placeholders replaced)
+// into one pool; nil for none. A file without a CA certificate is refused, so a wrong
+// path or file is noticed at load rather than as refused clients.
+func trustedCAs(repl *caddy.Replacer, files []string) (*x509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	for _, f := range files {
+		name := repl.ReplaceKnown(f, "")
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("tls_client_auth_trusted_ca: %w", err)
+		}
+		n := 0
+		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("tls_client_auth_trusted_ca %s: %w", name, err)
+			}
+			if !cert.IsCA {
+				return nil, fmt.Errorf("tls_client_auth_trusted_ca %s: %q is not a CA certificate", name, cert.Subject)
+			}
+			pool.AddCert(cert)
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("tls_client_auth_trusted_ca %s: no PEM certificate in the file", name)
+		}
+	}
+	return pool, nil
 }
 
 // sealerFor builds the sealer of key_encryption_key's values (placeholders replaced);

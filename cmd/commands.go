@@ -40,7 +40,8 @@ SQLite file in Caddy's data directory.
   caddy oauth keys [--force|--rotate] make or rotate signing keys
   caddy oauth client [--password|--client|--personal|--public|--device] --name N [--redirect-uri U,...] [--post-logout-redirect-uri U,...]
                      [--provider P] [--introspect] [--first-party] [--require-par] [--require-dpop]
-                     [--private-key-jwt --jwks-uri U | --jwks-file F] [--json]
+                     [--private-key-jwt|--self-signed-tls-client-auth --jwks-uri U | --jwks-file F]
+                     [--tls-client-auth ATTRIBUTE=VALUE] [--certificate-bound-tokens] [--json]
   caddy oauth user add --email E [--password-stdin] | user list | user delete ID
   caddy oauth token --user ID --name N [--scopes a,b]
   caddy oauth token revoke <token-id> | --user ID | --client ID
@@ -279,6 +280,14 @@ type clientSpec struct {
 	privateKeyJWT bool
 	jwksURI       string
 	jwksFile      string
+	// selfSignedTLS makes a client that authenticates with a TLS client certificate whose
+	// key is in its jwksURI or jwksFile keys (RFC 8705 §2.2).
+	selfSignedTLS bool
+	// tlsClientAuth, ATTRIBUTE=VALUE, makes a client that authenticates with a TLS client
+	// certificate from a trusted CA carrying that value (RFC 8705 §2.1).
+	tlsClientAuth string
+	// certBound binds the client's tokens to its TLS client certificate (RFC 8705 §3).
+	certBound bool
 }
 
 // clientOutput is the one-time printout of a new client (the secret is never shown again).
@@ -313,32 +322,27 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	if (spec.kind == "" || spec.kind == "public") && len(spec.redirectURIs) == 0 {
 		return clientOutput{}, errors.New("--redirect-uri is required for an authorization code client")
 	}
-	var authMethod, jwks string
-	switch {
-	case spec.privateKeyJWT && spec.jwksURI != "" && spec.jwksFile != "":
-		return clientOutput{}, errors.New("--private-key-jwt takes --jwks-uri or --jwks-file, not both")
-	case spec.privateKeyJWT && spec.jwksURI == "" && spec.jwksFile == "":
-		return clientOutput{}, errors.New("--private-key-jwt needs --jwks-uri or --jwks-file (the client's public keys)")
-	case !spec.privateKeyJWT && (spec.jwksURI != "" || spec.jwksFile != ""):
-		return clientOutput{}, errors.New("--jwks-uri and --jwks-file go with --private-key-jwt")
-	case spec.privateKeyJWT && (spec.kind == "public" || spec.kind == "device" || spec.kind == "personal"):
-		return clientOutput{}, fmt.Errorf("--private-key-jwt does not go with --%s", spec.kind)
-	case spec.privateKeyJWT:
-		authMethod = store.TokenAuthPrivateKeyJWT
-		if spec.jwksFile != "" {
-			b, err := os.ReadFile(spec.jwksFile)
-			if err != nil {
-				return clientOutput{}, fmt.Errorf("--jwks-file: %w", err)
-			}
-			jwks = string(b)
+	authMethod, jwks, err := clientAuthMethod(spec)
+	if err != nil {
+		return clientOutput{}, err
+	}
+	var attribute, value string
+	if spec.tlsClientAuth != "" {
+		var ok bool
+		if attribute, value, ok = strings.Cut(spec.tlsClientAuth, "="); !ok {
+			return clientOutput{}, fmt.Errorf("--tls-client-auth %q: want ATTRIBUTE=VALUE, ATTRIBUTE one of %s",
+				spec.tlsClientAuth, strings.Join(authserver.TLSClientAuthAttributes, ", "))
 		}
 	}
 	rec, secret, err := authserver.NewClient(authserver.ClientSpec{
 		TokenAuthMethod:        authMethod,
 		JWKS:                   jwks,
 		JWKSURI:                spec.jwksURI,
+		TLSClientAuthAttribute: attribute,
+		TLSClientAuthValue:     value,
+		CertBoundTokens:        spec.certBound,
 		Name:                   spec.name,
-		GenerateSecret:         spec.kind != "public" && spec.kind != "device" && !spec.privateKeyJWT,
+		GenerateSecret:         spec.kind != "public" && spec.kind != "device" && authMethod == "",
 		Grants:                 grants,
 		RedirectURIs:           spec.redirectURIs,
 		PostLogoutRedirectURIs: spec.postLogoutURIs,
@@ -365,6 +369,47 @@ func createClient(ctx context.Context, st store.ClientStore, spec clientSpec) (c
 	return out, nil
 }
 
+// clientAuthMethod is the token_endpoint_auth_method the flags ask for ("" for a secret,
+// or none) and, for a key-based one, the JWK Set read from --jwks-file.
+func clientAuthMethod(spec clientSpec) (string, string, error) {
+	var method, flag string
+	n := 0
+	for _, m := range []struct {
+		on           bool
+		method, flag string
+	}{
+		{spec.privateKeyJWT, store.TokenAuthPrivateKeyJWT, "--private-key-jwt"},
+		{spec.selfSignedTLS, store.TokenAuthSelfSignedTLSClient, "--self-signed-tls-client-auth"},
+		{spec.tlsClientAuth != "", store.TokenAuthTLSClient, "--tls-client-auth"},
+	} {
+		if m.on {
+			method, flag = m.method, m.flag
+			n++
+		}
+	}
+	keyed := method == store.TokenAuthPrivateKeyJWT || method == store.TokenAuthSelfSignedTLSClient
+	switch {
+	case n > 1:
+		return "", "", errors.New("choose one of --private-key-jwt, --self-signed-tls-client-auth, --tls-client-auth")
+	case keyed && spec.jwksURI != "" && spec.jwksFile != "":
+		return "", "", fmt.Errorf("%s takes --jwks-uri or --jwks-file, not both", flag)
+	case keyed && spec.jwksURI == "" && spec.jwksFile == "":
+		return "", "", fmt.Errorf("%s needs --jwks-uri or --jwks-file (the client's public keys)", flag)
+	case !keyed && (spec.jwksURI != "" || spec.jwksFile != ""):
+		return "", "", errors.New("--jwks-uri and --jwks-file go with --private-key-jwt or --self-signed-tls-client-auth")
+	case method != "" && (spec.kind == "public" || spec.kind == "device" || spec.kind == "personal"):
+		return "", "", fmt.Errorf("%s does not go with --%s", flag, spec.kind)
+	}
+	if spec.jwksFile == "" {
+		return method, "", nil
+	}
+	b, err := os.ReadFile(spec.jwksFile)
+	if err != nil {
+		return "", "", fmt.Errorf("--jwks-file: %w", err)
+	}
+	return method, string(b), nil
+}
+
 func printClient(w io.Writer, o clientOutput) {
 	fmt.Fprintf(w, "%s created.\n  Client ID:     %s\n", o.Name, o.ClientID)
 	if o.ClientSecret != nil {
@@ -389,7 +434,15 @@ including plain http to any host, which the JSON API refuses to end users.
 by its own private key (RFC 7523 private_key_jwt, at the token, introspection and
 revocation endpoints); its public keys are at --jwks-uri (https, or http on a loopback
 host; fetched when needed) or in --jwks-file (a JWK Set, stored in the client record).
-It goes with --client, --password or the default authorization code client.`,
+It goes with --client, --password or the default authorization code client.
+--self-signed-tls-client-auth makes a client without a secret that authenticates with
+a TLS client certificate whose public key is one of --jwks-uri or --jwks-file (RFC 8705
+§2.2; the certificate may be self-signed). --tls-client-auth ATTRIBUTE=VALUE makes one
+that authenticates with a TLS client certificate issued by a CA of oauth_server's
+tls_client_auth_trusted_ca and carrying VALUE as ATTRIBUTE: subject_dn (e.g.
+subject_dn=CN=app,O=Example), san_dns, san_uri, san_ip or san_email (RFC 8705 §2.1).
+--certificate-bound-tokens binds every token of the client, of any kind, to the TLS
+client certificate of its token request (RFC 8705 §3).`,
 		Args: cobra.NoArgs,
 		RunE: withTarget(func(ctx context.Context, c *cobra.Command, _ []string, t *target) error {
 			f := c.Flags()
@@ -418,6 +471,9 @@ It goes with --client, --password or the default authorization code client.`,
 			spec.privateKeyJWT, _ = f.GetBool("private-key-jwt")
 			spec.jwksURI, _ = f.GetString("jwks-uri")
 			spec.jwksFile, _ = f.GetString("jwks-file")
+			spec.selfSignedTLS, _ = f.GetBool("self-signed-tls-client-auth")
+			spec.tlsClientAuth, _ = f.GetString("tls-client-auth")
+			spec.certBound, _ = f.GetBool("certificate-bound-tokens")
 			out, err := createClient(ctx, t.store, spec)
 			if err != nil {
 				return err
@@ -445,8 +501,11 @@ It goes with --client, --password or the default authorization code client.`,
 	f.Bool("require-par", false, "accept the client's authorization requests only when pushed first (RFC 9126)")
 	f.Bool("require-dpop", false, "refuse the client's token requests without a DPoP proof, so its tokens are all DPoP-bound (RFC 9449)")
 	f.Bool("private-key-jwt", false, "authenticate with a JWT signed by the client's key (RFC 7523); no secret")
-	f.String("jwks-uri", "", "with --private-key-jwt: where the client publishes its public keys (JWK Set)")
-	f.String("jwks-file", "", "with --private-key-jwt: a file holding the client's public keys (JWK Set)")
+	f.String("jwks-uri", "", "with --private-key-jwt or --self-signed-tls-client-auth: where the client publishes its public keys (JWK Set)")
+	f.String("jwks-file", "", "with --private-key-jwt or --self-signed-tls-client-auth: a file holding the client's public keys (JWK Set)")
+	f.Bool("self-signed-tls-client-auth", false, "authenticate with a TLS client certificate whose key is in the client's JWK Set (RFC 8705); no secret")
+	f.String("tls-client-auth", "", "ATTRIBUTE=VALUE: authenticate with a TLS client certificate from a trusted CA carrying it (subject_dn, san_dns, san_uri, san_ip, san_email; RFC 8705); no secret")
+	f.Bool("certificate-bound-tokens", false, "bind the client's tokens to the TLS client certificate of its token requests (RFC 8705)")
 	f.Bool("json", false, "print one JSON object")
 	return c
 }

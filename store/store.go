@@ -83,15 +83,40 @@ type Client struct {
 	UpdatedAt  time.Time
 }
 
-// Confidential reports whether the client can authenticate: it has a secret, or signs
-// assertions with a key of its own (private_key_jwt).
+// Confidential reports whether the client can authenticate: it has a secret, signs
+// assertions with a key of its own (private_key_jwt), or presents a TLS client
+// certificate (tls_client_auth, self_signed_tls_client_auth).
 func (c *Client) Confidential() bool {
-	return c.SecretHash != "" || c.TokenAuthMethod == TokenAuthPrivateKeyJWT
+	switch c.TokenAuthMethod {
+	case TokenAuthPrivateKeyJWT, TokenAuthTLSClient, TokenAuthSelfSignedTLSClient:
+		return true
+	}
+	return c.SecretHash != ""
 }
 
 // TokenAuthPrivateKeyJWT is the TokenAuthMethod of a client that authenticates with a
 // JWT signed by its own key (RFC 7523 §2.2, OpenID Connect Core §9).
 const TokenAuthPrivateKeyJWT = "private_key_jwt"
+
+// TokenAuthTLSClient is the TokenAuthMethod of a client that authenticates with a TLS
+// client certificate issued by a CA the server trusts, naming it by the one attribute
+// TLSClientAuthAttribute (RFC 8705 §2.1, PKI method).
+const TokenAuthTLSClient = "tls_client_auth"
+
+// TokenAuthSelfSignedTLSClient is the TokenAuthMethod of a client that authenticates with
+// a TLS client certificate whose public key is one of its registered JWKS or JWKSURI keys
+// (RFC 8705 §2.2); the certificate's chain is not checked.
+const TokenAuthSelfSignedTLSClient = "self_signed_tls_client_auth"
+
+// TLS client certificate attributes a tls_client_auth client is named by
+// (TLSClientAuthAttribute, RFC 8705 §2.1.2).
+const (
+	TLSClientAuthSubjectDN = "subject_dn"
+	TLSClientAuthSANDNS    = "san_dns"
+	TLSClientAuthSANURI    = "san_uri"
+	TLSClientAuthSANIP     = "san_ip"
+	TLSClientAuthSANEmail  = "san_email"
+)
 
 // HasGrant reports whether the client may use the grant type.
 func (c *Client) HasGrant(grant string) bool {
