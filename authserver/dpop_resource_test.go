@@ -1,9 +1,12 @@
 package authserver_test
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -97,6 +100,40 @@ func TestBoundTokenCannotAuthenticateAResourceServer(t *testing.T) {
 		}
 		if r := f.introspect(access, basic("rs", rsSecret)); r.Status != http.StatusOK || r.Body["active"] != true {
 			t.Errorf("the same caller with its secret: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// A certificate-bound token reads userinfo only over TLS with its certificate (RFC 8705
+// §3), as at the guard.
+func TestUserinfoChecksTheCertificateBinding(t *testing.T) {
+	eachMTLSStore(t, func(t *testing.T, m *mtlsSetup) {
+		ctx := context.Background()
+		app, err := m.st.GetClient(ctx, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.CertBoundTokens = true
+		if err := m.st.UpsertClient(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		certA, certB := selfSignedCert(t, newP256(t)), selfSignedCert(t, newP256(t))
+		form := pwDPoPForm()
+		form.Set("scope", "openid email")
+		tok := mtlsPost(t, m.tls, &certA, authserver.PathToken, form, basic("app", pwSecret))
+		if tok.Status != http.StatusOK {
+			t.Fatalf("token: %d %s", tok.Status, tok.Raw)
+		}
+		auth := "Bearer " + tok.Body["access_token"].(string)
+		if r := mtlsPost(t, m.tls, &certA, authserver.PathUserinfo, url.Values{}, auth); r.Status != http.StatusOK || r.Body["email"] != userEmail {
+			t.Fatalf("with its certificate: %d %s", r.Status, r.Raw)
+		}
+		for name, cert := range map[string]*tls.Certificate{"another certificate": &certB, "no certificate": nil} {
+			r := mtlsPost(t, m.tls, cert, authserver.PathUserinfo, url.Values{}, auth)
+			if r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_token" ||
+				!strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="userinfo", error="invalid_token"`) {
+				t.Errorf("%s: %d %s %q", name, r.Status, r.Raw, r.Header.Get("WWW-Authenticate"))
+			}
 		}
 	})
 }

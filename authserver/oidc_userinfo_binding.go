@@ -1,8 +1,6 @@
 package authserver
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"strings"
 
@@ -38,7 +36,7 @@ func (s *Server) checkUserinfoBinding(r *http.Request, token string, dpopScheme 
 	case dpopScheme:
 		return userinfoDPoPRefusal("invalid_token", "the access token is not DPoP-bound: send it with the Bearer scheme")
 	}
-	if cnf != nil && cnf.X5TS256 != "" && cnf.X5TS256 != clientCertificateThumbprint(r) {
+	if cnf != nil && cnf.X5TS256 != "" && !presentsCertificate(r, cnf.X5TS256) {
 		return bearerRefusal(http.StatusUnauthorized, "invalid_token", "the access token is bound to a TLS client certificate this connection did not present", "")
 	}
 	return nil
@@ -51,12 +49,9 @@ func userinfoDPoPRefusal(code, desc string) *Error {
 	return &Error{Code: code, Description: desc, Status: http.StatusUnauthorized, challenges: []string{challenge}}
 }
 
-// clientCertificateThumbprint is the x5t#S256 (RFC 8705 §3.1: base64url SHA-256 of the
-// DER) of the TLS client certificate r came with, "" without one.
-func clientCertificateThumbprint(r *http.Request) string {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return ""
-	}
-	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// presentsCertificate reports whether r came over TLS with the client certificate whose
+// thumbprint is x5t (RFC 8705 §3.1).
+func presentsCertificate(r *http.Request, x5t string) bool {
+	cert := peerCertificate(r)
+	return cert != nil && certThumbprint(cert) == x5t
 }

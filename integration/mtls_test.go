@@ -94,12 +94,36 @@ func TestMutualTLSThroughCaddy(t *testing.T) {
 
 		t.Setenv("IT_MTLS_SECRET", mtlsSecret)
 		port := freePort(t)
+		jport := freePort(t)
 		base := fmt.Sprintf("https://localhost:%d", port)
 		startCaddy(t, fmt.Sprintf(`{
 	admin off
 	auto_https off
 }
+http://127.0.0.1:%d {
+	oauth_server {
+		issuer %s
+		%s
+		client bound {
+			secret {env.IT_MTLS_SECRET}
+			grants client_credentials
+			certificate_bound_tokens
+		}
+		client billing {
+			auth_method tls_client_auth
+			tls_client_auth_subject_dn "CN=billing, O=Example"
+			grants client_credentials
+		}
+	}
+}
 %s {
+	handle /api/* {
+		oauth_guard {
+			jwks http://127.0.0.1:%d/.well-known/jwks.json
+			issuer %s
+		}
+		respond "api ok"
+	}
 	tls %q %q {
 		client_auth {
 			mode request
@@ -121,7 +145,7 @@ func TestMutualTLSThroughCaddy(t *testing.T) {
 		}
 	}
 }
-`, base, serverCert, serverKey, base, sc.directive(), caFile))
+`, jport, base, sc.directive(), base, jport, base, serverCert, serverKey, base, sc.directive(), caFile))
 
 		roots := x509.NewCertPool()
 		roots.AddCert(server.cert)
@@ -159,6 +183,34 @@ func TestMutualTLSThroughCaddy(t *testing.T) {
 		want := base64.RawURLEncoding.EncodeToString(sum[:])
 		if cnf := payloadOf(t, body["access_token"].(string))["cnf"]; fmt.Sprint(cnf) != fmt.Sprint(map[string]any{"x5t#S256": want}) {
 			t.Fatalf("cnf = %v, want x5t#S256 %s", cnf, want)
+		}
+		token := body["access_token"].(string)
+		get := func(cert *pemCert) int {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					if cert == nil {
+						return &tls.Certificate{}, nil
+					}
+					return &cert.tls, nil
+				}}}
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequest(http.MethodGet, base+"/api/x", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if got := get(selfSigned); got != 200 {
+			t.Fatalf("guard with the token's certificate: %d", got)
+		}
+		if got := get(fromCA); got != 401 {
+			t.Fatalf("guard with another certificate: %d", got)
+		}
+		if got := get(nil); got != 401 {
+			t.Fatalf("guard without a certificate: %d", got)
 		}
 		if status, body := post(nil, cc, "bound", mtlsSecret); status != http.StatusBadRequest || body["error"] != "invalid_request" {
 			t.Fatalf("bound client without a certificate: %d %v", status, body)
