@@ -21,12 +21,6 @@ import (
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-// isCertificateAuth reports whether method authenticates the client by the TLS client
-// certificate of its requests (RFC 8705 §2).
-func isCertificateAuth(method string) bool {
-	return method == store.TokenAuthTLSClient || method == store.TokenAuthSelfSignedTLSClient
-}
-
 // authenticateCertificate authenticates a tls_client_auth or self_signed_tls_client_auth
 // client c by the certificate its request's TLS connection presented (RFC 8705 §2): the
 // client_id names the client, the certificate proves it. Such a client authenticates no
