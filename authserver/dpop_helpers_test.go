@@ -2,11 +2,6 @@ package authserver_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -14,102 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-
 	"github.com/caddyoauth/caddy-oauth/authserver"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/store"
 )
 
-// dpopKey is a client's DPoP key pair, signing proofs as a client library would (RFC 9449
-// §4.2), with jwx, apart from the server's verifier.
-type dpopKey struct {
-	priv crypto.Signer
-	pub  jwk.Key
-}
-
-func newDPoPKey(t testing.TB) *dpopKey {
+// postProof is k's proof for a POST to htu made now, with nonce when not empty; a proof
+// for a token or PAR request carries no ath (there is no token yet).
+func postProof(t testing.TB, k *dpoptest.Key, htu, nonce string) string {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopKey{priv: priv, pub: pub}
-}
-
-// jkt is the key's RFC 7638 thumbprint: what cnf.jkt of a token bound to it must be.
-func (k *dpopKey) jkt(t testing.TB) string {
-	t.Helper()
-	tp, err := k.pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(tp)
-}
-
-// proofOpts change a proof from the well-formed one: claims set or (nil) removed, the
-// time it claims, the public key put in its header.
-type proofOpts struct {
-	claims map[string]any
-	iat    time.Time
-	jwk    jwk.Key
-}
-
-// proof signs a proof for a POST to htu at now (zero: the wall clock), with nonce when
-// not empty.
-func (k *dpopKey) proof(t testing.TB, htu, nonce string, o *proofOpts) string {
-	t.Helper()
-	if o == nil {
-		o = &proofOpts{}
-	}
-	iat := o.iat
-	if iat.IsZero() {
-		iat = time.Now()
-	}
-	claims := map[string]any{"jti": randomJTI(t), "htm": http.MethodPost, "htu": htu, "iat": iat.Unix()}
+	var changes map[string]any
 	if nonce != "" {
-		claims["nonce"] = nonce
+		changes = map[string]any{"nonce": nonce}
 	}
-	for name, v := range o.claims {
-		if v == nil {
-			delete(claims, name)
-		} else {
-			claims[name] = v
-		}
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := k.pub
-	if o.jwk != nil {
-		pub = o.jwk
-	}
-	h := jws.NewHeaders()
-	for name, v := range map[string]any{"typ": "dpop+jwt", "jwk": pub} {
-		if err := h.Set(name, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.ES256, k.priv, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(signed)
-}
-
-func randomJTI(t testing.TB) string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return k.Proof(t, http.MethodPost, htu, "", time.Now(), changes)
 }
 
 // postDPoP posts form to base+path with the given DPoP headers (none, one or several);
@@ -140,15 +54,15 @@ func postDPoP(t testing.TB, base, path string, form url.Values, clientID, secret
 
 // wantDPoPBound fails unless r issued a DPoP token bound to key: token_type DPoP, and
 // the JWT's cnf.jkt the key's thumbprint.
-func wantDPoPBound(t *testing.T, f *fixture, what string, r tokenReply, key *dpopKey) {
+func wantDPoPBound(t *testing.T, f *fixture, what string, r tokenReply, key *dpoptest.Key) {
 	t.Helper()
 	if r.Status != http.StatusOK || r.Body["token_type"] != "DPoP" {
 		t.Fatalf("%s: %d %v, want a DPoP token", what, r.Status, r.Body)
 	}
 	_, cl := f.claims(r.Body["access_token"].(string))
 	cnf, _ := cl["cnf"].(map[string]any)
-	if cnf == nil || cnf["jkt"] != key.jkt(t) {
-		t.Fatalf("%s: cnf %v, want jkt %s", what, cl["cnf"], key.jkt(t))
+	if cnf == nil || cnf["jkt"] != key.JKT {
+		t.Fatalf("%s: cnf %v, want jkt %s", what, cl["cnf"], key.JKT)
 	}
 }
 

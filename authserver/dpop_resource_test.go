@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/dpop"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
 // The userinfo endpoint is a protected resource of the server itself: a DPoP-bound token
@@ -20,19 +22,15 @@ import (
 // Before, a stolen bound token read the user's claims as a bearer token.
 func TestUserinfoChecksTheDPoPBinding(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		key, other := newDPoPKey(t), newDPoPKey(t)
+		key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
 		form := pwDPoPForm()
 		form.Set("scope", "openid email")
-		tok := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret, key.proof(t, tokenHTU, "", nil))
+		tok := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret, postProof(t, key, tokenHTU, ""))
 		wantDPoPBound(t, f, "password grant", tok, key)
 		at := tok.Body["access_token"].(string)
 		const htu = testIssuer + authserver.PathUserinfo
-		get := func(k *dpopKey, o map[string]any) string {
-			claims := map[string]any{"htm": http.MethodGet, "ath": dpop.AccessTokenHash(at)}
-			for n, v := range o {
-				claims[n] = v
-			}
-			return k.proof(t, htu, "", &proofOpts{claims: claims})
+		get := func(k *dpoptest.Key, changes map[string]any) string {
+			return k.Proof(t, http.MethodGet, htu, at, time.Now(), changes)
 		}
 		call := func(scheme, token string, proofs ...string) rawReply {
 			t.Helper()
@@ -65,8 +63,7 @@ func TestUserinfoChecksTheDPoPBinding(t *testing.T) {
 		refused("a proof of another key", call("DPoP", at, get(other, nil)), dpop.CodeInvalidProof)
 		refused("a proof without ath", call("DPoP", at, get(key, map[string]any{"ath": nil})), dpop.CodeInvalidProof)
 		refused("a proof for POST", call("DPoP", at, get(key, map[string]any{"htm": http.MethodPost})), dpop.CodeInvalidProof)
-		refused("a proof for the token endpoint", call("DPoP", at, key.proof(t, tokenHTU, "", &proofOpts{
-			claims: map[string]any{"htm": http.MethodGet, "ath": dpop.AccessTokenHash(at)}})), dpop.CodeInvalidProof)
+		refused("a proof for the token endpoint", call("DPoP", at, key.Proof(t, http.MethodGet, tokenHTU, at, time.Now(), nil)), dpop.CodeInvalidProof)
 		refused("two proofs", call("DPoP", at, get(key, nil), get(key, nil)), dpop.CodeInvalidProof)
 
 		good := get(key, nil)
@@ -92,8 +89,8 @@ func TestUserinfoChecksTheDPoPBinding(t *testing.T) {
 func TestBoundTokenCannotAuthenticateAResourceServer(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		access, _ := f.userTokens()
-		key := newDPoPKey(t)
-		rs := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "rs", rsSecret, key.proof(t, tokenHTU, "", nil))
+		key := dpoptest.NewKey(t)
+		rs := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "rs", rsSecret, postProof(t, key, tokenHTU, ""))
 		wantDPoPBound(t, f, "the resource server's token", rs, key)
 		if r := f.introspect(access, bearer(rs.Body["access_token"].(string))); r.Status != http.StatusUnauthorized || r.Body["error"] != "invalid_token" {
 			t.Errorf("a DPoP-bound token as the caller's credential: %d %s", r.Status, r.Raw)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/dpop"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
 // tokenHTU is the token endpoint as the fixture's metadata publishes it, which a proof
@@ -34,18 +35,18 @@ var (
 // so; a request without a proof still gets a bearer token.
 func TestDPoPBindsTheTokensOfEveryGrant(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		key := newDPoPKey(t)
-		cc := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, key.proof(t, tokenHTU, "", nil))
+		key := dpoptest.NewKey(t)
+		cc := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, postProof(t, key, tokenHTU, ""))
 		wantDPoPBound(t, f, "client_credentials", cc, key)
-		pw := postDPoP(t, f.ts.URL, authserver.PathToken, pwDPoPForm(), "app", pwSecret, key.proof(t, tokenHTU, "", nil))
+		pw := postDPoP(t, f.ts.URL, authserver.PathToken, pwDPoPForm(), "app", pwSecret, postProof(t, key, tokenHTU, ""))
 		wantDPoPBound(t, f, "password", pw, key)
 		rf := postDPoP(t, f.ts.URL, authserver.PathToken, refreshForm(pw.Body["refresh_token"].(string)), "app", pwSecret,
-			key.proof(t, tokenHTU, "", nil))
+			postProof(t, key, tokenHTU, ""))
 		wantDPoPBound(t, f, "refresh_token", rf, key)
 
 		in := f.introspect(cc.Body["access_token"].(string), basic("rs", rsSecret))
 		cnf, _ := in.Body["cnf"].(map[string]any)
-		if in.Body["active"] != true || in.Body["token_type"] != "DPoP" || cnf == nil || cnf["jkt"] != key.jkt(t) {
+		if in.Body["active"] != true || in.Body["token_type"] != "DPoP" || cnf == nil || cnf["jkt"] != key.JKT {
 			t.Errorf("introspection of a DPoP token: %s", in.Raw)
 		}
 		bearer := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret)
@@ -56,7 +57,7 @@ func TestDPoPBindsTheTokensOfEveryGrant(t *testing.T) {
 
 		s := browserSite(t, f, nil)
 		code := s.browser(t).codeFor(spaQuery())
-		ac := postDPoP(t, s.url, authserver.PathToken, codeForm(code), "spa", "", key.proof(t, s.url+authserver.PathToken, "", nil))
+		ac := postDPoP(t, s.url, authserver.PathToken, codeForm(code), "spa", "", postProof(t, key, s.url+authserver.PathToken, ""))
 		wantDPoPBound(t, f, "authorization_code", ac, key)
 	})
 }
@@ -70,9 +71,9 @@ func TestDPoPBindsDeviceCodeTokens(t *testing.T) {
 		s, _ := deviceSite(t, f, nil)
 		deviceCode, userCode := s.newDeviceCode("orders:read")
 		s.approveDevice(t, userCode)
-		key := newDPoPKey(t)
+		key := dpoptest.NewKey(t)
 		r := postDPoP(t, s.url, authserver.PathToken, url.Values{"grant_type": {authserver.GrantDeviceCode}, "device_code": {deviceCode}},
-			"tv", "", key.proof(t, s.url+authserver.PathToken, "", nil))
+			"tv", "", postProof(t, key, s.url+authserver.PathToken, ""))
 		wantDPoPBound(t, f, "device_code", r, key)
 	})
 }
@@ -81,24 +82,24 @@ func TestDPoPBindsDeviceCodeTokens(t *testing.T) {
 // any grant work: nothing is issued or stored.
 func TestDPoPProofsThatFailACheckAreRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		key, other := newDPoPKey(t), newDPoPKey(t)
+		key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
 		now := time.Now()
 		for _, tc := range []struct {
 			name   string
 			proofs []string
 		}{
-			{"a proof for another endpoint", []string{key.proof(t, testIssuer+authserver.PathIntrospect, "", nil)}},
-			{"a proof for another host", []string{key.proof(t, "https://evil.test"+authserver.PathToken, "", nil)}},
-			{"a proof for the address instead of the published URL", []string{key.proof(t, f.ts.URL+authserver.PathToken, "", nil)}},
-			{"a proof for another method", []string{key.proof(t, tokenHTU, "", &proofOpts{claims: map[string]any{"htm": "GET"}})}},
-			{"a proof signed by a key other than its jwk", []string{key.proof(t, tokenHTU, "", &proofOpts{jwk: other.pub})}},
-			{"a proof made two minutes ago", []string{key.proof(t, tokenHTU, "", &proofOpts{iat: now.Add(-2 * time.Minute)})}},
-			{"a proof made two minutes ahead", []string{key.proof(t, tokenHTU, "", &proofOpts{iat: now.Add(2 * time.Minute)})}},
-			{"a proof without jti", []string{key.proof(t, tokenHTU, "", &proofOpts{claims: map[string]any{"jti": nil}})}},
-			{"a proof without iat", []string{key.proof(t, tokenHTU, "", &proofOpts{claims: map[string]any{"iat": nil}})}},
+			{"a proof for another endpoint", []string{postProof(t, key, testIssuer+authserver.PathIntrospect, "")}},
+			{"a proof for another host", []string{postProof(t, key, "https://evil.test"+authserver.PathToken, "")}},
+			{"a proof for the address instead of the published URL", []string{postProof(t, key, f.ts.URL+authserver.PathToken, "")}},
+			{"a proof for another method", []string{key.Proof(t, http.MethodGet, tokenHTU, "", time.Now(), nil)}},
+			{"a proof signed by a key other than its jwk", []string{key.Sign(t, dpoptest.Claims(http.MethodPost, tokenHTU, "", time.Now(), nil), map[string]any{"jwk": other.Public})}},
+			{"a proof made two minutes ago", []string{key.Proof(t, http.MethodPost, tokenHTU, "", now.Add(-2*time.Minute), nil)}},
+			{"a proof made two minutes ahead", []string{key.Proof(t, http.MethodPost, tokenHTU, "", now.Add(2*time.Minute), nil)}},
+			{"a proof without jti", []string{key.Proof(t, http.MethodPost, tokenHTU, "", time.Now(), map[string]any{"jti": nil})}},
+			{"a proof without iat", []string{key.Proof(t, http.MethodPost, tokenHTU, "", time.Now(), map[string]any{"iat": nil})}},
 			{"not a JWT", []string{"not-a-proof"}},
 			{"an empty header", []string{""}},
-			{"two DPoP headers", []string{key.proof(t, tokenHTU, "", nil), key.proof(t, tokenHTU, "", nil)}},
+			{"two DPoP headers", []string{postProof(t, key, tokenHTU, ""), postProof(t, key, tokenHTU, "")}},
 		} {
 			before := f.dump()
 			r := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, tc.proofs...)
@@ -108,7 +109,7 @@ func TestDPoPProofsThatFailACheckAreRefused(t *testing.T) {
 			}
 		}
 		// The published URL in another spelling is the same URL (RFC 3986 §6.2.2, §6.2.3).
-		same := key.proof(t, "HTTPS://Auth.Test:443/oauth/./token", "", nil)
+		same := postProof(t, key, "HTTPS://Auth.Test:443/oauth/./token", "")
 		wantDPoPBound(t, f, "an equivalent spelling of the token endpoint", postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, same), key)
 	})
 }
@@ -123,19 +124,19 @@ func TestDPoPProofIsAcceptedOnceAcrossNodes(t *testing.T) {
 		}
 		ts2 := httptest.NewServer(second)
 		t.Cleanup(ts2.Close)
-		key := newDPoPKey(t)
+		key := dpoptest.NewKey(t)
 		use := func(base, proof string) tokenReply {
 			return postDPoP(t, base, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, proof)
 		}
-		p := key.proof(t, tokenHTU, "", nil)
+		p := postProof(t, key, tokenHTU, "")
 		wantDPoPBound(t, f, "first use", use(f.ts.URL, p), key)
 		wantError(t, "the same proof again", use(f.ts.URL, p), http.StatusBadRequest, dpop.CodeInvalidProof)
 		wantError(t, "the same proof at another node", use(ts2.URL, p), http.StatusBadRequest, dpop.CodeInvalidProof)
-		p2 := key.proof(t, tokenHTU, "", nil)
+		p2 := postProof(t, key, tokenHTU, "")
 		wantDPoPBound(t, f, "a new proof at the other node", use(ts2.URL, p2), key)
 		wantError(t, "that proof back at the first node", use(f.ts.URL, p2), http.StatusBadRequest, dpop.CodeInvalidProof)
 		// A proof spent on a request the grant refused stays spent.
-		p3 := key.proof(t, tokenHTU, "", nil)
+		p3 := postProof(t, key, tokenHTU, "")
 		bad := ccDPoPForm()
 		bad.Set("scope", "nope")
 		wantError(t, "a refused grant", postDPoP(t, f.ts.URL, authserver.PathToken, bad, "svc", ccSecret, p3), http.StatusBadRequest, "invalid_scope")
@@ -149,7 +150,7 @@ func TestClientAssertionMayNotUseTheDPoPReplayNamespace(t *testing.T) {
 	k1, k2 := newAssertionKey(t, "ES256", "k1"), newAssertionKey(t, "ES256", "k2")
 	eachStore(t, func(t *testing.T, f *fixture) {
 		keyClients(t, f, k1, k2)
-		a := k1.sign(t, with(claimsFor("kjwt", tokenAud), map[string]any{"jti": "dpop:" + newDPoPKey(t).jkt(t) + ":x"}))
+		a := k1.sign(t, with(claimsFor("kjwt", tokenAud), map[string]any{"jti": "dpop:" + dpoptest.NewKey(t).JKT + ":x"}))
 		r := f.post(assertionForm(a, ccForm), "", "")
 		wantError(t, "assertion in the DPoP namespace", r, http.StatusUnauthorized, "invalid_client")
 	})
@@ -162,26 +163,26 @@ func TestClientAssertionMayNotUseTheDPoPReplayNamespace(t *testing.T) {
 func TestPublicClientRefreshTokenNeedsItsDPoPKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s := browserSite(t, f, nil)
-		key, other := newDPoPKey(t), newDPoPKey(t)
+		key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
 		htu := s.url + authserver.PathToken
-		tok := postDPoP(t, s.url, authserver.PathToken, codeForm(s.browser(t).codeFor(spaQuery())), "spa", "", key.proof(t, htu, "", nil))
+		tok := postDPoP(t, s.url, authserver.PathToken, codeForm(s.browser(t).codeFor(spaQuery())), "spa", "", postProof(t, key, htu, ""))
 		wantDPoPBound(t, f, "code exchange", tok, key)
 		rt := tok.Body["refresh_token"].(string)
 		refresh := func(proofs ...string) tokenReply {
 			return postDPoP(t, s.url, authserver.PathToken, refreshForm(rt), "spa", "", proofs...)
 		}
 		before := f.dump()
-		wantError(t, "another key", refresh(other.proof(t, htu, "", nil)), http.StatusBadRequest, "invalid_grant")
+		wantError(t, "another key", refresh(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
 		wantError(t, "no proof", refresh(), http.StatusBadRequest, "invalid_grant")
 		// The other key's proof is recorded as spent; nothing else changed.
 		if got := withoutProofRecords(f.dump()); got != withoutProofRecords(before) {
 			t.Errorf("wrong-key refreshes changed the store:\n%s\n---\n%s", before, got)
 		}
-		r := refresh(key.proof(t, htu, "", nil))
+		r := refresh(postProof(t, key, htu, ""))
 		wantDPoPBound(t, f, "the right key", r, key)
 		rt = r.Body["refresh_token"].(string)
-		wantError(t, "the rotated token with another key", refresh(other.proof(t, htu, "", nil)), http.StatusBadRequest, "invalid_grant")
-		wantDPoPBound(t, f, "the rotated token with its key", refresh(key.proof(t, htu, "", nil)), key)
+		wantError(t, "the rotated token with another key", refresh(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
+		wantDPoPBound(t, f, "the rotated token with its key", refresh(postProof(t, key, htu, "")), key)
 	})
 }
 
@@ -202,10 +203,10 @@ func withoutProofRecords(dump string) string {
 // token is bound to whatever the refresh request proves.
 func TestConfidentialClientRefreshMayChangeOrDropTheDPoPKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
-		key1, key2 := newDPoPKey(t), newDPoPKey(t)
-		pw := postDPoP(t, f.ts.URL, authserver.PathToken, pwDPoPForm(), "app", pwSecret, key1.proof(t, tokenHTU, "", nil))
+		key1, key2 := dpoptest.NewKey(t), dpoptest.NewKey(t)
+		pw := postDPoP(t, f.ts.URL, authserver.PathToken, pwDPoPForm(), "app", pwSecret, postProof(t, key1, tokenHTU, ""))
 		wantDPoPBound(t, f, "password grant", pw, key1)
-		r1 := postDPoP(t, f.ts.URL, authserver.PathToken, refreshForm(pw.Body["refresh_token"].(string)), "app", pwSecret, key2.proof(t, tokenHTU, "", nil))
+		r1 := postDPoP(t, f.ts.URL, authserver.PathToken, refreshForm(pw.Body["refresh_token"].(string)), "app", pwSecret, postProof(t, key2, tokenHTU, ""))
 		wantDPoPBound(t, f, "refresh with a new key", r1, key2)
 		r2 := postDPoP(t, f.ts.URL, authserver.PathToken, refreshForm(r1.Body["refresh_token"].(string)), "app", pwSecret)
 		wantBearer(t, f, "refresh without a proof", r2)
@@ -218,14 +219,14 @@ func TestConfidentialClientRefreshMayChangeOrDropTheDPoPKey(t *testing.T) {
 func TestDPoPJKTBindsTheAuthorizationCode(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s := browserSite(t, f, nil)
-		key, other := newDPoPKey(t), newDPoPKey(t)
+		key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
 		htu := s.url + authserver.PathToken
 		q := spaQuery()
-		q.Set("dpop_jkt", key.jkt(t))
+		q.Set("dpop_jkt", key.JKT)
 		b := s.browser(t)
 		loc := b.authorize(q).location(t)
 		returnTo := loc.Query().Get("return_to")
-		if loc.Path != authserver.PathLogin || !strings.Contains(returnTo, "dpop_jkt="+key.jkt(t)) {
+		if loc.Path != authserver.PathLogin || !strings.Contains(returnTo, "dpop_jkt="+key.JKT) {
 			t.Fatalf("the way to login drops dpop_jkt: %s", loc)
 		}
 		consent := b.get(b.login(returnTo).location(t).RequestURI())
@@ -237,10 +238,10 @@ func TestDPoPJKTBindsTheAuthorizationCode(t *testing.T) {
 			return postDPoP(t, s.url, authserver.PathToken, codeForm(code), "spa", "", proofs...)
 		}
 		wantError(t, "exchange without a proof", exchange(), http.StatusBadRequest, "invalid_grant")
-		wantError(t, "exchange with another key", exchange(other.proof(t, htu, "", nil)), http.StatusBadRequest, "invalid_grant")
-		wantDPoPBound(t, f, "exchange with the key", exchange(key.proof(t, htu, "", nil)), key)
+		wantError(t, "exchange with another key", exchange(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
+		wantDPoPBound(t, f, "exchange with the key", exchange(postProof(t, key, htu, "")), key)
 
-		for _, bad := range []string{"short", key.jkt(t) + "A", strings.Repeat("*", 43), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"} {
+		for _, bad := range []string{"short", key.JKT + "A", strings.Repeat("*", 43), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"} {
 			q := spaQuery()
 			q.Set("dpop_jkt", bad)
 			if loc := b.authorize(q).location(t); loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
@@ -256,9 +257,9 @@ func TestDPoPJKTBindsTheAuthorizationCode(t *testing.T) {
 func TestDPoPProofAtPARBindsTheCode(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		s := browserSite(t, f, nil)
-		key, other := newDPoPKey(t), newDPoPKey(t)
+		key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
 		parHTU, htu := s.url+authserver.PathPAR, s.url+authserver.PathToken
-		r := postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", key.proof(t, parHTU, "", nil))
+		r := postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", postProof(t, key, parHTU, ""))
 		if r.Status != http.StatusCreated {
 			t.Fatalf("push with a proof: %d %v", r.Status, r.Body)
 		}
@@ -267,19 +268,19 @@ func TestDPoPProofAtPARBindsTheCode(t *testing.T) {
 			return postDPoP(t, s.url, authserver.PathToken, codeForm(code), "spa", "", proofs...)
 		}
 		wantError(t, "exchange without a proof", exchange(), http.StatusBadRequest, "invalid_grant")
-		wantError(t, "exchange with another key", exchange(other.proof(t, htu, "", nil)), http.StatusBadRequest, "invalid_grant")
-		wantDPoPBound(t, f, "exchange with the pushed key", exchange(key.proof(t, htu, "", nil)), key)
+		wantError(t, "exchange with another key", exchange(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
+		wantDPoPBound(t, f, "exchange with the pushed key", exchange(postProof(t, key, htu, "")), key)
 
 		before := withoutProofRecords(f.dump())
 		mismatch := spaQuery()
-		mismatch.Set("dpop_jkt", other.jkt(t))
-		wantError(t, "dpop_jkt of another key than the proof's", postDPoP(t, s.url, authserver.PathPAR, mismatch, "spa", "", key.proof(t, parHTU, "", nil)),
+		mismatch.Set("dpop_jkt", other.JKT)
+		wantError(t, "dpop_jkt of another key than the proof's", postDPoP(t, s.url, authserver.PathPAR, mismatch, "spa", "", postProof(t, key, parHTU, "")),
 			http.StatusBadRequest, dpop.CodeInvalidProof)
-		wantError(t, "a token endpoint proof at PAR", postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", key.proof(t, htu, "", nil)),
+		wantError(t, "a token endpoint proof at PAR", postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", postProof(t, key, htu, "")),
 			http.StatusBadRequest, dpop.CodeInvalidProof)
 		same := spaQuery()
-		same.Set("dpop_jkt", key.jkt(t))
-		if r := postDPoP(t, s.url, authserver.PathPAR, same, "spa", "", key.proof(t, parHTU, "", nil)); r.Status != http.StatusCreated {
+		same.Set("dpop_jkt", key.JKT)
+		if r := postDPoP(t, s.url, authserver.PathPAR, same, "spa", "", postProof(t, key, parHTU, "")); r.Status != http.StatusCreated {
 			t.Errorf("dpop_jkt matching the proof: %d %v", r.Status, r.Body)
 		}
 		if got := withoutProofRecords(f.dump()); strings.Count(got, "pushed_authorization_requests") != strings.Count(before, "pushed_authorization_requests")+1 {
@@ -305,8 +306,8 @@ func TestRequireDPoPClientWithoutProofIsRefused(t *testing.T) {
 		if f.dump() != before {
 			t.Error("the refusal changed the store")
 		}
-		key := newDPoPKey(t)
-		wantDPoPBound(t, f, "with a proof", postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "bound", secret, key.proof(t, tokenHTU, "", nil)), key)
+		key := dpoptest.NewKey(t)
+		wantDPoPBound(t, f, "with a proof", postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "bound", secret, postProof(t, key, tokenHTU, "")), key)
 	})
 }
 
@@ -316,9 +317,9 @@ func TestRequireDPoPClientWithoutProofIsRefused(t *testing.T) {
 // two key rotations old, is refused with a fresh nonce. PAR requires it too.
 func TestDPoPNonceFlow(t *testing.T) {
 	eachStoreWith(t, func(c *authserver.Config) { c.RequireDPoPNonce = true }, func(t *testing.T, f *fixture) {
-		key := newDPoPKey(t)
+		key := dpoptest.NewKey(t)
 		cc := func(base, nonce string) tokenReply {
-			return postDPoP(t, base, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, key.proof(t, tokenHTU, nonce, nil))
+			return postDPoP(t, base, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, postProof(t, key, tokenHTU, nonce))
 		}
 		wantNonceError := func(what string, r tokenReply) string {
 			t.Helper()
@@ -338,7 +339,7 @@ func TestDPoPNonceFlow(t *testing.T) {
 		}
 		wantNonceError("a made-up nonce", cc(f.ts.URL, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
 		// A refusal for another reason carries the next nonce too.
-		bad := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, key.proof(t, testIssuer+"/elsewhere", next, nil))
+		bad := postDPoP(t, f.ts.URL, authserver.PathToken, ccDPoPForm(), "svc", ccSecret, postProof(t, key, testIssuer+"/elsewhere", next))
 		wantError(t, "a proof for another URL", bad, http.StatusBadRequest, dpop.CodeInvalidProof)
 		if bad.Header.Get(authserver.HeaderDPoPNonce) == "" {
 			t.Error("an invalid_dpop_proof answer carries no DPoP-Nonce")
@@ -381,8 +382,8 @@ func TestDPoPNonceFlow(t *testing.T) {
 		// PAR asks for the nonce too.
 		s := browserSite(t, f, nil)
 		parHTU := s.url + authserver.PathPAR
-		n := wantNonceError("a push without a nonce", postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", key.proof(t, parHTU, "", nil)))
-		if r := postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", key.proof(t, parHTU, n, nil)); r.Status != http.StatusCreated || r.Header.Get(authserver.HeaderDPoPNonce) == "" {
+		n := wantNonceError("a push without a nonce", postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", postProof(t, key, parHTU, "")))
+		if r := postDPoP(t, s.url, authserver.PathPAR, spaQuery(), "spa", "", postProof(t, key, parHTU, n)); r.Status != http.StatusCreated || r.Header.Get(authserver.HeaderDPoPNonce) == "" {
 			t.Errorf("a push with the nonce: %d %v %v", r.Status, r.Header, r.Body)
 		}
 	})

@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
 // BenchmarkGuardServeHTTPDPoP is BenchmarkGuardServeHTTPCacheHit's headers=1 case for a
@@ -27,14 +30,14 @@ func benchDPoP(b *testing.B, nonce bool) {
 	f := newGuardFixture(b)
 	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer, DPoPNonce: nonce, Scopes: []ScopeRuleConfig{{Mode: "all", Scopes: []string{"orders:read"}}}}
 	provisionGuard(b, g)
-	c := newProofClient(b)
-	tok := f.sign(claims(map[string]any{"scope": "orders:read orders:write profile", "cnf": map[string]any{"jkt": c.jkt}}))
+	c := dpoptest.NewKey(b)
+	tok := f.sign(claims(map[string]any{"scope": "orders:read orders:write profile", "cnf": map[string]any{"jkt": c.JKT}}))
 	var changes map[string]any
 	if nonce {
 		changes = map[string]any{"nonce": g.decide.DPoPNonce()}
 	}
 	for range 2 {
-		if rec, _, _ := dpopServe(b, g, dpopReq(dpopURL, "DPoP", tok, c.proof(b, "GET", dpopURL, tok, changes))); rec.Code != http.StatusNoContent {
+		if rec, _, _ := dpopServe(b, g, dpopReq(dpopURL, "DPoP", tok, c.Proof(b, "GET", dpopURL, tok, time.Now(), changes))); rec.Code != http.StatusNoContent {
 			b.Fatalf("warm-up request: %d", rec.Code)
 		}
 	}
@@ -44,7 +47,7 @@ func benchDPoP(b *testing.B, nonce bool) {
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {
 		r := httptest.NewRequest(http.MethodGet, dpopURL, nil)
-		r.Header = http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {c.proof(b, "GET", dpopURL, tok, changes)}}
+		r.Header = http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {c.Proof(b, "GET", dpopURL, tok, time.Now(), changes)}}
 		r = r.WithContext(context.Background())
 		caddyhttp.NewTestReplacer(r)
 		reqs[i] = r

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,69 +15,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"github.com/caddyoauth/caddy-oauth/dpop"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
-
-// proofClient holds a DPoP key and signs proofs with jwx, as a client library would.
-type proofClient struct {
-	priv *ecdsa.PrivateKey
-	pub  jwk.Key
-	jkt  string
-	n    atomic.Int64
-}
-
-func newProofClient(t testing.TB) *proofClient {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &proofClient{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
-}
-
-// proof signs a proof for method and htu going with token; changes override claims
-// (nil deletes).
-func (c *proofClient) proof(t testing.TB, method, htu, token string, changes map[string]any) string {
-	t.Helper()
-	cl := map[string]any{"jti": "jti-" + strconv.FormatInt(c.n.Add(1), 10) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		"htm": method, "htu": htu, "iat": time.Now().Unix(), "ath": dpop.AccessTokenHash(token)}
-	for k, v := range changes {
-		if v == nil {
-			delete(cl, k)
-		} else {
-			cl[k] = v
-		}
-	}
-	payload, _ := json.Marshal(cl)
-	h := jws.NewHeaders()
-	_ = h.Set("typ", dpop.TokenType)
-	_ = h.Set("jwk", c.pub)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, c.priv, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
 
 const dpopURL = "http://api.test/orders"
 
@@ -135,10 +80,10 @@ func TestGuardDPoPThroughTheHandler(t *testing.T) {
 	f := newGuardFixture(t)
 	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
 	provisionGuard(t, g)
-	c, other := newProofClient(t), newProofClient(t)
-	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.jkt}}))
+	c, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
+	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.JKT}}))
 	for round := range 3 {
-		rec, seen, repl := dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, nil)))
+		rec, seen, repl := dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), nil)))
 		if rec.Code != http.StatusNoContent || seen.Get(HeaderUserID) != "user-7" || rec.Header().Get("DPoP-Nonce") != "" {
 			t.Fatalf("request %d: %d %v %v", round+1, rec.Code, seen, rec.Header())
 		}
@@ -146,26 +91,26 @@ func TestGuardDPoPThroughTheHandler(t *testing.T) {
 			t.Fatalf("{oauth.token_type} = %q", tt)
 		}
 	}
-	used := c.proof(t, "GET", dpopURL, tok, nil)
+	used := c.Proof(t, "GET", dpopURL, tok, time.Now(), nil)
 	if rec, _, _ := dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, used)); rec.Code != http.StatusNoContent {
 		t.Fatalf("fresh proof: %d", rec.Code)
 	}
-	post := dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, nil))
+	post := dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), nil))
 	post.Method = http.MethodPost
 	for _, tc := range []struct {
 		what, code string
 		req        *http.Request
 	}{
-		{"as Bearer", "invalid_token", dpopReq(dpopURL, "Bearer", tok, c.proof(t, "GET", dpopURL, tok, nil))},
-		{"another key's proof", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, other.proof(t, "GET", dpopURL, tok, nil))},
-		{"another URL", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", "http://api.test/admin", tok, nil))},
-		{"another host", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", "http://evil.test/orders", tok, nil))},
+		{"as Bearer", "invalid_token", dpopReq(dpopURL, "Bearer", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), nil))},
+		{"another key's proof", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, other.Proof(t, "GET", dpopURL, tok, time.Now(), nil))},
+		{"another URL", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", "http://api.test/admin", tok, time.Now(), nil))},
+		{"another host", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", "http://evil.test/orders", tok, time.Now(), nil))},
 		{"another method", "invalid_dpop_proof", post},
-		{"no ath", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, map[string]any{"ath": nil}))},
-		{"another token's ath", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok+"x", nil))},
-		{"old iat", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, map[string]any{"iat": time.Now().Add(-2 * time.Minute).Unix()}))},
+		{"no ath", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), map[string]any{"ath": nil}))},
+		{"another token's ath", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok+"x", time.Now(), nil))},
+		{"old iat", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), map[string]any{"iat": time.Now().Add(-2 * time.Minute).Unix()}))},
 		{"replayed", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, used)},
-		{"two DPoP headers", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, nil), c.proof(t, "GET", dpopURL, tok, nil))},
+		{"two DPoP headers", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), nil), c.Proof(t, "GET", dpopURL, tok, time.Now(), nil))},
 		{"no DPoP header", "invalid_dpop_proof", dpopReq(dpopURL, "DPoP", tok)},
 	} {
 		rec, seen, _ := dpopServe(t, g, tc.req)
@@ -173,7 +118,7 @@ func TestGuardDPoPThroughTheHandler(t *testing.T) {
 	}
 	// An unbound token sent with DPoP.
 	plain := f.sign(claims(map[string]any{"jti": "tok-plain"}))
-	rec, seen, _ := dpopServe(t, g, dpopReq(dpopURL, "DPoP", plain, c.proof(t, "GET", dpopURL, plain, nil)))
+	rec, seen, _ := dpopServe(t, g, dpopReq(dpopURL, "DPoP", plain, c.Proof(t, "GET", dpopURL, plain, time.Now(), nil)))
 	wantDPoPRefusal(t, "unbound token as DPoP", rec, seen, "invalid_token")
 	// No token: both challenges, Bearer's first.
 	rec, _, _ = dpopServe(t, g, httptest.NewRequest(http.MethodGet, dpopURL, nil))
@@ -188,17 +133,17 @@ func TestGuardDPoPChecksTheURLTheClientSent(t *testing.T) {
 	f := newGuardFixture(t)
 	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
 	provisionGuard(t, g)
-	c := newProofClient(t)
-	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.jkt}}))
+	c := dpoptest.NewKey(t)
+	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.JKT}}))
 	rewritten := func(proof string) *http.Request {
 		r := dpopReq("http://api.test/orders", "DPoP", tok, proof)
 		orig, _ := url.Parse("http://api.test/api/v1/orders?x=1")
 		return r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, http.Request{Method: "GET", URL: orig}))
 	}
-	if rec, _, _ := dpopServe(t, g, rewritten(c.proof(t, "GET", "http://api.test/api/v1/orders", tok, nil))); rec.Code != http.StatusNoContent {
+	if rec, _, _ := dpopServe(t, g, rewritten(c.Proof(t, "GET", "http://api.test/api/v1/orders", tok, time.Now(), nil))); rec.Code != http.StatusNoContent {
 		t.Fatalf("proof for the URL the client sent: %d %s", rec.Code, rec.Body)
 	}
-	rec, seen, _ := dpopServe(t, g, rewritten(c.proof(t, "GET", "http://api.test/orders", tok, nil)))
+	rec, seen, _ := dpopServe(t, g, rewritten(c.Proof(t, "GET", "http://api.test/orders", tok, time.Now(), nil)))
 	wantDPoPRefusal(t, "proof for the rewritten URL", rec, seen, "invalid_dpop_proof")
 }
 
@@ -217,9 +162,9 @@ func TestGuardDPoPReplayCacheIsSharedAndSurvivesReloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := newProofClient(t)
-	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.jkt}}))
-	p := c.proof(t, "GET", dpopURL, tok, nil)
+	c := dpoptest.NewKey(t)
+	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.JKT}}))
+	p := c.Proof(t, "GET", dpopURL, tok, time.Now(), nil)
 	if rec, _, _ := dpopServe(t, a, dpopReq(dpopURL, "DPoP", tok, p)); rec.Code != http.StatusNoContent {
 		t.Fatalf("first guard: %d", rec.Code)
 	}
@@ -243,19 +188,19 @@ func TestGuardDPoPNonceOption(t *testing.T) {
 	provisionGuard(t, g)
 	g2 := &Guard{JWKS: f.jwks, Issuer: guardIssuer, DPoPNonce: true, Realm: "other"}
 	provisionGuard(t, g2)
-	c := newProofClient(t)
-	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.jkt}}))
-	rec, seen, _ := dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, nil)))
+	c := dpoptest.NewKey(t)
+	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"jkt": c.JKT}}))
+	rec, seen, _ := dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), nil)))
 	wantDPoPRefusal(t, "no nonce", rec, seen, "use_dpop_nonce")
 	nonce := rec.Header().Get("DPoP-Nonce")
 	if nonce == "" {
 		t.Fatal("use_dpop_nonce without a DPoP-Nonce header")
 	}
-	rec, _, _ = dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, map[string]any{"nonce": nonce})))
+	rec, _, _ = dpopServe(t, g, dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), map[string]any{"nonce": nonce})))
 	if rec.Code != http.StatusNoContent || rec.Header().Get("DPoP-Nonce") == "" {
 		t.Fatalf("retry with the nonce: %d %v", rec.Code, rec.Header())
 	}
-	rec, _, _ = dpopServe(t, g2, dpopReq(dpopURL, "DPoP", tok, c.proof(t, "GET", dpopURL, tok, map[string]any{"nonce": nonce})))
+	rec, _, _ = dpopServe(t, g2, dpopReq(dpopURL, "DPoP", tok, c.Proof(t, "GET", dpopURL, tok, time.Now(), map[string]any{"nonce": nonce})))
 	if rec.Code != http.StatusNoContent {
 		t.Fatalf("the other guard refuses the nonce: %d %s", rec.Code, rec.Body)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
 // BenchmarkVerifyES256 is the per-request cost of a proof at the guard: a new proof
@@ -21,11 +23,11 @@ func BenchmarkVerifyEdDSA(b *testing.B) {
 func benchmarkVerify(b *testing.B, alg jwa.SignatureAlgorithm) {
 	v := NewVerifier(Options{})
 	replay := NewReplayCache(v.Window(), 0)
-	c := newClient(b, alg)
+	c := dpoptest.NewKeyAlg(b, alg)
 	const token = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln"
 	proofs := make([]string, 4096)
 	for i := range proofs {
-		proofs[i] = c.proof(b, map[string]any{"jti": strconv.Itoa(i), "htm": "GET", "htu": apiURL,
+		proofs[i] = c.Sign(b, map[string]any{"jti": strconv.Itoa(i), "htm": "GET", "htu": apiURL,
 			"iat": t0.Unix(), "ath": AccessTokenHash(token)}, nil)
 	}
 	req := &Request{Method: "GET", URL: apiURL, AccessToken: token, Now: t0}

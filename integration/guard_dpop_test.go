@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,11 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-
-	"github.com/caddyoauth/caddy-oauth/dpop"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/store"
 )
@@ -89,17 +84,17 @@ https://localhost:%d {
 }
 `, t.TempDir(), nonceSite, guard("dpop_nonce"), plainSite, guard(""), tlsSite, guard("")))
 
-	c := newIntegrationProofClient(t)
-	tok := sign(map[string]any{"jkt": c.jkt})
+	c := dpoptest.NewKey(t)
+	tok := sign(map[string]any{"jkt": c.JKT})
 
 	// dpop_nonce: the first proof is answered with use_dpop_nonce and a nonce.
 	url := fmt.Sprintf("http://127.0.0.1:%d/api/orders", nonceSite)
-	r := dpopCall(t, http.DefaultClient, url, tok, c.proof(t, url, tok, ""))
+	r := dpopCall(t, http.DefaultClient, url, tok, c.Proof(t, "GET", url, tok, time.Now(), nil))
 	nonce := r.header.Get("DPoP-Nonce")
 	if r.status != 401 || nonce == "" || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `DPoP realm="api", error="use_dpop_nonce"`) {
 		t.Fatalf("no nonce: %d %v", r.status, r.header)
 	}
-	r = dpopCall(t, http.DefaultClient, url, tok, c.proof(t, url, tok, nonce))
+	r = dpopCall(t, http.DefaultClient, url, tok, c.Proof(t, "GET", url, tok, time.Now(), map[string]any{"nonce": nonce}))
 	if r.status != 200 || r.header.Get("DPoP-Nonce") == "" {
 		t.Fatalf("with the nonce: %d %v %v", r.status, r.header, r.body)
 	}
@@ -107,14 +102,14 @@ https://localhost:%d {
 		t.Fatalf("upstream saw %v", seen)
 	}
 	// The rewritten URL is not the one the client sent.
-	r = dpopCall(t, http.DefaultClient, url, tok, c.proof(t, fmt.Sprintf("http://127.0.0.1:%d/orders", nonceSite), tok, nonce))
+	r = dpopCall(t, http.DefaultClient, url, tok, c.Proof(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/orders", nonceSite), tok, time.Now(), map[string]any{"nonce": nonce}))
 	if r.status != 401 || r.body["error"] != "invalid_dpop_proof" {
 		t.Fatalf("proof for the stripped path: %d %v", r.status, r.body)
 	}
 
 	// A proof is accepted once; the token is not a bearer token.
 	url = fmt.Sprintf("http://127.0.0.1:%d/orders", plainSite)
-	p := c.proof(t, url, tok, "")
+	p := c.Proof(t, "GET", url, tok, time.Now(), nil)
 	if r := dpopCall(t, http.DefaultClient, url, tok, p); r.status != 200 {
 		t.Fatalf("good proof: %d %v", r.status, r.body)
 	}
@@ -165,48 +160,6 @@ https://localhost:%d {
 			t.Fatalf("%s certificate: %d, want %d (%s)", name, resp.StatusCode, want, resp.Header.Get("WWW-Authenticate"))
 		}
 	}
-}
-
-// integrationProofClient signs DPoP proofs with jwx, as a client library would.
-type integrationProofClient struct {
-	priv *ecdsa.PrivateKey
-	pub  jwk.Key
-	jkt  string
-	n    int
-}
-
-func newIntegrationProofClient(t *testing.T) *integrationProofClient {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &integrationProofClient{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
-}
-
-func (c *integrationProofClient) proof(t *testing.T, htu, token, nonce string) string {
-	c.n++
-	cl := map[string]any{"jti": fmt.Sprintf("p-%d-%d", c.n, time.Now().UnixNano()), "htm": "GET", "htu": htu,
-		"iat": time.Now().Unix(), "ath": dpop.AccessTokenHash(token)}
-	if nonce != "" {
-		cl["nonce"] = nonce
-	}
-	payload, _ := json.Marshal(cl)
-	h := jws.NewHeaders()
-	_ = h.Set("typ", dpop.TokenType)
-	_ = h.Set("jwk", c.pub)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, c.priv, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 // dpopCall sends a GET with `Authorization: DPoP <token>` and the proof.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
 // BenchmarkGuardCheckDPoPCacheHit is the guard's whole decision for a cached DPoP-bound
@@ -16,10 +18,10 @@ import (
 func BenchmarkGuardCheckDPoPCacheHit(b *testing.B) {
 	f := newGuardFixture(b)
 	g := f.dpopGuard(b, nil)
-	c := newDPoPClient(b)
-	tok := f.sign(b, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
+	c := dpoptest.NewKey(b)
+	tok := f.sign(b, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
 	for range 2 {
-		if _, err := g.Check(dpopRequest(apiURL, tok, c.proof(b, "GET", apiURL, tok, testNow, nil))); err != nil {
+		if _, err := g.Check(dpopRequest(apiURL, tok, c.Proof(b, "GET", apiURL, tok, testNow, nil))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -28,7 +30,7 @@ func BenchmarkGuardCheckDPoPCacheHit(b *testing.B) {
 	}
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {
-		reqs[i] = dpopRequest(apiURL, tok, c.proof(b, "GET", apiURL, tok, testNow.Add(time.Duration(i%30)*time.Second), nil))
+		reqs[i] = dpopRequest(apiURL, tok, c.Proof(b, "GET", apiURL, tok, testNow.Add(time.Duration(i%30)*time.Second), nil))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

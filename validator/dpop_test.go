@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddyoauth/caddy-oauth/dpop"
+	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 	"github.com/caddyoauth/caddy-oauth/scopes"
 )
 
@@ -17,14 +18,14 @@ import (
 func TestGuardDPoPBoundTokenPassesWithItsProof(t *testing.T) {
 	f := newGuardFixture(t)
 	g := f.dpopGuard(t, nil)
-	c := newDPoPClient(t)
-	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
+	c := dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
 	for round := range 4 {
-		id, err := g.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, testNow, nil)))
+		id, err := g.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, testNow, nil)))
 		if err != nil {
 			t.Fatalf("request %d: %v", round+1, err)
 		}
-		if id.DPoPKey() != c.jkt {
+		if id.DPoPKey() != c.JKT {
 			t.Fatalf("request %d: identity bound to %q", round+1, id.DPoPKey())
 		}
 		// And, cached or not, never as a bearer token.
@@ -38,7 +39,7 @@ func TestGuardDPoPBoundTokenPassesWithItsProof(t *testing.T) {
 	}
 	// The scheme is case-insensitive (RFC 9449 §7.1, RFC 9110 §11.1); the query is not
 	// part of htu.
-	r := dpopRequest(apiURL+"?page=2", tok, c.proof(t, "GET", apiURL, tok, testNow, nil))
+	r := dpopRequest(apiURL+"?page=2", tok, c.Proof(t, "GET", apiURL, tok, testNow, nil))
 	r.Header.Set("Authorization", "dpop "+tok)
 	if _, err := g.Check(r); err != nil {
 		t.Fatalf("lower-case scheme, query string: %v", err)
@@ -50,11 +51,11 @@ func TestGuardDPoPBoundTokenPassesWithItsProof(t *testing.T) {
 func TestGuardDPoPRefusesProofsThatDoNotFit(t *testing.T) {
 	f := newGuardFixture(t)
 	g := f.dpopGuard(t, nil)
-	c, other := newDPoPClient(t), newDPoPClient(t)
-	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
-	otherTok := f.sign(t, map[string]any{"jti": "tok-2", "cnf": map[string]any{"jkt": c.jkt}})
+	c, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
+	otherTok := f.sign(t, map[string]any{"jti": "tok-2", "cnf": map[string]any{"jkt": c.JKT}})
 	plain := f.sign(t, map[string]any{"jti": "tok-3"})
-	good := func(changes map[string]any) string { return c.proof(t, "GET", apiURL, tok, testNow, changes) }
+	good := func(changes map[string]any) string { return c.Proof(t, "GET", apiURL, tok, testNow, changes) }
 	replayed := good(nil)
 	if _, err := g.Check(dpopRequest(apiURL, tok, replayed)); err != nil {
 		t.Fatal(err)
@@ -71,16 +72,16 @@ func TestGuardDPoPRefusesProofsThatDoNotFit(t *testing.T) {
 			r.Header.Set("DPoP", good(nil))
 			return r
 		}(), InvalidToken},
-		{"unbound token with the DPoP scheme", dpopRequest(apiURL, plain, c.proof(t, "GET", apiURL, plain, testNow, nil)), InvalidToken},
+		{"unbound token with the DPoP scheme", dpopRequest(apiURL, plain, c.Proof(t, "GET", apiURL, plain, testNow, nil)), InvalidToken},
 		{"no DPoP header", dpopRequest(apiURL, tok), InvalidDPoPProof},
 		{"two DPoP headers", dpopRequest(apiURL, tok, good(nil), good(nil)), InvalidDPoPProof},
-		{"proof signed by another key", dpopRequest(apiURL, tok, other.proof(t, "GET", apiURL, tok, testNow, nil)), InvalidDPoPProof},
+		{"proof signed by another key", dpopRequest(apiURL, tok, other.Proof(t, "GET", apiURL, tok, testNow, nil)), InvalidDPoPProof},
 		{"proof for another path", dpopRequest(apiURL, tok, good(map[string]any{"htu": "http://api.test/admin"})), InvalidDPoPProof},
 		{"proof for another host", dpopRequest(apiURL, tok, good(map[string]any{"htu": "http://evil.test/orders"})), InvalidDPoPProof},
 		{"proof for https, request over http", dpopRequest(apiURL, tok, good(map[string]any{"htu": "https://api.test/orders"})), InvalidDPoPProof},
 		{"proof for GET, request POST", post, InvalidDPoPProof},
 		{"proof without ath", dpopRequest(apiURL, tok, good(map[string]any{"ath": nil})), InvalidDPoPProof},
-		{"proof with another token's ath", dpopRequest(apiURL, tok, good(map[string]any{"ath": dpop.AccessTokenHash(otherTok)})), InvalidDPoPProof},
+		{"proof with another token's ath", dpopRequest(apiURL, tok, good(map[string]any{"ath": dpoptest.ATH(otherTok)})), InvalidDPoPProof},
 		{"proof 61 s old", dpopRequest(apiURL, tok, good(map[string]any{"iat": testNow.Add(-61 * time.Second).Unix()})), InvalidDPoPProof},
 		{"proof 61 s ahead", dpopRequest(apiURL, tok, good(map[string]any{"iat": testNow.Add(61 * time.Second).Unix()})), InvalidDPoPProof},
 		{"proof replayed", dpopRequest(apiURL, tok, replayed), InvalidDPoPProof},
@@ -97,7 +98,7 @@ func TestGuardDPoPRefusesProofsThatDoNotFit(t *testing.T) {
 	}
 	// The proof for another token is the token's own jti-check: the right token passes
 	// with a proof of its own.
-	if _, err := g.Check(dpopRequest(apiURL, otherTok, c.proof(t, "GET", apiURL, otherTok, testNow, nil))); err != nil {
+	if _, err := g.Check(dpopRequest(apiURL, otherTok, c.Proof(t, "GET", apiURL, otherTok, testNow, nil))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,9 +110,9 @@ func TestGuardDPoPProofIsAcceptedOnceAcrossGuards(t *testing.T) {
 	replay := dpop.NewReplayCache(dpop.DefaultWindow, 0)
 	a := f.dpopGuard(t, func(o *DPoPOptions) { o.Replay = replay })
 	b := f.dpopGuard(t, func(o *DPoPOptions) { o.Replay = replay })
-	c := newDPoPClient(t)
-	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
-	p := c.proof(t, "GET", apiURL, tok, testNow, nil)
+	c := dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
+	p := c.Proof(t, "GET", apiURL, tok, testNow, nil)
 	if _, err := a.Check(dpopRequest(apiURL, tok, p)); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +129,9 @@ func TestGuardDPoPNonce(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := f.dpopGuard(t, func(o *DPoPOptions) { o.Nonces = nonces })
-	c := newDPoPClient(t)
-	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
-	_, err = g.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, testNow, nil)))
+	c := dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
+	_, err = g.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, testNow, nil)))
 	r := wantRefusal(t, err, UseDPoPNonce, "")
 	if r.Nonce == "" || !nonces.Valid(r.Nonce, testNow) {
 		t.Fatalf("use_dpop_nonce without a valid nonce: %q", r.Nonce)
@@ -143,9 +144,9 @@ func TestGuardDPoPNonce(t *testing.T) {
 		t.Fatalf("use_dpop_nonce answer: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	stale := nonces.Issue(testNow.Add(-dpop.DefaultNonceLife - time.Second))
-	_, err = g.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, testNow, map[string]any{"nonce": stale})))
+	_, err = g.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, testNow, map[string]any{"nonce": stale})))
 	wantRefusal(t, err, UseDPoPNonce, "")
-	if _, err := g.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, testNow, map[string]any{"nonce": r.Nonce}))); err != nil {
+	if _, err := g.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, testNow, map[string]any{"nonce": r.Nonce}))); err != nil {
 		t.Fatalf("retry with the nonce: %v", err)
 	}
 	if n := g.DPoPNonce(); !nonces.Valid(n, testNow) {
@@ -171,15 +172,15 @@ func TestGuardDPoPChallenges(t *testing.T) {
 		o.DPoP.Now = f.clock.now
 		o.Scopes = append(o.Scopes, rule(scopes.All, "admin"))
 	})
-	c := newDPoPClient(t)
-	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.jkt}})
-	_, err := g2.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, testNow, nil)))
+	c := dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": c.JKT}})
+	_, err := g2.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, testNow, nil)))
 	r := wantRefusal(t, err, InsufficientScope, "")
 	if ch := Challenge(r, "api"); !strings.HasPrefix(ch, `DPoP realm="api", error="insufficient_scope"`) {
 		t.Fatalf("scope refusal of a DPoP request: %q", ch)
 	}
-	expired := f.sign(t, map[string]any{"jti": "tok-x", "exp": testNow.Add(-time.Hour).Unix(), "cnf": map[string]any{"jkt": c.jkt}})
-	_, err = g.Check(dpopRequest(apiURL, expired, c.proof(t, "GET", apiURL, expired, testNow, nil)))
+	expired := f.sign(t, map[string]any{"jti": "tok-x", "exp": testNow.Add(-time.Hour).Unix(), "cnf": map[string]any{"jkt": c.JKT}})
+	_, err = g.Check(dpopRequest(apiURL, expired, c.Proof(t, "GET", apiURL, expired, testNow, nil)))
 	if r := wantRefusal(t, err, InvalidToken, "token expired"); !r.DPoP {
 		t.Fatal("an expired token sent with DPoP is refused with a Bearer challenge")
 	}
@@ -201,17 +202,17 @@ func TestIntrospectedDPoPBoundToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newDPoPClient(t)
-	tok := srv.issue(liveClaims(time.Hour, map[string]any{"token_type": "DPoP", "cnf": map[string]any{"jkt": c.jkt}}))
+	c := dpoptest.NewKey(t)
+	tok := srv.issue(liveClaims(time.Hour, map[string]any{"token_type": "DPoP", "cnf": map[string]any{"jkt": c.JKT}}))
 	for round := range 3 {
-		if _, err := g.Check(dpopRequest(apiURL, tok, c.proof(t, "GET", apiURL, tok, clock.now(), nil))); err != nil {
+		if _, err := g.Check(dpopRequest(apiURL, tok, c.Proof(t, "GET", apiURL, tok, clock.now(), nil))); err != nil {
 			t.Fatalf("request %d: %v", round+1, err)
 		}
 		in.cache.Wait()
 		_, err := g.Check(bearerRequest("Bearer " + tok))
 		wantRefusal(t, err, InvalidToken, "the token is DPoP-bound: send it with the DPoP scheme and a DPoP proof")
-		other := newDPoPClient(t)
-		_, err = g.Check(dpopRequest(apiURL, tok, other.proof(t, "GET", apiURL, tok, clock.now(), nil)))
+		other := dpoptest.NewKey(t)
+		_, err = g.Check(dpopRequest(apiURL, tok, other.Proof(t, "GET", apiURL, tok, clock.now(), nil)))
 		wantRefusal(t, err, InvalidDPoPProof, "the DPoP proof is not signed by the key the token is bound to")
 	}
 	if n := srv.introspections.Load(); n != 1 {
