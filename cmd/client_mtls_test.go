@@ -2,15 +2,8 @@ package cmd
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/caddyoauth/caddy-oauth/internal/testdb"
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -18,15 +11,7 @@ import (
 
 func TestClientMutualTLSFlagsMakeCertificateClients(t *testing.T) {
 	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
-	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub, _ := jwk.FromRaw(priv.Public())
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	setJSON, _ := json.Marshal(set)
-	file := filepath.Join(t.TempDir(), "client.jwks.json")
-	if err := os.WriteFile(file, setJSON, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, setJSON := writeJWKS(t, "client.jwks.json", newClientJWK(t, false))
 	st := openStore(t, s)
 	for _, c := range []struct {
 		flags  []string
@@ -38,7 +23,7 @@ func TestClientMutualTLSFlagsMakeCertificateClients(t *testing.T) {
 		{[]string{"--client", "--tls-client-auth", "san_dns=app.example.com", "--certificate-bound-tokens"},
 			store.Client{TokenAuthMethod: store.TokenAuthTLSClient, TLSClientAuthAttribute: "san_dns", TLSClientAuthValue: "app.example.com", CertBoundTokens: true}, false},
 		{[]string{"--client", "--self-signed-tls-client-auth", "--jwks-file", file},
-			store.Client{TokenAuthMethod: store.TokenAuthSelfSignedTLSClient, JWKS: string(setJSON)}, false},
+			store.Client{TokenAuthMethod: store.TokenAuthSelfSignedTLSClient, JWKS: setJSON}, false},
 		{[]string{"--client", "--self-signed-tls-client-auth", "--jwks-uri", "https://svc.example/jwks.json"},
 			store.Client{TokenAuthMethod: store.TokenAuthSelfSignedTLSClient, JWKSURI: "https://svc.example/jwks.json"}, false},
 		// A client with a secret, or a public one, may have certificate-bound tokens.

@@ -18,26 +18,16 @@ import (
 
 func TestClientPrivateKeyJWTFlagsMakeAClientWithoutASecret(t *testing.T) {
 	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := jwk.FromRaw(priv.Public())
+	pub := newClientJWK(t, false)
 	_ = pub.Set(jwk.KeyIDKey, "k1")
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	setJSON, _ := json.Marshal(set)
-	file := filepath.Join(t.TempDir(), "client.jwks.json")
-	if err := os.WriteFile(file, setJSON, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, setJSON := writeJWKS(t, "client.jwks.json", pub)
 
 	st := openStore(t, s)
 	for _, c := range []struct {
 		flags         []string
 		jwks, jwksURI string
 	}{
-		{[]string{"--client", "--private-key-jwt", "--jwks-file", file}, string(setJSON), ""},
+		{[]string{"--client", "--private-key-jwt", "--jwks-file", file}, setJSON, ""},
 		{[]string{"--client", "--private-key-jwt", "--jwks-uri", "https://svc.example/jwks.json"}, "", "https://svc.example/jwks.json"},
 	} {
 		out := mustRun(t, "", append([]string{"client", "--storage", s.flag(), "--name", "Keyed", "--json"}, c.flags...)...)
@@ -60,13 +50,7 @@ func TestClientPrivateKeyJWTFlagsMakeAClientWithoutASecret(t *testing.T) {
 
 func TestClientPrivateKeyJWTRefusesBadFlags(t *testing.T) {
 	s := storeSpec{"sqlite", testdb.SQLitePath(t)}
-	bad := filepath.Join(t.TempDir(), "private.jwks.json")
-	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	k, _ := jwk.FromRaw(priv)
-	set := jwk.NewSet()
-	_ = set.AddKey(k)
-	b, _ := json.Marshal(set)
-	_ = os.WriteFile(bad, b, 0o600)
+	bad, _ := writeJWKS(t, "private.jwks.json", newClientJWK(t, true))
 	base := []string{"client", "--storage", s.flag(), "--name", "x", "--client"}
 	mustFail(t, "needs --jwks-uri or --jwks-file", append(base, "--private-key-jwt")...)
 	mustFail(t, "not both", append(base, "--private-key-jwt", "--jwks-uri", "https://a.example/k", "--jwks-file", bad)...)
@@ -79,4 +63,42 @@ func TestClientPrivateKeyJWTRefusesBadFlags(t *testing.T) {
 	if cs, _ := st.ListClients(context.Background()); len(cs) != 0 {
 		t.Fatalf("refused commands made %d clients", len(cs))
 	}
+}
+
+// newClientJWK is a new P-256 key as a JWK: its public half, or with private the private
+// key itself (what a client must not publish).
+func newClientJWK(t *testing.T, private bool) jwk.Key {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw any = priv.Public()
+	if private {
+		raw = priv
+	}
+	k, err := jwk.FromRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// writeJWKS writes a JWK set of k to a file name in a new temporary folder and returns
+// the file's path and the set's JSON.
+func writeJWKS(t *testing.T, name string, k jwk.Key) (file, setJSON string) {
+	t.Helper()
+	set := jwk.NewSet()
+	if err := set.AddKey(k); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, string(b)
 }

@@ -93,6 +93,18 @@ func TestMutualTLSThroughCaddy(t *testing.T) {
 		selfSigned := makeCert(t, clientTmpl(), nil)
 
 		t.Setenv("IT_MTLS_SECRET", mtlsSecret)
+		// Both sites are the same server on one store (the plain HTTP one serves the guard
+		// its JWKS), so they declare the same clients.
+		clients := `client bound {
+			secret {env.IT_MTLS_SECRET}
+			grants client_credentials
+			certificate_bound_tokens
+		}
+		client billing {
+			auth_method tls_client_auth
+			tls_client_auth_subject_dn "CN=billing, O=Example"
+			grants client_credentials
+		}`
 		port := freePort(t)
 		jport := freePort(t)
 		base := fmt.Sprintf("https://localhost:%d", port)
@@ -104,16 +116,7 @@ http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		%s
-		client bound {
-			secret {env.IT_MTLS_SECRET}
-			grants client_credentials
-			certificate_bound_tokens
-		}
-		client billing {
-			auth_method tls_client_auth
-			tls_client_auth_subject_dn "CN=billing, O=Example"
-			grants client_credentials
-		}
+		%s
 	}
 }
 %s {
@@ -133,41 +136,37 @@ http://127.0.0.1:%d {
 		issuer %s
 		%s
 		tls_client_auth_trusted_ca %q
-		client bound {
-			secret {env.IT_MTLS_SECRET}
-			grants client_credentials
-			certificate_bound_tokens
-		}
-		client billing {
-			auth_method tls_client_auth
-			tls_client_auth_subject_dn "CN=billing, O=Example"
-			grants client_credentials
-		}
+		%s
 	}
 }
-`, jport, base, sc.directive(), base, jport, base, serverCert, serverKey, base, sc.directive(), caFile))
+`, jport, base, sc.directive(), clients, base, jport, base, serverCert, serverKey, base, sc.directive(), caFile, clients))
 
 		roots := x509.NewCertPool()
 		roots.AddCert(server.cert)
-		post := func(cert *pemCert, form url.Values, id, secret string) (int, map[string]any) {
+		// send sends req over TLS presenting cert (no certificate when nil).
+		send := func(cert *pemCert, req *http.Request) *http.Response {
 			t.Helper()
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+			tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: roots,
 				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 					if cert == nil {
 						return &tls.Certificate{}, nil
 					}
 					return &cert.tls, nil
 				}}}
-			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+		post := func(cert *pemCert, form url.Values, id, secret string) (int, map[string]any) {
+			t.Helper()
 			req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if secret != "" {
 				req.SetBasicAuth(id, secret)
 			}
-			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := send(cert, req)
 			defer resp.Body.Close()
 			var body map[string]any
 			_ = json.NewDecoder(resp.Body).Decode(&body)
@@ -186,20 +185,10 @@ http://127.0.0.1:%d {
 		}
 		token := body["access_token"].(string)
 		get := func(cert *pemCert) int {
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-					if cert == nil {
-						return &tls.Certificate{}, nil
-					}
-					return &cert.tls, nil
-				}}}
-			defer tr.CloseIdleConnections()
+			t.Helper()
 			req, _ := http.NewRequest(http.MethodGet, base+"/api/x", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := (&http.Client{Transport: tr}).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := send(cert, req)
 			resp.Body.Close()
 			return resp.StatusCode
 		}
