@@ -34,28 +34,11 @@ func TestUserinfoChecksTheDPoPBinding(t *testing.T) {
 		}
 		call := func(scheme, token string, proofs ...string) rawReply {
 			t.Helper()
-			req, _ := http.NewRequest(http.MethodGet, f.ts.URL+authserver.PathUserinfo, nil)
-			req.Header.Set("Authorization", scheme+" "+token)
-			for _, p := range proofs {
-				req.Header.Add(authserver.HeaderDPoP, p)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			var body map[string]any
-			_ = json.Unmarshal(raw, &body)
-			return rawReply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Body: body}
+			return getUserinfo(t, f.ts.URL, scheme, token, proofs...)
 		}
 		refused := func(what string, r rawReply, code string) {
 			t.Helper()
-			challenge := r.Header.Get("WWW-Authenticate")
-			if r.Status != http.StatusUnauthorized || r.Body["error"] != code ||
-				!strings.HasPrefix(challenge, `DPoP realm="userinfo", error="`+code+`"`) || !strings.Contains(challenge, `algs="ES256`) {
-				t.Errorf("%s: %d %s, challenge %q; want 401 %s with a DPoP challenge", what, r.Status, r.Raw, challenge, code)
-			}
+			wantUserinfoDPoPRefusal(t, what, r, code)
 		}
 
 		refused("the bound token as Bearer", call("Bearer", at), "invalid_token")
@@ -131,6 +114,64 @@ func TestUserinfoChecksTheCertificateBinding(t *testing.T) {
 				!strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="userinfo", error="invalid_token"`) {
 				t.Errorf("%s: %d %s %q", name, r.Status, r.Raw, r.Header.Get("WWW-Authenticate"))
 			}
+		}
+	})
+}
+
+// getUserinfo GETs base's userinfo with `Authorization: <scheme> <token>` and one DPoP
+// header per proof.
+func getUserinfo(t *testing.T, base, scheme, token string, proofs ...string) rawReply {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+authserver.PathUserinfo, nil)
+	req.Header.Set("Authorization", scheme+" "+token)
+	for _, p := range proofs {
+		req.Header.Add(authserver.HeaderDPoP, p)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	return rawReply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Body: body}
+}
+
+// wantUserinfoDPoPRefusal fails unless r is userinfo's 401 with code in the body and in
+// a DPoP challenge that names the proof algorithms (RFC 9449 §7.1).
+func wantUserinfoDPoPRefusal(t *testing.T, what string, r rawReply, code string) {
+	t.Helper()
+	challenge := r.Header.Get("WWW-Authenticate")
+	if r.Status != http.StatusUnauthorized || r.Body["error"] != code ||
+		!strings.HasPrefix(challenge, `DPoP realm="userinfo", error="`+code+`"`) || !strings.Contains(challenge, `algs="ES256`) {
+		t.Errorf("%s: %d %s, challenge %q; want 401 %s with a DPoP challenge", what, r.Status, r.Raw, challenge, code)
+	}
+}
+
+// With dpop_nonce, userinfo wants a server nonce in the proof as the token endpoint does
+// (RFC 9449 §9): 401 use_dpop_nonce with a DPoP-Nonce to retry with, and every answer to
+// a DPoP request carries the next one.
+func TestUserinfoAsksForADPoPNonce(t *testing.T) {
+	eachStoreWith(t, func(c *authserver.Config) { c.RequireDPoPNonce = true }, func(t *testing.T, f *fixture) {
+		key := dpoptest.NewKey(t)
+		form := pwDPoPForm()
+		form.Set("scope", "openid")
+		first := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret, postProof(t, key, tokenHTU, ""))
+		nonce := first.Header.Get(authserver.HeaderDPoPNonce)
+		tok := postDPoP(t, f.ts.URL, authserver.PathToken, form, "app", pwSecret, postProof(t, key, tokenHTU, nonce))
+		wantDPoPBound(t, f, "password grant with the nonce", tok, key)
+		at := tok.Body["access_token"].(string)
+		const htu = testIssuer + authserver.PathUserinfo
+		r := getUserinfo(t, f.ts.URL, "DPoP", at, key.Proof(t, http.MethodGet, htu, at, time.Now(), nil))
+		wantUserinfoDPoPRefusal(t, "a proof without a nonce", r, dpop.CodeUseNonce)
+		nonce = r.Header.Get(authserver.HeaderDPoPNonce)
+		if nonce == "" {
+			t.Fatal("use_dpop_nonce without a DPoP-Nonce header")
+		}
+		r = getUserinfo(t, f.ts.URL, "DPoP", at, key.Proof(t, http.MethodGet, htu, at, time.Now(), map[string]any{"nonce": nonce}))
+		if r.Status != http.StatusOK || r.Body["sub"] == nil || r.Header.Get(authserver.HeaderDPoPNonce) == "" {
+			t.Fatalf("the retry with the nonce: %d %s, DPoP-Nonce %q", r.Status, r.Raw, r.Header.Get(authserver.HeaderDPoPNonce))
 		}
 	})
 }
