@@ -23,25 +23,9 @@ import (
 //
 //	go test -run '^$' -bench Introspect -cpu 2 ./authserver/
 func BenchmarkIntrospect(b *testing.B) {
-	open := map[string]func(b *testing.B) store.Store{
-		"sqlite": func(b *testing.B) store.Store {
-			st, err := sqlite.Open(context.Background(), testdb.SQLitePath(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return st
-		},
-		"postgres": func(b *testing.B) store.Store {
-			st, err := postgres.Open(context.Background(), testdb.PostgresDSN(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return st
-		},
-	}
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {
-			f := newFixture(b, open[name](b), nil)
+			f := newFixture(b, openBenchStore(b, name), nil)
 			access, _ := f.userTokens()
 			for auth, header := range map[string]string{
 				"basic":  basic("rs", rsSecret),
@@ -67,4 +51,23 @@ func BenchmarkIntrospect(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openBenchStore opens a new store of the named driver ("sqlite" or "postgres") for a
+// benchmark.
+func openBenchStore(b *testing.B, driver string) store.Store {
+	b.Helper()
+	var (
+		st  store.Store
+		err error
+	)
+	if driver == "postgres" {
+		st, err = postgres.Open(context.Background(), testdb.PostgresDSN(b))
+	} else {
+		st, err = sqlite.Open(context.Background(), testdb.SQLitePath(b))
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
 }

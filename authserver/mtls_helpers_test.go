@@ -4,11 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math/big"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyoauth/caddy-oauth/internal/certtest"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -98,12 +97,8 @@ func newP256(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// x5tS256 is the certificate's SHA-256 thumbprint, computed here independently of the
-// server: base64url without padding of the SHA-256 of the DER.
-func x5tS256(c tls.Certificate) string {
-	sum := sha256.Sum256(c.Certificate[0])
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+// x5tS256 is the certificate's SHA-256 thumbprint, computed apart from the server.
+func x5tS256(c tls.Certificate) string { return certtest.Thumbprint(c.Certificate[0]) }
 
 // jwksOfKeys is the JWK Set of the keys' public halves.
 func jwksOfKeys(t testing.TB, ks ...*ecdsa.PrivateKey) string {

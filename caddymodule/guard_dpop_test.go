@@ -2,16 +2,8 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddyoauth/caddy-oauth/internal/certtest"
 	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 )
 
@@ -211,23 +204,6 @@ func TestGuardDPoPNonceOption(t *testing.T) {
 	}
 }
 
-// selfSignedClientCert makes a client certificate and its x5t#S256.
-func selfSignedClientCert(t testing.TB) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // A certificate-bound token over real TLS connections that ask for a client
 // certificate (Caddy's client_auth mode request): with the right certificate it passes;
 // with another or none, 401 invalid_token.
@@ -235,8 +211,8 @@ func TestGuardCertificateBoundTokenOverTLS(t *testing.T) {
 	f := newGuardFixture(t)
 	g := &Guard{JWKS: f.jwks, Issuer: guardIssuer}
 	provisionGuard(t, g)
-	right, x5t := selfSignedClientCert(t)
-	wrong, _ := selfSignedClientCert(t)
+	right, x5t := certtest.ClientCert(t, "right")
+	wrong, _ := certtest.ClientCert(t, "wrong")
 	tok := f.sign(claims(map[string]any{"cnf": map[string]any{"x5t#S256": x5t}}))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec, _, _ := dpopServe(t, g, r)

@@ -1,18 +1,10 @@
 package integration
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyoauth/caddy-oauth/internal/certtest"
 	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
 	"github.com/caddyoauth/caddy-oauth/keys"
 	"github.com/caddyoauth/caddy-oauth/store"
@@ -121,8 +114,8 @@ https://localhost:%d {
 	}
 
 	// Certificate-bound: over TLS with the right client certificate only.
-	right, x5t := integrationClientCert(t)
-	wrong, _ := integrationClientCert(t)
+	right, x5t := certtest.ClientCert(t, "right")
+	wrong, _ := certtest.ClientCert(t, "wrong")
 	certTok := sign(map[string]any{"x5t#S256": x5t})
 	// localhost, not an IP: a client sends SNI only for a name, and with client_auth Caddy
 	// requires the SNI to match the Host (421 otherwise).
@@ -177,20 +170,4 @@ func dpopCall(t *testing.T, client *http.Client, url, token, proof string) reply
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
 	return reply{status: resp.StatusCode, header: resp.Header, body: body}
-}
-
-// integrationClientCert makes a self-signed client certificate and its x5t#S256.
-func integrationClientCert(t *testing.T) (tls.Certificate, string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -1,43 +1,13 @@
 package validator
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
-)
 
-// clientCert makes a self-signed client certificate and returns it with its RFC 8705
-// x5t#S256 thumbprint, computed here apart from the code under test.
-func clientCert(t testing.TB, name string) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, base64.RawURLEncoding.EncodeToString(sum[:])
-}
+	"github.com/caddyoauth/caddy-oauth/internal/certtest"
+)
 
 // A certificate-bound token (cnf.x5t#S256, RFC 8705 §3) passes only over a TLS
 // connection that presented that certificate: a real TLS server asking for client
@@ -45,8 +15,8 @@ func clientCert(t testing.TB, name string) (tls.Certificate, string) {
 func TestGuardCertificateBoundToken(t *testing.T) {
 	f := newGuardFixture(t)
 	g := f.dpopGuard(t, nil)
-	right, x5t := clientCert(t, "right")
-	wrong, _ := clientCert(t, "wrong")
+	right, x5t := certtest.ClientCert(t, "right")
+	wrong, _ := certtest.ClientCert(t, "wrong")
 	tok := f.sign(t, map[string]any{"cnf": map[string]any{"x5t#S256": x5t}})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := g.Check(r); err != nil {
