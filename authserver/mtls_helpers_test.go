@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyoauth/caddy-oauth/internal/certtest"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/caddyoauth/caddy-oauth/internal/certtest"
 )
 
 // certAuthority is a CA made in the test, ECDSA P-256.
