@@ -49,6 +49,7 @@ type tokenPair struct {
 
 func (s *Store) startBatcher() {
 	s.issuer = groupcommit.Start(batchWriters, maxBatch, s.writeBatch)
+	s.assertions = groupcommit.Start(batchWriters, maxBatch, s.writeAssertions)
 }
 
 // stopBatcher stops the writers after the batches they are writing, if any. Safe to
@@ -56,6 +57,9 @@ func (s *Store) startBatcher() {
 func (s *Store) stopBatcher() {
 	if s.issuer != nil {
 		s.issuer.Stop()
+	}
+	if s.assertions != nil {
+		s.assertions.Stop()
 	}
 }
 

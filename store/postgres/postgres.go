@@ -63,6 +63,9 @@ type Store struct {
 	listener   revocationListener
 	// batcher gathers concurrent CreateAccessToken calls into one commit (batch.go).
 	issuer *groupcommit.Queue[tokenPair]
+	// assertions gathers concurrent UseClientAssertion calls into one commit
+	// (client_assertions.go).
+	assertions *groupcommit.Queue[assertionUse]
 }
 
 var _ store.Store = (*Store)(nil)

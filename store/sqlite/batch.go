@@ -38,12 +38,16 @@ type tokenPair struct {
 // startBatcher starts the one writer: SQLite has one writer connection.
 func (s *Store) startBatcher() {
 	s.issuer = groupcommit.Start(1, maxBatch, s.writeBatch)
+	s.assertions = groupcommit.Start(1, maxBatch, s.writeAssertions)
 }
 
 // stopBatcher stops the writer after the batch it is writing, if any.
 func (s *Store) stopBatcher() {
 	if s.issuer != nil {
 		s.issuer.Stop()
+	}
+	if s.assertions != nil {
+		s.assertions.Stop()
 	}
 }
 

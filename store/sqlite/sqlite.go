@@ -79,6 +79,9 @@ type Store struct {
 
 	// issuer gathers concurrent CreateAccessToken calls into one commit (batch.go).
 	issuer *groupcommit.Queue[tokenPair]
+	// assertions gathers concurrent UseClientAssertion calls into one commit
+	// (client_assertions.go).
+	assertions *groupcommit.Queue[assertionUse]
 
 	// revocations wakes the revocation feed's waiters after a revocation commits.
 	revocations store.Signal

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,41 @@ func clientAssertionCases() []Case {
 			}
 			if ok != 1 {
 				t.Fatalf("%d of %d concurrent uses succeeded, want exactly 1", ok, n)
+			}
+		}},
+		{"ConcurrentUsesOfDifferentKindsEachGetTheirOwnVerdict", func(t *testing.T, s store.Store) {
+			// Concurrent calls may share one commit (both drivers batch them): a replay,
+			// a missing client and fresh ids in the same moment each get their own
+			// answer, and one caller's failure costs the others nothing.
+			c := withClient(t, s)
+			ctx := t.Context()
+			wantErr(t, "seen", s.UseClientAssertion(ctx, c, "seen", at(time.Minute), t0), nil)
+			for round := range 20 {
+				fresh := func(i int) string { return fmt.Sprintf("r%d-%d", round, i) }
+				calls := []struct {
+					client, jti string
+					want        error
+				}{
+					{c, fresh(0), nil},
+					{c, "seen", store.ErrAlreadyUsed},
+					{"no-such-client", fresh(1), store.ErrNotFound},
+					{c, fresh(2), nil},
+					{c, "seen", store.ErrAlreadyUsed},
+					{c, fresh(3), nil},
+				}
+				errs := make([]error, len(calls))
+				var wg sync.WaitGroup
+				for i, call := range calls {
+					wg.Go(func() { errs[i] = s.UseClientAssertion(ctx, call.client, call.jti, at(time.Minute), t0) })
+				}
+				wg.Wait()
+				for i, call := range calls {
+					if !errors.Is(errs[i], call.want) || (call.want == nil && errs[i] != nil) {
+						t.Fatalf("round %d, %s/%s: %v, want %v", round, call.client, call.jti, errs[i], call.want)
+					}
+				}
+				// The fresh ids are recorded: each is now a replay.
+				wantErr(t, "fresh again", s.UseClientAssertion(ctx, c, fresh(2), at(time.Minute), t0), store.ErrAlreadyUsed)
 			}
 		}},
 		{"PurgeExpiredDeletesExpiredClientAssertionIds", func(t *testing.T, s store.Store) {
