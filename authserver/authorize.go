@@ -157,6 +157,10 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (req *au
 	case req.responseType == responseToken && client.RequireDPoP:
 		// A token in the fragment is a bearer token: it would escape require_dpop.
 		return req, nil, errUnauthorizedClient("the client must use DPoP (dpop_bound_access_tokens), which the implicit grant cannot")
+	case req.responseType == responseToken && client.CertBoundTokens:
+		// Nor can a token in the fragment be bound to a certificate: the browser, not the
+		// client, fetches it.
+		return req, nil, errUnauthorizedClient("the client's tokens are bound to its TLS client certificate, which the implicit grant cannot do")
 	}
 	granted, oerr := s.resolveScopes(params.Get("scope"), false)
 	if oerr != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyoauth/caddy-oauth/authserver"
 	"github.com/caddyoauth/caddy-oauth/dpop"
 	"github.com/caddyoauth/caddy-oauth/internal/dpoptest"
+	"github.com/caddyoauth/caddy-oauth/store"
 )
 
 // tokenHTU is the token endpoint as the fixture's metadata publishes it, which a proof
@@ -178,11 +179,26 @@ func TestPublicClientRefreshTokenNeedsItsDPoPKey(t *testing.T) {
 		if got := withoutProofRecords(f.dump()); got != withoutProofRecords(before) {
 			t.Errorf("wrong-key refreshes changed the store:\n%s\n---\n%s", before, got)
 		}
+		first := rt
 		r := refresh(postProof(t, key, htu, ""))
 		wantDPoPBound(t, f, "the right key", r, key)
 		rt = r.Body["refresh_token"].(string)
 		wantError(t, "the rotated token with another key", refresh(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
-		wantDPoPBound(t, f, "the rotated token with its key", refresh(postProof(t, key, htu, "")), key)
+
+		// The retired first token, stolen and replayed without its key: refused, and the
+		// family stands (reuse detection must not let a thief without the key sign the
+		// user out).
+		replay := func(proofs ...string) tokenReply {
+			return postDPoP(t, s.url, authserver.PathToken, refreshForm(first), "spa", "", proofs...)
+		}
+		wantError(t, "the retired token without a proof", replay(), http.StatusBadRequest, "invalid_grant")
+		wantError(t, "the retired token with another key", replay(postProof(t, other, htu, "")), http.StatusBadRequest, "invalid_grant")
+		next := refresh(postProof(t, key, htu, ""))
+		wantDPoPBound(t, f, "the rotated token with its key", next, key)
+		// Its holder reusing it is reuse: the family is revoked.
+		wantError(t, "the retired token with its key", replay(postProof(t, key, htu, "")), http.StatusBadRequest, "invalid_grant")
+		rt = next.Body["refresh_token"].(string)
+		wantError(t, "the family after the holder's reuse", refresh(postProof(t, key, htu, "")), http.StatusBadRequest, "invalid_grant")
 	})
 }
 
@@ -425,27 +441,35 @@ func TestMetadataListsDPoPAlgorithms(t *testing.T) {
 // A require_dpop client cannot get a bearer token through the implicit grant's fragment
 // either: the authorization endpoint refuses it (unauthorized_client) before any token.
 func TestRequireDPoPClientHasNoImplicitSideDoor(t *testing.T) {
-	eachStore(t, func(t *testing.T, f *fixture) {
-		s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
-		ctx := context.Background()
-		imp, err := f.st.GetClient(ctx, "imp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		imp.RequireDPoP = true
-		if err := f.st.UpsertClient(ctx, imp); err != nil {
-			t.Fatal(err)
-		}
-		b := s.browser(t)
-		b.login("")
-		before := f.dump()
-		loc := b.authorize(impQuery()).location(t)
-		frag, _ := url.ParseQuery(loc.Fragment)
-		if frag.Get("error") != "unauthorized_client" || frag.Get("access_token") != "" {
-			t.Fatalf("implicit request of a require_dpop client: %s", loc)
-		}
-		if f.dump() != before {
-			t.Error("the refusal changed the store")
-		}
-	})
+	// Nor a client whose tokens are bound to its certificate (RFC 8705 §3).
+	for name, bind := range map[string]func(*store.Client){
+		"require_dpop":             func(c *store.Client) { c.RequireDPoP = true },
+		"certificate_bound_tokens": func(c *store.Client) { c.CertBoundTokens = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, f *fixture) {
+				s := browserSite(t, f, func(c *authserver.Config) { c.ImplicitGrant = true })
+				ctx := context.Background()
+				imp, err := f.st.GetClient(ctx, "imp")
+				if err != nil {
+					t.Fatal(err)
+				}
+				bind(imp)
+				if err := f.st.UpsertClient(ctx, imp); err != nil {
+					t.Fatal(err)
+				}
+				b := s.browser(t)
+				b.login("")
+				before := f.dump()
+				loc := b.authorize(impQuery()).location(t)
+				frag, _ := url.ParseQuery(loc.Fragment)
+				if frag.Get("error") != "unauthorized_client" || frag.Get("access_token") != "" {
+					t.Fatalf("implicit request of a %s client: %s", name, loc)
+				}
+				if f.dump() != before {
+					t.Error("the refusal changed the store")
+				}
+			})
+		})
+	}
 }

@@ -33,15 +33,18 @@ func (s *Server) refreshGrant(ctx context.Context, client *store.Client, form ur
 	if old.ClientID != client.ID {
 		return nil, errInvalidGrant("the refresh token was not issued to this client")
 	}
+	// The binding first: whoever cannot prove a bound token's key or certificate is not
+	// its holder, and its reuse must not revoke the holder's family (a stolen retired
+	// token would otherwise sign the user out without the key).
+	if oerr := checkRefreshBinding(old, cnf); oerr != nil {
+		return nil, oerr
+	}
 	if old.Revoked {
 		s.revokeFamily(ctx, old, "refresh token reused")
 		return nil, errInvalidGrant("the refresh token was already used or revoked")
 	}
 	if !s.now().Before(old.ExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired")
-	}
-	if oerr := checkRefreshBinding(old, cnf); oerr != nil {
-		return nil, oerr
 	}
 	if gone, oerr := s.userGone(ctx, old.Provider, old.UserID); oerr != nil {
 		return nil, oerr
