@@ -149,6 +149,11 @@ func NewClient(spec ClientSpec, now time.Time) (*store.Client, string, error) {
 		// browser apps that cannot, and hands tokens over the front channel.
 		return nil, "", fmt.Errorf("grant %q is for public clients only (a client with a secret uses authorization_code)", GrantImplicit)
 	}
+	if (spec.RequireDPoP || spec.CertBoundTokens) && hasGrant(grants, GrantImplicit) {
+		// A token handed over in the fragment is a bearer token: the authorization
+		// endpoint refuses it to such a client, so say so when it is made.
+		return nil, "", fmt.Errorf("grant %q cannot give DPoP- or certificate-bound tokens (require_dpop, certificate_bound_tokens)", GrantImplicit)
+	}
 	id := spec.ID
 	if id == "" {
 		id = uuid.NewString()

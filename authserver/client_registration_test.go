@@ -90,6 +90,8 @@ func TestNewClientRefusesNamingTheField(t *testing.T) {
 		{"public by default", authserver.ClientSpec{}, `grant "client_credentials" needs a secret`},
 		{"confidential implicit", authserver.ClientSpec{Grants: []string{"implicit"}, GenerateSecret: true}, `grant "implicit" is for public clients only`},
 		{"confidential implicit, given secret", authserver.ClientSpec{Grants: []string{"authorization_code", "implicit"}, Secret: "0123456789abcdef0123"}, `grant "implicit" is for public clients only`},
+		{"implicit with require_dpop", authserver.ClientSpec{Grants: []string{"implicit"}, RedirectURIs: []string{"https://a.example/cb"}, RequireDPoP: true}, `grant "implicit" cannot give DPoP- or certificate-bound tokens`},
+		{"implicit with certificate-bound tokens", authserver.ClientSpec{Grants: []string{"implicit"}, RedirectURIs: []string{"https://a.example/cb"}, CertBoundTokens: true}, `grant "implicit" cannot give DPoP- or certificate-bound tokens`},
 		{"relative redirect", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"/cb"},
 			RedirectURIPolicy: authserver.OperatorRedirectURIs}, "redirect URI"},
 		{"plain http for an end user", authserver.ClientSpec{Grants: []string{"authorization_code"}, RedirectURIs: []string{"http://evil.example/cb"}},
