@@ -15,6 +15,14 @@ var ErrReplayed = &Error{Code: CodeInvalidProof, Description: "the DPoP proof wa
 // it unrecorded would let it be replayed.
 var ErrReplayCacheFull = errors.New("dpop: replay cache full")
 
+// ErrKeyOverLimit: the proof's key already has its share of the generation (a sixteenth
+// of the capacity), so one key holder cannot fill the cache that every client's proofs
+// need. The proof is refused; other keys are unaffected.
+var ErrKeyOverLimit = errors.New("dpop: too many recent proofs of one key")
+
+// keyShare is the part of a generation's capacity one key may take.
+const keyShare = 16
+
 // DefaultReplayCapacity is how many proofs a ReplayCache remembers per generation unless
 // told otherwise: about 16 MiB of digests and map overhead each.
 const DefaultReplayCapacity = 1 << 19
@@ -32,6 +40,8 @@ type ReplayCache struct {
 	mu       sync.Mutex
 	started  time.Time // when cur began
 	cur, old map[[16]byte]struct{}
+	// perKey counts cur's proofs by key thumbprint (ErrKeyOverLimit).
+	perKey map[string]int
 }
 
 // NewReplayCache returns a cache for proofs checked with window (Verifier.Window) that
@@ -58,7 +68,7 @@ func (c *ReplayCache) Use(p *Proof, now time.Time) error {
 		if elapsed >= 2*c.span {
 			c.old = nil
 		}
-		c.cur, c.started = make(map[[16]byte]struct{}), now
+		c.cur, c.perKey, c.started = make(map[[16]byte]struct{}), make(map[string]int), now
 	}
 	if _, ok := c.cur[k]; ok {
 		return ErrReplayed
@@ -69,7 +79,11 @@ func (c *ReplayCache) Use(p *Proof, now time.Time) error {
 	if len(c.cur) >= c.capacity {
 		return ErrReplayCacheFull
 	}
+	if c.perKey[p.JKT] >= max(c.capacity/keyShare, 1) {
+		return ErrKeyOverLimit
+	}
 	c.cur[k] = struct{}{}
+	c.perKey[p.JKT]++
 	return nil
 }
 

@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -43,20 +44,41 @@ func TestReplayCacheAcceptsEachProofOnce(t *testing.T) {
 
 func TestReplayCacheFailsClosedWhenFull(t *testing.T) {
 	c := NewReplayCache(time.Minute, 2)
-	for _, id := range []string{"1", "2"} {
-		if err := c.Use(&Proof{JKT: "k", ID: id}, t0); err != nil {
+	for _, key := range []string{"a", "b"} {
+		if err := c.Use(&Proof{JKT: key, ID: "1"}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Use(&Proof{JKT: "k", ID: "3"}, t0); !errors.Is(err, ErrReplayCacheFull) {
+	if err := c.Use(&Proof{JKT: "c", ID: "1"}, t0); !errors.Is(err, ErrReplayCacheFull) {
 		t.Fatalf("third proof: %v", err)
 	}
-	if err := c.Use(&Proof{JKT: "k", ID: "1"}, t0); !errors.Is(err, ErrReplayed) {
+	if err := c.Use(&Proof{JKT: "a", ID: "1"}, t0); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("replay while full: %v", err)
 	}
 	// The next generation has room again.
-	if err := c.Use(&Proof{JKT: "k", ID: "3"}, t0.Add(2*time.Minute)); err != nil {
+	if err := c.Use(&Proof{JKT: "c", ID: "1"}, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One key's holder cannot fill the cache every client needs: past a sixteenth of a
+// generation, its proofs are refused while other keys' go on; the next generation gives
+// it its share again.
+func TestReplayCacheLimitsEachKeyToItsShare(t *testing.T) {
+	c := NewReplayCache(time.Minute, 64)
+	for i := range 4 {
+		if err := c.Use(&Proof{JKT: "greedy", ID: strconv.Itoa(i)}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Use(&Proof{JKT: "greedy", ID: "4"}, t0); !errors.Is(err, ErrKeyOverLimit) {
+		t.Fatalf("fifth proof of one key: %v", err)
+	}
+	if err := c.Use(&Proof{JKT: "other", ID: "1"}, t0); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	if err := c.Use(&Proof{JKT: "greedy", ID: "4"}, t0.Add(2*time.Minute)); err != nil {
+		t.Fatalf("next generation: %v", err)
 	}
 }
 

@@ -136,6 +136,11 @@ func (d *dpopCheck) checkProof(r *http.Request, token, jkt string) error {
 			// Failing closed: a proof that cannot be remembered could be replayed.
 			return RefuseUnavailable(time.Second, err)
 		}
+		if errors.Is(err, dpop.ErrKeyOverLimit) {
+			// One key's holder sending more proofs than its share: it waits, others
+			// go on.
+			return RefuseUnavailable(d.verifier.Window(), err)
+		}
 		return d.proofRefusal(err, now)
 	}
 	return nil

@@ -120,6 +120,30 @@ func TestGuardDPoPProofIsAcceptedOnceAcrossGuards(t *testing.T) {
 	wantRefusal(t, err, InvalidDPoPProof, "the DPoP proof was used before")
 }
 
+// One key's holder sending more proofs than its share of the replay cache waits (503,
+// Retry-After the proof window); other keys' requests go on. Without the cap, one token
+// holder could fill the cache all DPoP clients of the process need.
+func TestGuardDPoPOneKeyCannotFillTheReplayCache(t *testing.T) {
+	f := newGuardFixture(t)
+	g := f.dpopGuard(t, func(o *DPoPOptions) { o.Replay = dpop.NewReplayCache(dpop.DefaultWindow, 32) })
+	greedy, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
+	tok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": greedy.JKT}})
+	otherTok := f.sign(t, map[string]any{"cnf": map[string]any{"jkt": other.JKT}})
+	for range 2 { // 32/16
+		if _, err := g.Check(dpopRequest(apiURL, tok, greedy.Proof(t, "GET", apiURL, tok, testNow, nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := g.Check(dpopRequest(apiURL, tok, greedy.Proof(t, "GET", apiURL, tok, testNow, nil)))
+	r := wantRefusal(t, err, Unavailable, "")
+	if r.RetryAfter != dpop.DefaultWindow {
+		t.Errorf("Retry-After %v, want the proof window", r.RetryAfter)
+	}
+	if _, err := g.Check(dpopRequest(apiURL, otherTok, other.Proof(t, "GET", apiURL, otherTok, testNow, nil))); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+}
+
 // With nonces on, a proof without the guard's nonce is refused with use_dpop_nonce and a
 // nonce to use (RFC 9449 §9); the retry with it passes and its answer carries a nonce.
 func TestGuardDPoPNonce(t *testing.T) {
