@@ -139,18 +139,13 @@ func TestBrowserLogsInConsentsAndClientExchangesCodeWithPKCE(t *testing.T) {
 		ctx := newChromium(t)
 		artifacts := artifactsDir(t)
 		spec := sc.driver + ":" + sc.dsn
-		userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin"))
+		userID := addUser(t, spec)
 
 		cb := newCallback(t)
 		up := newUpstream(t)
 		auth, api := freePort(t), freePort(t)
 		issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)
-		startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+		startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		%s
@@ -277,12 +272,7 @@ func TestImplicitGrantOptionReachesTheServer(t *testing.T) {
 		t.Run("option="+strings.TrimSpace(tc.option), func(t *testing.T) {
 			sc := storeCase{"sqlite", filepath.Join(t.TempDir(), "oauth.db")}
 			port := freePort(t)
-			startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+			startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		%s%s
 	}

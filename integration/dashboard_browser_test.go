@@ -23,18 +23,13 @@ func TestBrowserDashboardManagesPersonalTokensAndClients(t *testing.T) {
 		ctx := newChromium(t)
 		artifacts := artifactsDir(t)
 		spec := sc.driver + ":" + sc.dsn
-		userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin"))
+		userID := addUser(t, spec)
 		runCLI(t, "", "install", "--storage", spec)
 
 		up := newUpstream(t)
 		auth, api := freePort(t), freePort(t)
 		issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)
-		startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+		startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		%s

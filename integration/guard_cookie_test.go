@@ -134,12 +134,7 @@ func TestGuardCookieTokenNeedsMatchingCSRFHeader(t *testing.T) {
 // A guard that could never check a cookie token's CSRF claim does not start.
 func TestGuardCookieWithoutJWKSFailsToStart(t *testing.T) {
 	port := freePort(t)
-	err := tryCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+	err := tryCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_guard {
 		introspect http://127.0.0.1:1/oauth/introspect {
 			client_id rs

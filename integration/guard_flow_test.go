@@ -57,7 +57,7 @@ func startSite(t *testing.T, sc storeCase) *site {
 	t.Helper()
 	t.Setenv("IT_SVC_SECRET", svcSecret)
 	spec := sc.driver + ":" + sc.dsn
-	userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin"))
+	userID := addUser(t, spec)
 
 	auth, api, write, user, short, evil := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	up := newUpstream(t)

@@ -59,12 +59,7 @@ func TestGuardInFrontOfPassportAcceptsItsTokens(t *testing.T) {
 	dir := passportKeysDir(t, kp)
 	api := freePort(t)
 	up := newUpstream(t)
-	startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-
+	startCaddy(t, fmt.Sprintf(caddyGlobals+`
 http://127.0.0.1:%d {
 	oauth_guard {
 		jwks %s
@@ -160,12 +155,7 @@ http://127.0.0.1:%d {
 	reverse_proxy %s
 }`, port, issuer, issuer, extra, strings.TrimPrefix(up.URL, "http://"))
 	}
-	startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-
+	startCaddy(t, fmt.Sprintf(caddyGlobals+`
 http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s

@@ -44,6 +44,22 @@ func eachStore(t *testing.T, body func(t *testing.T, sc storeCase)) {
 	t.Run("postgres", func(t *testing.T) { body(t, storeCase{"postgres", testdb.PostgresDSN(t)}) })
 }
 
+// caddyGlobals is the global options block of the tests' Caddyfiles: no admin endpoint,
+// no automatic HTTPS, nothing persisted.
+const caddyGlobals = `{
+	admin off
+	auto_https off
+	persist_config off
+}
+`
+
+// addUser adds the test user (userEmail, userPass) to the store at spec
+// ("driver:dsn") with `caddy oauth user add`, and returns its id.
+func addUser(t *testing.T, spec string) string {
+	t.Helper()
+	return strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin"))
+}
+
 // caddyMu serialises tests: Caddy runs one config per process.
 var caddyMu sync.Mutex
 

@@ -87,7 +87,7 @@ func startAuthSite(t *testing.T, sc storeCase, extra string) *authSite {
 	t.Helper()
 	t.Setenv("IT_RS_SECRET", rsSecret)
 	spec := sc.driver + ":" + sc.dsn
-	runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin")
+	addUser(t, spec)
 	port := freePort(t)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cf := fmt.Sprintf(`{

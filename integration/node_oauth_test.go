@@ -44,18 +44,13 @@ func startNodeSite(t *testing.T, extra string) *nodeSite {
 func startNodeSiteWith(t *testing.T, extraFor func(appURL string) string) *nodeSite {
 	t.Helper()
 	sc := storeCase{"sqlite", testdb.SQLitePath(t)}
-	userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn, "--email", userEmail, "--password-stdin"))
+	userID := addUser(t, sc.driver+":"+sc.dsn)
 	t.Setenv("IT_NODE_CLIENT_SECRET", nodeClientSecret)
 	app := newAppRedirect(t)
 	up := newUpstream(t)
 	auth, api := freePort(t), freePort(t)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)
-	startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+	startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		%s

@@ -119,8 +119,7 @@ func (b *formBrowser) authorize(authURL string) *url.URL {
 // relying party logs the user out with the id_token_hint and a registered URI.
 func TestOpenIDConnectRelyingPartyAgainstCaddy(t *testing.T) {
 	eachStore(t, func(t *testing.T, sc storeCase) {
-		userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn,
-			"--email", userEmail, "--password-stdin"))
+		userID := addUser(t, sc.driver+":"+sc.dsn)
 		t.Setenv("IT_RP_SECRET", oidcSecret)
 		auth, api := freePort(t), freePort(t)
 		up := newUpstream(t)

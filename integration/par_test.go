@@ -21,7 +21,7 @@ const parSecret = "par-secret-0123456789abcdef"
 // exchanges the code; the request_uri is then spent.
 func TestPushedAuthorizationRequestsThroughCaddy(t *testing.T) {
 	eachStore(t, func(t *testing.T, sc storeCase) {
-		runCLI(t, userPass+"\n", "user", "add", "--storage", sc.driver+":"+sc.dsn, "--email", userEmail, "--password-stdin")
+		addUser(t, sc.driver+":"+sc.dsn)
 		t.Setenv("IT_PAR_SECRET", parSecret)
 		auth := freePort(t)
 		issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)

@@ -46,12 +46,7 @@ func TestGuardRefusesTokensRevokedInLaravelsDatabase(t *testing.T) {
 			}
 			up := newUpstream(t)
 			port := freePort(t)
-			startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+			startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_guard {
 		jwks %s
 		passport

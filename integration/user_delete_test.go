@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 func TestUserDeleteEndsTheUsersBrowserSessions(t *testing.T) {
 	eachStore(t, func(t *testing.T, sc storeCase) {
 		spec := sc.driver + ":" + sc.dsn
-		userID := strings.TrimSpace(runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin"))
+		userID := addUser(t, spec)
 		st, err := drivers.Open(context.Background(), sc.driver, sc.dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -92,12 +92,7 @@ func TestLaravelMySQLUsersLogInWithEveryLaravelHash(t *testing.T) {
 			t.Setenv("IT_MYSQL_URL", mysqlURL(t, appDSN))
 			port := freePort(t)
 			issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
-			caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+			caddyfile := fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		storage sqlite %q
@@ -207,12 +202,7 @@ func TestMySQLUsersThroughTheCommandLineAndErrorsWithoutTheDSN(t *testing.T) {
 		t.Fatalf("command line error: %s", msg)
 	}
 	t.Logf("the command line says: %v", err)
-	err = tryCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+	err = tryCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		storage sqlite %q
 		users sql {

@@ -76,17 +76,12 @@ func TestLaravelUsersTableLogsInThroughPasswordGrant(t *testing.T) {
 		appDSN, taylorID := laravelApp(t)
 		t.Setenv("IT_APP_DATABASE_URL", appDSN)
 		spec := sc.driver + ":" + sc.dsn
-		runCLI(t, userPass+"\n", "user", "add", "--storage", spec, "--email", userEmail, "--password-stdin")
+		addUser(t, spec)
 
 		auth, api := freePort(t), freePort(t)
 		issuer := fmt.Sprintf("http://127.0.0.1:%d", auth)
 		up := newUpstream(t)
-		startCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+		startCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		issuer %s
 		%s
@@ -169,12 +164,7 @@ http://127.0.0.1:%d {
 // error naming the client and the provider.
 func TestClientWithUnknownProviderFailsToStart(t *testing.T) {
 	port := freePort(t)
-	err := tryCaddy(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://127.0.0.1:%d {
+	err := tryCaddy(t, fmt.Sprintf(caddyGlobals+`http://127.0.0.1:%d {
 	oauth_server {
 		storage sqlite %q
 		client shop {
