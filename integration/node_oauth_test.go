@@ -329,20 +329,9 @@ func TestOauth4webapiPublicClientCodeFlowWithPKCERefreshesAndRevokes(t *testing.
 // user, a refresh gives a new access token, and revoking the refresh token makes its
 // access token inactive and refreshing fail.
 func TestOpenidClientConfidentialCodeFlowWithPKCEIntrospectsRefreshesAndRevokes(t *testing.T) {
-	tools := requireNodeClients(t)
-	s := startNodeSite(t, "")
-	// The browser last: its steps share one deadline from its start (newChromium).
-	ctx := newChromium(t)
-	var consent string
-	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
-		"issuer":        s.issuer,
-		"client_id":     "webapp",
-		"client_secret": nodeClientSecret,
-		"redirect_uri":  s.app.URL + "/callback",
-		"scope":         "orders:read",
-		"api_url":       s.api,
-		"oidc":          false,
-	}, browserAnswers(t, ctx, s.app, "node-openid-client-code", &consent))
+	s, _, res, consent := openidClientCodeFlow(t, "node-openid-client-code", func(*nodeSite) map[string]any {
+		return map[string]any{"scope": "orders:read", "oidc": false}
+	})
 
 	if !strings.Contains(consent, "Node web app") || !strings.Contains(consent, "Read your orders") {
 		t.Errorf("consent screen: %q", consent)
@@ -385,4 +374,30 @@ func hasChallenge(refusal any, scheme, errCode, scope string) bool {
 		}
 	}
 	return false
+}
+
+// openidClientCodeFlow runs code_flow_openid_client.mjs, openid-client as the confidential
+// "webapp" of a new node site, while Chromium signs in and approves (artifacts under
+// name); params gives the script's parameters beyond issuer, client and redirect URI. It
+// returns the site, the browser (for steps after the script), the script's result and the
+// consent screen's text.
+func openidClientCodeFlow(t *testing.T, name string, params func(s *nodeSite) map[string]any) (*nodeSite, context.Context, map[string]any, string) {
+	t.Helper()
+	tools := requireNodeClients(t)
+	s := startNodeSite(t, "")
+	// The browser last: its steps share one deadline from its start (newChromium).
+	ctx := newChromium(t)
+	p := map[string]any{
+		"issuer":        s.issuer,
+		"client_id":     "webapp",
+		"client_secret": nodeClientSecret,
+		"redirect_uri":  s.app.URL + "/callback",
+		"api_url":       s.api,
+	}
+	for k, v := range params(s) {
+		p[k] = v
+	}
+	var consent string
+	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", p, browserAnswers(t, ctx, s.app, name, &consent))
+	return s, ctx, res, consent
 }

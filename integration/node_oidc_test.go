@@ -87,22 +87,14 @@ func TestOauth4webapiPublicClientSignsInWithOpenIDConnect(t *testing.T) {
 // post-logout URI with the state, signed out of the server; revoking the refresh token
 // ends the access token.
 func TestOpenidClientSignsInWithOpenIDConnectAndLogsOut(t *testing.T) {
-	tools := requireNodeClients(t)
-	s := startNodeSite(t, "")
-	// The browser last: its steps share one deadline from its start (newChromium).
-	ctx := newChromium(t)
-	var consent string
-	res := runNodeScript(t, tools, browserScriptTimeout, "code_flow_openid_client.mjs", map[string]any{
-		"issuer":                   s.issuer,
-		"client_id":                "webapp",
-		"client_secret":            nodeClientSecret,
-		"redirect_uri":             s.app.URL + "/callback",
-		"scope":                    "openid profile email orders:read",
-		"api_url":                  s.api,
-		"oidc":                     true,
-		"max_age":                  600,
-		"post_logout_redirect_uri": s.app.URL + "/logged-out",
-	}, browserAnswers(t, ctx, s.app, "node-openid-client-oidc", &consent))
+	s, ctx, res, consent := openidClientCodeFlow(t, "node-openid-client-oidc", func(s *nodeSite) map[string]any {
+		return map[string]any{
+			"scope":                    "openid profile email orders:read",
+			"oidc":                     true,
+			"max_age":                  600,
+			"post_logout_redirect_uri": s.app.URL + "/logged-out",
+		}
+	})
 
 	if !strings.Contains(consent, "Node web app") {
 		t.Errorf("consent screen: %q", consent)
