@@ -130,31 +130,16 @@ func (s *Store) SlowDownDeviceCode(ctx context.Context, id string, by time.Durat
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// exchangeDeviceSQL marks the approved device code $1 used and records the access token
-// on it only if it was unused, and only then inserts the tokens; it reports whether it
-// used the code and whether the code exists (as exchangeSQL does for authorization
-// codes). $12 is the approved decision; the refresh token's parameters follow.
-var (
-	exchangeDeviceSQL = `WITH c AS (
-			UPDATE device_codes SET used = true, access_token_id = $2
-			WHERE id = $1 AND decision = $12 AND NOT used RETURNING id
-		), a AS (
-			INSERT INTO access_tokens (` + accessCols + `)
-			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		)
-		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM device_codes WHERE id = $1)`
+// exchangeDeviceSQL and exchangeDevicePairSQL mark the approved device code $1 used,
+// recording the access token on it, and store the tokens (oneUseExchangeSQL). $12 is the
+// approved decision; the refresh token's parameters follow.
+const useDeviceCodeSQL = `UPDATE device_codes SET used = true, access_token_id = $2 WHERE id = $1 AND decision = $12 AND NOT used RETURNING id`
 
-	exchangeDevicePairSQL = `WITH c AS (
-			UPDATE device_codes SET used = true, access_token_id = $2
-			WHERE id = $1 AND decision = $12 AND NOT used RETURNING id
-		), a AS (
-			INSERT INTO access_tokens (` + accessCols + `)
-			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		), r AS (
-			INSERT INTO refresh_tokens (` + refreshCols + `)
-			SELECT ` + params(13, refreshTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		)
-		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM device_codes WHERE id = $1)`
+var (
+	exchangeDeviceSQL = oneUseExchangeSQL("device_codes",
+		useDeviceCodeSQL, 0)
+	exchangeDevicePairSQL = oneUseExchangeSQL("device_codes",
+		useDeviceCodeSQL, 13)
 )
 
 // ExchangeDeviceCode marks the approved device code used, records the access token on

@@ -113,29 +113,35 @@ func (s *Store) GetAuthCode(ctx context.Context, id string) (*store.AuthCode, er
 	return c, nil
 }
 
-// exchangeSQL marks the code $1 used and records the access token on it only if it was
-// unused, and only then inserts the tokens; it reports whether it used the code and
-// whether the code exists, to tell ErrAlreadyUsed from ErrNotFound (as rotateSQL does).
-var (
-	exchangeSQL = `WITH c AS (
-			UPDATE auth_codes SET revoked = true, access_token_id = $2 WHERE id = $1 AND NOT revoked RETURNING id
-		), a AS (
-			INSERT INTO access_tokens (` + accessCols + `)
-			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		)
-		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM auth_codes WHERE id = $1)`
+// exchangeSQL and exchangePairSQL mark the authorization code $1 used, recording the
+// access token on it, and store the access token ($2...) and the refresh token ($12...).
+const useAuthCodeSQL = `UPDATE auth_codes SET revoked = true, access_token_id = $2 WHERE id = $1 AND NOT revoked RETURNING id`
 
-	exchangePairSQL = `WITH c AS (
-			UPDATE auth_codes SET revoked = true, access_token_id = $2 WHERE id = $1 AND NOT revoked RETURNING id
-		), a AS (
+var (
+	exchangeSQL = oneUseExchangeSQL("auth_codes",
+		useAuthCodeSQL, 0)
+	exchangePairSQL = oneUseExchangeSQL("auth_codes",
+		useAuthCodeSQL, 12)
+)
+
+// oneUseExchangeSQL is the statement that redeems a one-use code of table (row $1): use,
+// an UPDATE ... RETURNING id that changes the row only if it is still unused, and only
+// when it did, the inserts of the access token ($2 on) and, with refreshAt > 0, of the
+// refresh token ($refreshAt on). It answers whether it used the code and whether the code
+// exists (usedOrMissing), so a used code and a missing one get different errors.
+func oneUseExchangeSQL(table, use string, refreshAt int) string {
+	q := `WITH c AS (` + use + `), a AS (
 			INSERT INTO access_tokens (` + accessCols + `)
 			SELECT ` + params(2, accessTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		), r AS (
+		)`
+	if refreshAt > 0 {
+		q += `, r AS (
 			INSERT INTO refresh_tokens (` + refreshCols + `)
-			SELECT ` + params(12, refreshTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
-		)
-		SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM auth_codes WHERE id = $1)`
-)
+			SELECT ` + params(refreshAt, refreshTypes) + ` WHERE EXISTS (SELECT 1 FROM c)
+		)`
+	}
+	return q + ` SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM ` + table + ` WHERE id = $1)`
+}
 
 // ExchangeAuthCode marks the code used, records the access token on it and stores the
 // tokens, in one statement. Of two concurrent exchanges the second waits on the row lock
@@ -150,15 +156,7 @@ func (s *Store) ExchangeAuthCode(ctx context.Context, codeID string, at *store.A
 		args := append(append([]any{codeID}, accessArgs(at)...), refreshArgs(refresh)...)
 		err = s.pool.QueryRow(ctx, exchangePairSQL, args...).Scan(&used, &exists)
 	}
-	switch {
-	case err != nil:
-	case used:
-	case exists:
-		err = store.ErrAlreadyUsed
-	default:
-		err = store.ErrNotFound
-	}
-	return wrapErr("exchange authorization code", err)
+	return wrapErr("exchange authorization code", usedOrMissing(err, used, exists))
 }
 
 // RevokeAuthCodeTokens revokes the access token the code was exchanged for and the whole
