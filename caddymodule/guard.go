@@ -336,7 +336,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 				delete(h, done[0])
 			}
 			if id.DPoPKey() != "" {
-				return g.refuse(w, unsafeHeaderRefusalDPoP)
+				return g.refuse(w, validator.AsDPoPRefusal(unsafeHeaderRefusal))
 			}
 			return g.refuse(w, unsafeHeaderRefusal)
 		}
@@ -355,10 +355,6 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 // unsafeHeaderRefusal answers a token whose claims would put a control character in an
 // extra header.
 var unsafeHeaderRefusal = validator.Refuse(validator.InvalidToken, "the token's claims contain control characters")
-
-// unsafeHeaderRefusalDPoP is unsafeHeaderRefusal for a DPoP-bound token, which came with
-// the DPoP scheme and is answered with a DPoP challenge (RFC 9449 §7.1).
-var unsafeHeaderRefusalDPoP = &validator.Refusal{Kind: validator.InvalidToken, DPoP: true, Description: unsafeHeaderRefusal.Description}
 
 // validHeaderValue reports whether v may be a header value: no control characters but
 // horizontal tab (RFC 9110 §5.5).

@@ -137,13 +137,14 @@ func (g *Guard) CheckToken(r *http.Request) (*Identity, string, error) {
 	if dpopScheme {
 		// RFC 9449 §7.1: a token sent with the DPoP scheme is refused with a DPoP
 		// challenge, whatever the reason.
-		err = asDPoPRefusal(err)
+		err = AsDPoPRefusal(err)
 	}
 	return nil, "", err
 }
 
-// asDPoPRefusal is err answered with a DPoP challenge.
-func asDPoPRefusal(err error) error {
+// AsDPoPRefusal is err answered with a DPoP challenge, as every refusal of a token sent
+// with the DPoP scheme is (RFC 9449 §7.1); other errors are returned as they are.
+func AsDPoPRefusal(err error) error {
 	ref, ok := AsRefusal(err)
 	if !ok || ref.dpopChallenge() || ref.Kind == Unavailable {
 		return err
