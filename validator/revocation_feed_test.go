@@ -167,8 +167,12 @@ func TestFeedWithTokenURLUsesAndRenewsABearerToken(t *testing.T) {
 	})
 	eventually(t, 2*time.Second, "snapshot", func() bool { return f.Revoked("a") })
 	srv.revokeGuardTokens()
+	// A poll already held open was authenticated before the revocation and may still
+	// deliver what is recorded now; so wait for the renewal before recording "b", which
+	// must then arrive over a poll made with the new token.
+	eventually(t, 5*time.Second, "token renewal", func() bool { return srv.tokenRequests.Load() >= 2 })
 	srv.recordRevocation("b", time.Now().Add(time.Hour).Unix())
-	eventually(t, 3*time.Second, "b after token renewal", func() bool { return f.Revoked("b") })
+	eventually(t, 5*time.Second, "b after token renewal", func() bool { return f.Revoked("b") })
 	if n := srv.tokenRequests.Load(); n != 2 {
 		t.Fatalf("%d guard tokens fetched, want 2", n)
 	}
