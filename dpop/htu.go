@@ -42,6 +42,32 @@ func RequestURL(scheme, host, escapedPath string) string {
 	return scheme + "://" + host + normalizePath(escapedPath)
 }
 
+// HasDotSegments reports whether an escaped request path has a "." or ".." segment,
+// written plainly or percent-encoded ("%2e"). Such a path matches, after the
+// normalization htu comparison uses, a proof made for another path (/admin/%2e%2e/public
+// fits a proof for /public), while the host or the upstream may route the raw path
+// elsewhere; clients that build requests from URLs never send one (URL parsers remove
+// dot segments first), so a verifier refuses them rather than guess the route.
+func HasDotSegments(escapedPath string) bool {
+	p := escapedPath
+	if strings.IndexByte(p, '%') >= 0 {
+		p = normalizePercent(p)
+	}
+	for len(p) > 0 {
+		i := strings.IndexByte(p, '/')
+		seg := p
+		if i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // normalizePath applies the path parts of RFC 3986 §6.2.2: percent-encoding
 // normalization, then dot-segment removal (§5.2.4); "" becomes "/".
 func normalizePath(p string) string {

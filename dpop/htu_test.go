@@ -31,3 +31,16 @@ func TestNormalizeURL(t *testing.T) {
 		t.Errorf("RequestURL: %q", got)
 	}
 }
+
+func TestHasDotSegments(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/a/b": false, "/": false, "": false, "/a.b/c": false, "/...": false, "/a/.b": false,
+		"/a/%2e%2ex": false, "/a%2Fb": false,
+		"/a/./b": true, "/a/../b": true, "/a/..": true, "/.": true, "./a": true, "..": true,
+		"/admin/%2e%2e/public": true, "/admin/%2E%2e/public": true, "/a/%2e/b": true, "/a/.%2e": true,
+	} {
+		if got := HasDotSegments(p); got != want {
+			t.Errorf("HasDotSegments(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -80,6 +80,8 @@ var (
 		Description: "a DPoP-bound token needs exactly one DPoP header"}
 	refuseProofKey = &Refusal{Kind: InvalidDPoPProof,
 		Description: "the DPoP proof is not signed by the key the token is bound to"}
+	refuseDotSegments = &Refusal{Kind: InvalidDPoPProof,
+		Description: "the request path has dot segments: send the path a URL parser makes of it"}
 )
 
 // checkBinding applies the token's binding to the request: a DPoP-bound token comes
@@ -110,6 +112,11 @@ func (d *dpopCheck) checkProof(r *http.Request, token, jkt string) error {
 	if len(vals) != 1 {
 		return refuseProofCount
 	}
+	path := d.path(r)
+	if dpop.HasDotSegments(path) {
+		// htu is compared normalized; the route this raw path takes may not be.
+		return refuseDotSegments
+	}
 	now := d.now()
 	scheme := "http"
 	if r.TLS != nil {
@@ -117,7 +124,7 @@ func (d *dpopCheck) checkProof(r *http.Request, token, jkt string) error {
 	}
 	req := dpop.Request{
 		Method:      r.Method,
-		URL:         dpop.RequestURL(scheme, r.Host, d.path(r)),
+		URL:         dpop.RequestURL(scheme, r.Host, path),
 		AccessToken: token,
 		Now:         now,
 	}

@@ -86,6 +86,10 @@ func TestGuardDPoPRefusesProofsThatDoNotFit(t *testing.T) {
 		{"proof 61 s ahead", dpopRequest(apiURL, tok, good(map[string]any{"iat": testNow.Add(61 * time.Second).Unix()})), InvalidDPoPProof},
 		{"proof replayed", dpopRequest(apiURL, tok, replayed), InvalidDPoPProof},
 		{"garbage proof", dpopRequest(apiURL, tok, "not.a.proof"), InvalidDPoPProof},
+		// Normalized, these paths are the proof's /orders; the route they take may not be.
+		{"request path with encoded dot segments", dpopRequest("http://api.test/admin/%2e%2E/orders", tok, good(nil)), InvalidDPoPProof},
+		{"request path with dot segments", dpopRequest("http://api.test/admin/../orders", tok, good(nil)), InvalidDPoPProof},
+		{"request path with a dot segment", dpopRequest("http://api.test/./orders", tok, good(nil)), InvalidDPoPProof},
 	} {
 		_, err := g.Check(tc.req)
 		r := wantRefusal(t, err, tc.kind, "")
