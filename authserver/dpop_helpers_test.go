@@ -31,11 +31,21 @@ func postProof(t testing.TB, k *dpoptest.Key, htu, nonce string) string {
 // form (a public client).
 func postDPoP(t testing.TB, base, path string, form url.Values, clientID, secret string, proofs ...string) tokenReply {
 	t.Helper()
+	return postFrom(t, base, path, "", form, clientID, secret, proofs...)
+}
+
+// postFrom is postDPoP sent as a page of origin would send it (the Origin header; none
+// when origin is "").
+func postFrom(t testing.TB, base, path, origin string, form url.Values, clientID, secret string, proofs ...string) tokenReply {
+	t.Helper()
 	if secret == "" && clientID != "" {
 		form.Set("client_id", clientID)
 	}
 	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
 	if secret != "" {
 		req.SetBasicAuth(clientID, secret)
 	}

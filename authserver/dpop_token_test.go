@@ -422,19 +422,6 @@ func TestMetadataListsDPoPAlgorithms(t *testing.T) {
 		if !slices.Equal(md.Algs, dpop.Algorithms) || slices.Contains(md.Algs, "HS256") || slices.Contains(md.Algs, "none") {
 			t.Errorf("dpop_signing_alg_values_supported = %v", md.Algs)
 		}
-		// No CORS at the token endpoint: a preflight is not answered with an allowance.
-		req, _ := http.NewRequest(http.MethodOptions, f.ts.URL+authserver.PathToken, nil)
-		req.Header.Set("Origin", "https://app.example")
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "dpop")
-		pre, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pre.Body.Close()
-		if pre.StatusCode != http.StatusMethodNotAllowed || pre.Header.Get("Access-Control-Allow-Origin") != "" {
-			t.Errorf("preflight at the token endpoint: %d %v", pre.StatusCode, pre.Header)
-		}
 	})
 }
 

@@ -27,7 +27,9 @@ const (
 // the server does not know, or no longer honours, is answered 200 like a revoked one
 // (§2.2), so the answer never says whether a token existed.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	if oerr := s.revoke(r); oerr != nil {
+	client, oerr := s.revoke(r)
+	allowClientOrigin(w, r, client)
+	if oerr != nil {
 		s.writeError(w, oerr)
 		return
 	}
@@ -37,29 +39,31 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) revoke(r *http.Request) *Error {
+// revoke answers a revocation request; client is the client once it is authenticated
+// (for CORS), nil before.
+func (s *Server) revoke(r *http.Request) (*store.Client, *Error) {
 	form, oerr := readForm(r)
 	if oerr != nil {
-		return oerr
+		return nil, oerr
 	}
 	cred, oerr := readClientCredentials(r, form)
 	if oerr != nil {
-		return oerr
+		return nil, oerr
 	}
 	client, oerr := s.authenticateClient(r.Context(), cred)
 	if oerr != nil {
-		return oerr
+		return nil, oerr
 	}
 	token := form.Get("token")
 	if token == "" {
-		return errInvalidRequest("token is required")
+		return client, errInvalidRequest("token is required")
 	}
 	// As in introspection, the token's form tells its kind; the hint is not needed, and an
 	// unknown hint is ignored (RFC 7009 §2.1).
 	if strings.Contains(token, ".") {
-		return s.revokeAccess(r.Context(), client, token)
+		return client, s.revokeAccess(r.Context(), client, token)
 	}
-	return s.revokeRefresh(r.Context(), client, token)
+	return client, s.revokeRefresh(r.Context(), client, token)
 }
 
 func (s *Server) revokeAccess(ctx context.Context, client *store.Client, token string) *Error {

@@ -310,16 +310,19 @@ func (s *Server) Handles(path string) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathToken:
-		if !s.allowMethods(w, r, http.MethodPost) {
-			return
+		if r.Method == http.MethodOptions {
+			serveClientPreflight(w, r)
+		} else if s.allowMethods(w, r, http.MethodPost) {
+			s.serveToken(w, r)
 		}
-		s.serveToken(w, r)
 	case PathIntrospect:
 		if s.allowMethods(w, r, http.MethodPost) {
 			s.serveIntrospect(w, r)
 		}
 	case PathRevoke:
-		if s.allowMethods(w, r, http.MethodPost) {
+		if r.Method == http.MethodOptions {
+			serveClientPreflight(w, r)
+		} else if s.allowMethods(w, r, http.MethodPost) {
 			s.serveRevoke(w, r)
 		}
 	case PathRevocations:

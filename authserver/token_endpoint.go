@@ -20,7 +20,8 @@ type grantHandler func(ctx context.Context, client *store.Client, form url.Value
 // serveToken is POST /oauth/token (RFC 6749 §3.2): parse, authenticate the client,
 // dispatch to the grant, answer JSON or a §5.2 error.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	resp, oerr := s.token(r)
+	resp, client, oerr := s.token(r)
+	allowClientOrigin(w, r, client)
 	s.setDPoPNonce(w, r, oerr)
 	if oerr != nil {
 		s.writeError(w, oerr)
@@ -29,17 +30,19 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
+// token answers a token request; client is the client once it is authenticated (for
+// CORS), nil before.
+func (s *Server) token(r *http.Request) (resp *tokenResponse, client *store.Client, oerr *Error) {
 	if oerr := s.checkTokenAddress(r); oerr != nil {
-		return nil, oerr
+		return nil, nil, oerr
 	}
 	form, oerr := readForm(r)
 	if oerr != nil {
-		return nil, oerr
+		return nil, nil, oerr
 	}
 	grant := form.Get("grant_type")
 	if grant == "" {
-		return nil, errInvalidRequest("grant_type is required")
+		return nil, nil, errInvalidRequest("grant_type is required")
 	}
 	var handle grantHandler
 	switch grant {
@@ -54,30 +57,31 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *Error) {
 	case GrantDeviceCode:
 		handle = s.deviceCodeGrant
 	default:
-		return nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
+		return nil, nil, errUnsupportedGrantType("grant_type " + quoteForError(grant) + " is not supported")
 	}
 	cred, oerr := readClientCredentials(r, form)
 	if oerr != nil {
-		return nil, oerr
+		return nil, nil, oerr
 	}
-	client, oerr := s.authenticateClient(r.Context(), cred)
+	client, oerr = s.authenticateClient(r.Context(), cred)
 	if oerr != nil {
-		return nil, oerr
+		return nil, nil, oerr
 	}
 	if oerr := s.checkTokenClient(client.ID); oerr != nil {
-		return nil, oerr
+		return nil, client, oerr
 	}
 	if !client.HasGrant(grant) {
-		return nil, errUnauthorizedClient("the client may not use the " + grant + " grant")
+		return nil, client, errUnauthorizedClient("the client may not use the " + grant + " grant")
 	}
 	if !client.Confidential() && grant != GrantRefreshToken && grant != GrantAuthorizationCode && grant != GrantDeviceCode {
-		return nil, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
+		return nil, client, errInvalidClient("a public client may not use the "+grant+" grant", cred.basic)
 	}
 	cnf, oerr := s.tokenBinding(r, client)
 	if oerr != nil {
-		return nil, oerr
+		return nil, client, oerr
 	}
-	return handle(r.Context(), client, form, r, cnf)
+	resp, oerr = handle(r.Context(), client, form, r, cnf)
+	return resp, client, oerr
 }
 
 // clientRequest reads a form request a client makes to an endpoint beside the token
