@@ -24,14 +24,16 @@ const (
 // PlainSecret are set only in the answer that created it, the one time it exists in
 // clear (Passport with hashed secrets answers plainSecret there too).
 type clientJSON struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Grants       []string  `json:"grants"`
-	Confidential bool      `json:"confidential"`
-	Secret       string    `json:"secret,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Grants       []string `json:"grants"`
+	Confidential bool     `json:"confidential"`
+	// DPoPBoundAccessTokens: the client's tokens are always DPoP-bound (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool      `json:"dpop_bound_access_tokens"`
+	Secret                string    `json:"secret,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 
 	// Passport's names for the same client.
 	UserID               string `json:"user_id"`
@@ -49,7 +51,7 @@ func toClientJSON(c *store.Client) clientJSON {
 		uris = []string{}
 	}
 	return clientJSON{ID: c.ID, Name: c.Name, RedirectURIs: uris, Grants: c.Grants,
-		Confidential: c.Confidential(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Confidential: c.Confidential(), DPoPBoundAccessTokens: c.RequireDPoP, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		UserID: c.UserID, Provider: c.Provider, Redirect: strings.Join(uris, ","),
 		PersonalAccessClient: c.HasGrant(GrantPersonalAccess), PasswordClient: c.HasGrant(GrantPassword),
 		Revoked: c.Revoked}
@@ -65,6 +67,10 @@ type clientInput struct {
 	// Confidential, on creation only, gives the client a secret; false makes a public
 	// client (a single-page or native app, which must use PKCE). Default: true.
 	Confidential *bool `json:"confidential,omitempty"`
+	// DPoPBoundAccessTokens (RFC 9449 §5.2 client metadata) makes the token endpoint
+	// refuse the client's requests without a DPoP proof, so each of its tokens is bound
+	// to a key it holds. Absent: false on creation, unchanged on update.
+	DPoPBoundAccessTokens *bool `json:"dpop_bound_access_tokens,omitempty"`
 	// Errors is ignored: Passport's Vue components send their form object back whole,
 	// its list of the last answer's errors included.
 	Errors json.RawMessage `json:"errors,omitempty"`
@@ -179,6 +185,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		RedirectURIs:      in.RedirectURIs,
 		Grants:            []string{GrantAuthorizationCode, GrantRefreshToken},
 		GenerateSecret:    in.Confidential == nil || *in.Confidential,
+		RequireDPoP:       in.DPoPBoundAccessTokens != nil && *in.DPoPBoundAccessTokens,
 		RedirectURIPolicy: StrictRedirectURIs,
 		Provider:          u.provider,
 		OwnerUserID:       u.id,
@@ -201,8 +208,9 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, u apiUser)
 	return nil
 }
 
-// updateClient is PUT /oauth/clients/{id}: rename the user's client and replace its
-// redirect URIs. The secret and grants do not change.
+// updateClient is PUT /oauth/clients/{id}: rename the user's client, replace its
+// redirect URIs, and, when given, change whether its tokens must be DPoP-bound. The
+// secret and grants do not change.
 func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, u apiUser) *Error {
 	c, oerr := s.ownedClient(r, u)
 	if oerr != nil {
@@ -220,6 +228,9 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, u apiUser)
 		return oerr
 	}
 	c.Name, c.RedirectURIs = in.Name, in.RedirectURIs
+	if in.DPoPBoundAccessTokens != nil {
+		c.RequireDPoP = *in.DPoPBoundAccessTokens
+	}
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 	if err := s.apiStore.UpsertClient(r.Context(), c); err != nil {
 		return errUnavailable("updating client", err)

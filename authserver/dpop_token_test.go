@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -459,4 +460,59 @@ func TestRequireDPoPClientHasNoImplicitSideDoor(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A user registers a client whose tokens must be DPoP-bound through the JSON API
+// (dpop_bound_access_tokens, RFC 9449 §5.2), and may change it later: the token endpoint
+// follows the stored setting (no proof: invalid_dpop_proof before the grant is looked at;
+// with one, the made-up code is what fails).
+func TestClientAPIRegistersDPoPBoundClients(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		s := browserSite(t, f, nil)
+		a := apiAs(t, s, userEmail, userPass)
+		var made struct {
+			ID     string `json:"id"`
+			Secret string `json:"secret"`
+			DPoP   bool   `json:"dpop_bound_access_tokens"`
+		}
+		r := a.call("POST", authserver.PathClients, map[string]any{"name": "Bound", "redirect_uris": []string{"https://bound.app/cb"}, "dpop_bound_access_tokens": true}, nil)
+		r.into(t, &made)
+		if r.status != http.StatusCreated || !made.DPoP {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		key := dpoptest.NewKey(t)
+		htu := s.url + authserver.PathToken
+		exchange := func(proofs ...string) tokenReply {
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {"made-up"}, "redirect_uri": {"https://bound.app/cb"}}
+			return postDPoP(t, s.url, authserver.PathToken, form, made.ID, made.Secret, proofs...)
+		}
+		wantError(t, "bound client without a proof", exchange(), http.StatusBadRequest, dpop.CodeInvalidProof)
+		wantError(t, "bound client with a proof", exchange(postProof(t, key, htu, "")), http.StatusBadRequest, "invalid_grant")
+
+		// An update without the field leaves it; false lifts it.
+		for _, tc := range []struct {
+			body map[string]any
+			want bool
+		}{
+			{map[string]any{"name": "Renamed", "redirect_uris": []string{"https://bound.app/cb"}}, true},
+			{map[string]any{"name": "Renamed", "redirect_uris": []string{"https://bound.app/cb"}, "dpop_bound_access_tokens": false}, false},
+		} {
+			up := a.call("PUT", authserver.PathClients+"/"+made.ID, tc.body, nil)
+			rec, err := f.st.GetClient(context.Background(), made.ID)
+			if up.status != http.StatusOK || err != nil || rec.RequireDPoP != tc.want || !strings.Contains(up.raw, fmt.Sprintf(`"dpop_bound_access_tokens":%v`, tc.want)) {
+				t.Fatalf("update %v: %d %s; stored %v %v", tc.body, up.status, up.raw, rec.RequireDPoP, err)
+			}
+		}
+		wantError(t, "client no longer bound, without a proof", exchange(), http.StatusBadRequest, "invalid_grant")
+
+		// Created without the field: not bound.
+		var plain struct {
+			DPoP *bool `json:"dpop_bound_access_tokens"`
+		}
+		p := a.call("POST", authserver.PathClients, map[string]any{"name": "Plain", "redirect_uris": []string{"https://plain.app/cb"}}, nil)
+		p.into(t, &plain)
+		if p.status != http.StatusCreated || plain.DPoP == nil || *plain.DPoP {
+			t.Fatalf("plain client: %d %s", p.status, p.raw)
+		}
+	})
 }
