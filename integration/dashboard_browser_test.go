@@ -98,10 +98,11 @@ http://127.0.0.1:%d {
 			t.Fatalf("identity %v, want user %s", h, userID)
 		}
 
-		// A client; its secret is shown once.
+		// A client whose tokens must be DPoP-bound; its secret is shown once.
 		step("creating a client",
 			chromedp.SendKeys(chromedp.CSS(`#client-name`), "My CLI"),
 			chromedp.SendKeys(chromedp.CSS(`#client-uris`), "https://my.app.example/callback"),
+			chromedp.Click(chromedp.CSS(`#client-dpop`)),
 			chromedp.Click(chromedp.CSS(`#client-submit`)),
 			chromedp.WaitVisible(chromedp.CSS(`#client-new`)),
 			chromedp.WaitVisible(chromedp.CSS(`#client-list`)),
@@ -115,6 +116,31 @@ http://127.0.0.1:%d {
 			t.Fatalf("client list: %s", list)
 		}
 		screenshot(t, ctx, artifacts, "dashboard-"+sc.driver+".png")
+		st, err := drivers.Open(context.Background(), sc.driver, sc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		clients, _ := st.ListClientsByOwner(context.Background(), "users", userID)
+		if len(clients) != 1 || !clients[0].RequireDPoP {
+			t.Fatalf("the client made with DPoP ticked: %+v", clients)
+		}
+		// Editing shows the setting; unticked and saved, it is lifted.
+		step("editing the client",
+			chromedp.Click(chromedp.CSS(`#client-list button[aria-label="Edit client My CLI"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#client-cancel`)),
+		)
+		if ticked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("client-dpop").checked`)); err != nil || !ticked {
+			t.Fatalf("the edit form does not show the DPoP setting: %v %v", ticked, err)
+		}
+		step("saving the client without DPoP",
+			chromedp.Click(chromedp.CSS(`#client-dpop`)),
+			chromedp.Click(chromedp.CSS(`#client-submit`)),
+			chromedp.WaitNotVisible(chromedp.CSS(`#client-cancel`)),
+		)
+		if clients, _ = st.ListClientsByOwner(context.Background(), "users", userID); len(clients) != 1 || clients[0].RequireDPoP {
+			t.Fatalf("after unticking DPoP: %+v", clients)
+		}
 
 		// Revoke the token and delete the client.
 		step("revoking the token",
@@ -125,16 +151,11 @@ http://127.0.0.1:%d {
 			chromedp.Click(chromedp.CSS(`#client-list button[aria-label="Delete client My CLI"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#client-empty`)),
 		)
-		st, err := drivers.Open(context.Background(), sc.driver, sc.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
 		toks, err := st.ListAccessTokens(context.Background(), userID)
 		if err != nil || len(toks) != 1 || !toks[0].Revoked || toks[0].Name != "deploy bot" {
 			t.Fatalf("tokens after revoking: %+v %v", toks, err)
 		}
-		clients, _ := st.ListClientsByOwner(context.Background(), "users", userID)
+		clients, _ = st.ListClientsByOwner(context.Background(), "users", userID)
 		if len(clients) != 0 {
 			t.Fatalf("clients after deleting: %+v", clients)
 		}
