@@ -291,7 +291,8 @@ http://127.0.0.1:%[10]d {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := range 4 {
+	const workers = 4 // client goroutines, each with one request (one connection) in flight
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -335,7 +336,7 @@ http://127.0.0.1:%[10]d {
 		}
 	}
 
-	t.Logf("%d reloads in %d s under load (4 clients, keep-alive):", reloads, seconds)
+	t.Logf("%d reloads in %d s under load (%d clients, keep-alive):", reloads, seconds, workers)
 	for _, name := range names {
 		c := tallies[name]
 		t.Logf("  %-28s %6d requests, %d failed %v", name, c.sent.Load(), c.failed.Load(), c.failures)
@@ -349,8 +350,12 @@ http://127.0.0.1:%[10]d {
 	// retries that for a GET only when it can tell nothing was sent, never for a POST, and
 	// the baseline's requests through plain reverse_proxy meet the same race (seen on a
 	// loaded machine: 1 GET in 8,800 through the guard, 5 POSTs in 8,400 through plain
-	// reverse_proxy). Those are counted and printed beside the baseline; more than 1 in
-	// 1,000 of a kind is a failure.
+	// reverse_proxy). Those are counted and printed beside the baseline. The race happens
+	// at most once per reload on each connection the reload closes, and the workers keep
+	// about one connection each in use per site, so more than reloads × workers of a kind
+	// is a failure: it means requests fail for some other, systematic reason. (A bound on
+	// the ratio does not hold: on a busy machine fewer requests are sent, but the reloads
+	// and connections, and so the races, stay the same.)
 	keepAliveRace := func(what string) bool {
 		return strings.HasSuffix(what, ": EOF") || strings.HasSuffix(what, "connection reset by peer") ||
 			strings.HasSuffix(what, "server closed idle connection")
@@ -367,8 +372,9 @@ http://127.0.0.1:%[10]d {
 			t.Errorf("%s: %d× %s", name, n, what)
 		}
 		c.mu.Unlock()
-		if races > 0 && int64(races)*1000 > c.sent.Load() {
-			t.Errorf("%s: %d of %d requests lost to closed keep-alive connections, more than 1 in 1,000", name, races, c.sent.Load())
+		if races > reloads*workers {
+			t.Errorf("%s: %d of %d requests lost to closed keep-alive connections, more than %d reloads × %d client connections",
+				name, races, c.sent.Load(), reloads, workers)
 		}
 		if c.sent.Load() < int64(seconds) {
 			t.Errorf("%s: only %d requests in %d s", name, c.sent.Load(), seconds)
