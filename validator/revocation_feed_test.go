@@ -50,12 +50,13 @@ func TestFeedSnapshotThenLongPollDeliversRevocationsQuickly(t *testing.T) {
 	if !f.Revoked("old-1") || f.Revoked("expired") || f.Revoked("never") {
 		t.Fatalf("snapshot: old-1 %v expired %v never %v", f.Revoked("old-1"), f.Revoked("expired"), f.Revoked("never"))
 	}
-	// Let the subscriber settle into a long poll, then revoke: it must learn within a
-	// quarter of a second, long before the poll's wait ends.
-	time.Sleep(200 * time.Millisecond)
+	// Wait for the subscriber's long poll (the one after the snapshot) to reach the
+	// server, then revoke: it must learn within a second, well before the poll's 2 s wait
+	// ends, so the held request answered rather than a later poll.
+	eventually(t, 5*time.Second, "the long poll after the snapshot", func() bool { return srv.feedPolls.Load() >= 2 })
 	polls := srv.feedPolls.Load()
 	srv.recordRevocation("new-1", exp)
-	took := eventually(t, 250*time.Millisecond, "new-1 revoked", func() bool { return f.Revoked("new-1") })
+	took := eventually(t, time.Second, "new-1 revoked", func() bool { return f.Revoked("new-1") })
 	t.Logf("revocation reached the subscriber in %v", took)
 	// The held request answered; at most the next poll has started since.
 	if n := srv.feedPolls.Load(); n > polls+1 {
@@ -105,7 +106,8 @@ func TestFeedResumesFromItsCursorAfterAnOutageAndSaysWhenBehind(t *testing.T) {
 	cursor := f.Cursor()
 	srv.feedDown.Store(true)
 	// The held poll ends within its 1 s wait; then polls fail until BehindAfter passes.
-	eventually(t, 3*time.Second, "behind", f.Behind)
+	// The feed says it is behind just before it calls OnBehind: wait for both.
+	eventually(t, 3*time.Second, "behind, and OnBehind called", func() bool { return f.Behind() && behind.Load() >= 1 })
 	if behind.Load() != 1 {
 		t.Fatalf("OnBehind called %d times, want 1", behind.Load())
 	}
@@ -114,9 +116,13 @@ func TestFeedResumesFromItsCursorAfterAnOutageAndSaysWhenBehind(t *testing.T) {
 	}
 	srv.recordRevocation("during-outage", exp)
 	srv.feedDown.Store(false)
-	eventually(t, 2*time.Second, "caught up", func() bool { return f.Revoked("during-outage") })
-	if f.Behind() || caughtUp.Load() != 1 || f.Lag() != 0 {
-		t.Fatalf("after recovery: behind %v, caught-up calls %d, lag %v", f.Behind(), caughtUp.Load(), f.Lag())
+	// The revocation is applied before the feed stops saying it is behind and calls
+	// OnCaughtUp: wait for all of it, then check each happened exactly once.
+	eventually(t, 2*time.Second, "caught up", func() bool {
+		return f.Revoked("during-outage") && !f.Behind() && caughtUp.Load() >= 1 && f.Lag() == 0
+	})
+	if caughtUp.Load() != 1 || behind.Load() != 1 {
+		t.Fatalf("after recovery: caught-up calls %d, OnBehind calls %d, want 1 each", caughtUp.Load(), behind.Load())
 	}
 	if !f.Revoked("a") {
 		t.Fatal("resuming lost what was known before the outage")
@@ -139,7 +145,7 @@ func TestFeedUnreachableFromStartIsBehindAndPassesNothingRevoked(t *testing.T) {
 		o.BehindAfter = 100 * time.Millisecond
 		o.OnBehind = func(time.Duration, error) { behind.Add(1) }
 	})
-	eventually(t, 2*time.Second, "behind", f.Behind)
+	eventually(t, 2*time.Second, "behind, and OnBehind called", func() bool { return f.Behind() && behind.Load() >= 1 })
 	if f.Synced() || behind.Load() != 1 {
 		t.Fatalf("synced %v, OnBehind calls %d", f.Synced(), behind.Load())
 	}
