@@ -192,7 +192,11 @@ func TestRevocationOnOneNodeWakesWaitersOnAnother(t *testing.T) {
 	if err := a.CreateAccessToken(ctx, at, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitSignal(b.RevocationSignal(), time.Second) // the listener's first connection wakes once
+	// The listener's first connection wakes waiters once, after its LISTEN: wait for it,
+	// so the "no signal" window below starts with a listening backend.
+	if !waitSignal(b.RevocationSignal(), 10*time.Second) {
+		t.Fatal("listener never connected")
+	}
 	ch := b.RevocationSignal()
 	if waitSignal(ch, 100*time.Millisecond) {
 		t.Fatal("signalled without a revocation")
@@ -221,7 +225,9 @@ func TestRevocationListenerReconnectsAfterItsConnectionDies(t *testing.T) {
 	if err := a.CreateClient(ctx, &store.Client{ID: "c"}); err != nil {
 		t.Fatal(err)
 	}
-	waitSignal(b.RevocationSignal(), time.Second)
+	if !waitSignal(b.RevocationSignal(), 10*time.Second) { // the listener's first connection
+		t.Fatal("listener never connected")
+	}
 	ch := b.RevocationSignal()
 	admin, err := pgx.Connect(ctx, testdb.PostgresDSN(t))
 	if err != nil {
