@@ -178,8 +178,11 @@ func TestGuardIntrospectionModeAgainstOAuthServer(t *testing.T) {
 		if hits := s.metric(t, `caddy_oauth_guard_cache_hits_total{mode="introspection"}`) - hitsBefore; hits < 2 {
 			t.Errorf("introspection cache hits: %v, want at least 2 (repeat requests are cached)", hits)
 		}
-		if n := s.metric(t, `caddy_oauth_guard_introspection_duration_seconds_count{outcome="active"}`) - callsBefore; n != 2 {
-			t.Errorf("introspection calls with an active answer: %v, want 2 (one per guard cache)", n)
+		// One call per guard cache, but the cache (ristretto) applies a Set
+		// asynchronously, so a guard's next request may still miss: allow one extra call
+		// per guard. Without a cache, the 2 guards × 3 requests would make 6.
+		if n := s.metric(t, `caddy_oauth_guard_introspection_duration_seconds_count{outcome="active"}`) - callsBefore; n < 2 || n > 4 {
+			t.Errorf("introspection calls with an active answer: %v, want 2 (one per guard cache) to 4 (a Set not yet applied)", n)
 		}
 
 		_, hits := s.up.seen()
