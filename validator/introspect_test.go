@@ -140,7 +140,9 @@ func TestIntrospectionRefusesUnacceptableActiveAnswers(t *testing.T) {
 
 func TestIntrospectionActiveAnswerIsCachedUntilCacheTTL(t *testing.T) {
 	srv := newAuthServer(t)
-	in := newIntrospector(t, srv, func(o *IntrospectionOptions) { o.CacheTTL = 300 * time.Millisecond })
+	// A second: the five lookups below, each waiting for the cache, must all fall within
+	// it on a loaded machine.
+	in := newIntrospector(t, srv, func(o *IntrospectionOptions) { o.CacheTTL = time.Second })
 	tok := srv.issue(liveClaims(time.Hour, nil))
 	for i := 0; i < 5; i++ {
 		if _, err := in.Verify(context.Background(), tok); err != nil {
@@ -153,7 +155,7 @@ func TestIntrospectionActiveAnswerIsCachedUntilCacheTTL(t *testing.T) {
 	}
 	// Revoked on the server: the guard keeps its cached answer only until cache_ttl.
 	srv.revoke(tok)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	_, err := in.Verify(context.Background(), tok)
 	wantRefusal(t, err, InvalidToken, "token is not active")
 	if n := srv.introspections.Load(); n != 2 {
@@ -208,7 +210,9 @@ func TestIntrospectionCachedAnswerRecheckedAgainstExpiry(t *testing.T) {
 
 func TestIntrospectionInactiveAnswerIsCachedBriefly(t *testing.T) {
 	srv := newAuthServer(t)
-	in := newIntrospector(t, srv, func(o *IntrospectionOptions) { o.NegativeTTL = 300 * time.Millisecond })
+	// A second: the five tries below, each waiting for the cache, must all fall within
+	// it on a loaded machine.
+	in := newIntrospector(t, srv, func(o *IntrospectionOptions) { o.NegativeTTL = time.Second })
 	for i := 0; i < 5; i++ {
 		_, err := in.Verify(context.Background(), "unknown-token")
 		wantRefusal(t, err, InvalidToken, "")
@@ -217,7 +221,7 @@ func TestIntrospectionInactiveAnswerIsCachedBriefly(t *testing.T) {
 	if n := srv.introspections.Load(); n != 1 {
 		t.Fatalf("5 tries of an unknown token made %d calls, want 1", n)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	_, _ = in.Verify(context.Background(), "unknown-token")
 	if n := srv.introspections.Load(); n != 2 {
 		t.Fatalf("after the negative TTL: %d calls, want 2", n)
