@@ -35,13 +35,19 @@ func TestTokenCache(t *testing.T) {
 	t.Run("entry past its ttl is never returned", func(t *testing.T) {
 		// The entry's expiry is fixed when Set is called; a stall of the test between Set
 		// and the first Get (a busy machine) must not be read as a missing fresh entry.
+		// The cache's clock counts whole seconds from the table's creation and Set
+		// rounds the deadline down, so the entry lives at least ttl-1s and at most ttl
+		// from when Set read the clock: between start and setAt.
 		const ttl = 1500 * time.Millisecond
 		start := time.Now()
 		c.Set("tok-short", id, ttl)
+		setAt := time.Now()
 		if _, ok := c.Get("tok-short"); !ok && time.Since(start) < ttl-time.Second {
 			t.Fatal("fresh entry missing")
 		}
-		time.Sleep(time.Until(start.Add(ttl)) + 20*time.Millisecond)
+		// Past setAt+ttl the deadline, at most Set's own reading plus ttl, has passed
+		// whatever the rounding; the margin only covers the sleep's resolution.
+		time.Sleep(time.Until(setAt.Add(ttl)) + 50*time.Millisecond)
 		if _, ok := c.Get("tok-short"); ok {
 			t.Fatal("expired entry returned")
 		}
