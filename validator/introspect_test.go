@@ -374,8 +374,9 @@ func closedURL(t testing.TB) string {
 
 func TestIntrospectionTokenURLGetsAndRenewsTheGuardsToken(t *testing.T) {
 	srv := newAuthServer(t)
-	// x/oauth2 renews 10 s before expiry: an 11 s token is due for renewal after 1 s.
-	srv.guardTokenTTL = 11 * time.Second
+	// x/oauth2 renews 10 s before expiry: a 12 s token is due for renewal after 2 s,
+	// time enough for the first three calls on a loaded machine.
+	srv.guardTokenTTL = 12 * time.Second
 	in := newIntrospector(t, srv, func(o *IntrospectionOptions) {
 		o.Credentials.TokenURL = srv.tokenURL()
 		o.Cache = nil
@@ -389,7 +390,7 @@ func TestIntrospectionTokenURLGetsAndRenewsTheGuardsToken(t *testing.T) {
 	if n := srv.tokenRequests.Load(); n != 1 {
 		t.Fatalf("3 calls fetched %d guard tokens, want 1", n)
 	}
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(2200 * time.Millisecond)
 	if _, err := in.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
