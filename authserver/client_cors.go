@@ -49,8 +49,14 @@ func allowClientOrigin(w http.ResponseWriter, r *http.Request, client *store.Cli
 }
 
 // redirectOrigin reports whether origin (scheme://host[:port], as a browser sends it) is
-// the origin of one of client's http(s) redirect URIs.
+// the origin of one of client's http(s) redirect URIs. As at the authorization endpoint
+// (redirectURIMatches, RFC 8252 §7.3), an http redirect URI on a loopback IP literal
+// admits any port of that address.
 func redirectOrigin(client *store.Client, origin string) bool {
+	o, err := url.Parse(origin)
+	if err != nil || o.User != nil || o.Path != "" || o.RawQuery != "" || o.ForceQuery || o.Fragment != "" {
+		return false
+	}
 	for _, uri := range client.RedirectURIs {
 		u, err := url.Parse(uri)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -64,6 +70,15 @@ func redirectOrigin(client *store.Client, origin string) bool {
 			host = strings.TrimSuffix(host, ":80")
 		}
 		if origin == u.Scheme+"://"+host {
+			return true
+		}
+		// The loopback leeway: the origin with the registered URI's path and query must be
+		// a redirect URI the authorization endpoint would take.
+		rest := u.EscapedPath()
+		if u.RawQuery != "" || u.ForceQuery {
+			rest += "?" + u.RawQuery
+		}
+		if redirectURIMatches(uri, origin+rest) {
 			return true
 		}
 	}

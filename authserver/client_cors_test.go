@@ -64,7 +64,13 @@ func TestTokenEndpointCORSFollowsTheClientsRedirectOrigins(t *testing.T) {
 	}{
 		{"error for the spa from its origin", spaOrigin, "spa", "", spaOrigin},
 		{"no Origin header", "", "spa", "", ""},
-		{"the spa's host on another port", "http://127.0.0.1:9998", "spa", "", ""},
+		// A loopback IP redirect URI admits any port, as at /oauth/authorize (RFC 8252 §7.3).
+		{"the spa's loopback address on another port", "http://127.0.0.1:9998", "spa", "", "http://127.0.0.1:9998"},
+		{"another loopback address", "http://127.0.0.2:9999", "spa", "", ""},
+		{"an https redirect origin (error of another public client)", "https://game.example", "imp", "", "https://game.example"},
+		{"an https redirect host on another port", "https://game.example:8443", "imp", "", ""},
+		{"an https redirect host over http", "http://game.example", "imp", "", ""},
+		{"localhost for the spa's loopback address", "http://localhost:9999", "spa", "", ""},
 		{"the spa's host over https", "https://127.0.0.1:9999", "spa", "", ""},
 		{"the spa's origin with a path", spaOrigin + "/callback", "spa", "", ""},
 		{"the origin null", "null", "spa", "", ""},
