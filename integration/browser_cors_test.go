@@ -139,8 +139,11 @@ func TestBrowserAppUsesTheTokenEndpointWithDPoPFromItsOrigin(t *testing.T) {
 		_, _ = io.WriteString(w, `<!doctype html><title>Elsewhere</title><p id="done">Another site.</p>`)
 	}))
 	t.Cleanup(other.Close)
+	// Another origin: by name, since every port of the app's loopback address is the app's
+	// (a loopback IP redirect URI admits any port, RFC 8252 §7.3).
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 	browserSteps(t, ctx, "spa-cors-other", "another origin's page",
-		chromedp.Navigate(other.URL), chromedp.WaitVisible(chromedp.CSS(`#done`)))
+		chromedp.Navigate(otherURL), chromedp.WaitVisible(chromedp.CSS(`#done`)))
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(otherOriginScript, params), chromedp.EvalAwaitPromise))
 	if err != nil || got != "blocked: TypeError" {
 		t.Fatalf("a page of another origin: %q %v", got, err)
