@@ -35,7 +35,7 @@ func serveClientPreflight(w http.ResponseWriter, r *http.Request) {
 // allowClientOrigin lets the page that sent r read the answer when its Origin is one of
 // client's (a public client's) redirect URI origins: the answer names that origin and
 // exposes the headers a client acts on (DPoP-Nonce for the retry RFC 9449 §8 asks for,
-// WWW-Authenticate). client is nil when the request was refused before the client was
+// WWW-Authenticate, Retry-After of a rate-limit refusal). client is nil when the request was refused before the client was
 // known; such answers stay unreadable cross-origin.
 func allowClientOrigin(w http.ResponseWriter, r *http.Request, client *store.Client) {
 	origin := r.Header.Get("Origin")
@@ -45,7 +45,7 @@ func allowClientOrigin(w http.ResponseWriter, r *http.Request, client *store.Cli
 		return
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate")
+	h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate, Retry-After")
 }
 
 // redirectOrigin reports whether origin (scheme://host[:port], as a browser sends it) is

@@ -28,7 +28,7 @@ func wantReadableBy(t *testing.T, what string, r tokenReply, origin string) {
 		t.Errorf("%s: answer does not vary by Origin: %v", what, h)
 	}
 	expose := h.Get("Access-Control-Expose-Headers")
-	if origin != "" && (!strings.Contains(expose, "DPoP-Nonce") || !strings.Contains(expose, "WWW-Authenticate")) {
+	if origin != "" && (!strings.Contains(expose, "DPoP-Nonce") || !strings.Contains(expose, "WWW-Authenticate") || !strings.Contains(expose, "Retry-After")) {
 		t.Errorf("%s: exposed headers %q", what, expose)
 	}
 }

@@ -46,8 +46,9 @@ func RequestURL(scheme, host, escapedPath string) string {
 // written plainly or percent-encoded ("%2e"). Such a path matches, after the
 // normalization htu comparison uses, a proof made for another path (/admin/%2e%2e/public
 // fits a proof for /public), while the host or the upstream may route the raw path
-// elsewhere; clients that build requests from URLs never send one (URL parsers remove
-// dot segments first), so a verifier refuses them rather than guess the route.
+// elsewhere. Browsers and most URL libraries remove dot segments before sending, though
+// some HTTP clients (Go's net/http, curl --path-as-is) send a path as written; a
+// verifier refuses such requests rather than guess the route.
 func HasDotSegments(escapedPath string) bool {
 	p := escapedPath
 	if strings.IndexByte(p, '%') >= 0 {
