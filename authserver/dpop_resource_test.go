@@ -3,8 +3,6 @@ package authserver_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,15 +125,7 @@ func getUserinfo(t *testing.T, base, scheme, token string, proofs ...string) raw
 	for _, p := range proofs {
 		req.Header.Add(authserver.HeaderDPoP, p)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	return rawReply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Body: body}
+	return doRaw(t, http.DefaultClient, req)
 }
 
 // wantUserinfoDPoPRefusal fails unless r is userinfo's 401 with code in the body and in

@@ -40,7 +40,13 @@ func send(t testing.TB, base, path string, form url.Values, auth string) rawRepl
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return doRaw(t, http.DefaultClient, req)
+}
+
+// doRaw sends req with client and returns the answer, its body raw and decoded.
+func doRaw(t testing.TB, client *http.Client, req *http.Request) rawReply {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -144,13 +143,5 @@ func mtlsPost(t testing.TB, ts *httptest.Server, cert *tls.Certificate, path str
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	return rawReply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Body: body}
+	return doRaw(t, &http.Client{Transport: tr}, req)
 }
